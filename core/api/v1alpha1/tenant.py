@@ -1,0 +1,129 @@
+"""Tenant (cluster-scoped): one Meridian customer, and everything the platform provisions for it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from meridian.core.api.v1alpha1.meta import (
+    AGE_COLUMN,
+    QUANTITY_PATTERN,
+    READY_COLUMN,
+    ApiModel,
+    Kind,
+    ObjectStatus,
+    PrinterColumn,
+    Region,
+    ServiceName,
+)
+
+Tier = Literal["starter", "growth", "enterprise"]
+TenantPhase = Literal["Pending", "Provisioning", "Ready", "Suspended", "Deleting", "Failed"]
+
+
+class Contact(ApiModel):
+    name: str = Field(description="Full name of the contact person.", min_length=1, max_length=128)
+    email: str = Field(
+        description="Email address the platform writes to about this tenant.",
+        pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
+        max_length=254,
+    )
+    role: Literal["admin", "billing", "technical"] = Field(
+        default="admin", description="What this contact is reached for: admin, billing or technical."
+    )
+
+
+class Quotas(ApiModel):
+    """Overrides of the tier's ResourceQuota; unset fields keep the tier default."""
+
+    cpu: str | None = Field(
+        default=None, pattern=QUANTITY_PATTERN,
+        description="Total CPU requests allowed in the tenant namespace (e.g. 8 or 8000m).",
+    )
+    memory: str | None = Field(
+        default=None, pattern=QUANTITY_PATTERN,
+        description="Total memory requests allowed in the tenant namespace (e.g. 16Gi).",
+    )
+    pods: int | None = Field(default=None, ge=1, le=5000, description="Maximum number of pods.")
+
+
+class RateLimit(ApiModel):
+    """Per-tenant gateway limit; unset fields keep the tier default."""
+
+    requests_per_second: int | None = Field(
+        default=None, ge=1, le=100000, description="Sustained requests per second the gateway admits."
+    )
+    burst: int | None = Field(
+        default=None, ge=1, le=200000, description="Requests admitted above the sustained rate in a burst."
+    )
+
+
+class Billing(ApiModel):
+    plan: str = Field(
+        default="standard",
+        description="Billing plan within the tier (maps to a Stripe price).",
+        pattern=r"^[a-z0-9-]{1,63}$",
+    )
+    currency: Literal["usd", "eur"] = Field(default="usd", description="Invoice currency.")
+
+
+class TenantSpec(ApiModel):
+    tier: Tier = Field(description="Service tier: starter, growth or enterprise. Sets default quotas and limits.")
+    region: Region = Field(description="Home region where the tenant's data lives.")
+    display_name: str = Field(
+        default="", max_length=128, description="Human-readable name shown in dashboards and invoices."
+    )
+    contacts: list[Contact] = Field(
+        min_length=1, max_length=16, description="People to contact about this tenant; at least one."
+    )
+    admin_group: str = Field(
+        default="",
+        max_length=253,
+        description="Identity-provider group bound to the tenant namespace's admin Role; empty means tenant-<name>-admins.",
+    )
+    quotas: Quotas = Field(default_factory=Quotas, description="Overrides of the tier's resource quota.")
+    rate_limit: RateLimit = Field(default_factory=RateLimit, description="Override of the tier's gateway rate limit.")
+    services: list[ServiceName] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Meridian services enabled for this tenant.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    billing: Billing = Field(default_factory=Billing, description="How the tenant is billed.")
+    suspended: bool = Field(default=False, description="Disable the tenant's API keys while keeping all data.")
+    deletion_policy: Literal["Retain", "Delete"] = Field(
+        default="Retain",
+        description="On delete: Retain exports the tenant's data to S3 before deprovisioning; Delete does not.",
+    )
+
+
+class TenantStatus(ObjectStatus):
+    phase: TenantPhase | None = Field(default=None, description="Short summary of the tenant's lifecycle state.")
+    namespace: str | None = Field(default=None, description="The namespace provisioned for the tenant.")
+
+
+KIND = Kind(
+    kind="Tenant",
+    plural="tenants",
+    short_name="tn",
+    scope="Cluster",
+    spec=TenantSpec,
+    status=TenantStatus,
+    description="A Meridian customer: its namespace, database records, billing and gateway limits.",
+    columns=(
+        PrinterColumn("Tier", ".spec.tier"),
+        PrinterColumn("Region", ".spec.region"),
+        PrinterColumn("Phase", ".status.phase"),
+        READY_COLUMN,
+        AGE_COLUMN,
+    ),
+    root_validations=(
+        {
+            # The namespace is tenant-<name>: it must be a DNS-1123 label of at most 63 characters.
+            "rule": "self.metadata.name.size() <= 56 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
+            "message": "metadata.name must be a DNS-1123 label of at most 56 characters (it prefixes the namespace tenant-<name>)",
+            "fieldPath": ".metadata.name",
+        },
+    ),
+)

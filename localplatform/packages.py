@@ -1,0 +1,39 @@
+"""Debian packages the local platform runs, installed on first use when missing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from meridian.localplatform import versions
+
+# One file per package that proves it is installed.
+_PROBES = {
+    f"postgresql-{versions.POSTGRESQL_MAJOR}": f"/usr/lib/postgresql/{versions.POSTGRESQL_MAJOR}/bin/postgres",
+    "postgresql-contrib": f"/usr/share/postgresql/{versions.POSTGRESQL_MAJOR}/extension/pgcrypto.control",
+    "redis-server": "/usr/bin/redis-server",
+    "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
+}
+
+
+def missing() -> list[str]:
+    return [package for package, probe in _PROBES.items() if not Path(probe).exists()]
+
+
+def ensure_installed() -> None:
+    needed = missing()
+    if not needed:
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        raise RuntimeError(f"missing Debian packages {needed}: install them with apt-get as root")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *needed], check=True, env=env
+    )
+    # Debian's maintainer scripts start the freshly installed servers where they can;
+    # our platform runs its own copies on other ports, so stop the system ones.
+    for service in ("postgresql", "redis-server", "rabbitmq-server"):
+        subprocess.run(["service", service, "stop"], check=False, capture_output=True)

@@ -1,0 +1,152 @@
+"""The local platform as one unit: what `make up`, `meridian dev ...` and the test fixtures call.
+
+`up()` is idempotent: run it twice and the second call finds every process alive and returns the
+same state. Everything lives in one run directory; `down()` stops what that directory recorded.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import shlex
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from meridian.localplatform import gobuild, kubecluster, packages, pg, rabbitmq, redis_server
+from meridian.localplatform.processes import Supervisor, service_user
+
+
+def default_run_dir() -> Path:
+    """World-traversable (0711) so the unprivileged service user can reach its own data dirs."""
+    configured = os.environ.get("MERIDIAN_RUN_DIR")
+    if configured:
+        return Path(configured)
+    return Path(tempfile.gettempdir()) / f"meridian-{getpass.getuser()}" / "dev"
+
+
+@dataclass
+class PlatformState:
+    run_dir: str
+    bin_dir: str
+    clusters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    external_kubeconfig: str | None = None
+    postgres: dict[str, Any] | None = None
+    redis_url: str | None = None
+    rabbitmq: dict[str, Any] | None = None
+
+    @property
+    def kubeconfig(self) -> str:
+        if self.external_kubeconfig:
+            return self.external_kubeconfig
+        return str(self.clusters["primary"]["kubeconfig"])
+
+    @property
+    def postgres_info(self) -> pg.PostgresInfo:
+        assert self.postgres is not None, "PostgreSQL is not part of this platform"
+        return pg.PostgresInfo(**self.postgres)
+
+    @property
+    def rabbitmq_info(self) -> rabbitmq.RabbitInfo:
+        assert self.rabbitmq is not None, "RabbitMQ is not part of this platform"
+        return rabbitmq.RabbitInfo(**self.rabbitmq)
+
+    def environment(self) -> dict[str, str]:
+        """The variables `meridian dev env` exports, named as every process's settings read them."""
+        env = {
+            "MERIDIAN_RUN_DIR": self.run_dir,
+            "KUBECONFIG": self.kubeconfig,
+            "PATH": f"{self.bin_dir}:{os.environ.get('PATH', '')}",
+        }
+        if "dr" in self.clusters:
+            env["MERIDIAN_DR_KUBECONFIG"] = str(self.clusters["dr"]["kubeconfig"])
+        if self.postgres:
+            info = self.postgres_info
+            env["MERIDIAN_PG_DSN"] = info.dsn()
+            env["MERIDIAN_PG_ADMIN_DSN"] = info.dsn("postgres")
+            if Path(self.run_dir, "postgres", "standby", "PG_VERSION").exists():
+                env["MERIDIAN_PG_STANDBY_DSN"] = info.dsn(standby=True)
+        if self.redis_url:
+            env["MERIDIAN_REDIS_URL"] = self.redis_url
+        if self.rabbitmq:
+            env["MERIDIAN_AMQP_URL"] = self.rabbitmq_info.amqp_url
+            env["MERIDIAN_RABBITMQ_MANAGEMENT_URL"] = self.rabbitmq_info.management_url
+        return env
+
+    def export_lines(self) -> str:
+        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.environment().items() if k != "PATH"]
+        # kubectl of the cluster's own version goes first on PATH (Debian's is far too old).
+        lines.append(f'export PATH={shlex.quote(self.bin_dir)}:"$PATH"')
+        return "\n".join(lines)
+
+
+def _state_file(run_dir: Path) -> Path:
+    return run_dir / "platform.json"
+
+
+def load(run_dir: Path | None = None) -> PlatformState | None:
+    path = _state_file(run_dir or default_run_dir())
+    return PlatformState(**json.loads(path.read_text())) if path.exists() else None
+
+
+def _external_kubeconfig(run_dir: Path) -> str | None:
+    """A KUBECONFIG from the caller's environment that is not one of ours: use that cluster."""
+    configured = os.environ.get("KUBECONFIG")
+    if not configured or Path(configured).resolve().is_relative_to(run_dir.resolve()):
+        return None
+    return configured
+
+
+def _prepare_run_dir(run_dir: Path) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for directory in (run_dir.parent, run_dir):
+        directory.chmod(0o711)
+
+
+def up(
+    run_dir: Path | None = None,
+    *,
+    dr: bool = False,
+    pg_standby: bool = False,
+    datastores: bool = True,
+) -> PlatformState:
+    run_dir = run_dir or default_run_dir()
+    _prepare_run_dir(run_dir)
+    bins = gobuild.ensure_built()
+    supervisor = Supervisor(run_dir)
+    state = load(run_dir) or PlatformState(run_dir=str(run_dir), bin_dir=str(bins))
+    state.bin_dir = str(bins)
+    state.external_kubeconfig = _external_kubeconfig(run_dir)
+    save = lambda: _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))  # noqa: E731
+    save()
+    if state.external_kubeconfig is None:
+        names = ["primary", "dr"] if dr else ["primary"]
+        for name in names:
+            cluster_dir = run_dir / "clusters" / name
+            state.clusters[name] = kubecluster.start(supervisor, cluster_dir, bins, name).to_json()
+            save()
+    if datastores:
+        packages.ensure_installed()
+        service_user()
+        state.postgres = pg.start(supervisor, run_dir / "postgres", standby=pg_standby).to_json()
+        save()
+        state.redis_url = redis_server.start(supervisor, run_dir / "redis")
+        save()
+        state.rabbitmq = rabbitmq.start(supervisor, run_dir / "rabbitmq").to_json()
+        save()
+    return state
+
+
+def down(run_dir: Path | None = None) -> list[str]:
+    """Stop every process this run directory started; keeps data so `up` resumes it."""
+    return Supervisor(run_dir or default_run_dir()).stop_all()
+
+
+def status(run_dir: Path | None = None) -> list[tuple[str, int, bool]]:
+    supervisor = Supervisor(run_dir or default_run_dir())
+    return [
+        (str(record["name"]), int(record["pid"] or 0), supervisor.alive(record))
+        for record in supervisor.records()
+    ]

@@ -1,0 +1,166 @@
+"""A tiny process supervisor: start servers detached, remember them by PID, stop them all.
+
+`meridian dev up` exits while the servers keep running, so what it started is recorded in the run
+directory (`pids/NN-name.json`: pid, start time, stop signal). `down` stops them in reverse start
+order, by process group, and checks the start time first so that a recycled PID is never killed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SERVICE_USER = "meridian"
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str
+    argv: Sequence[str]
+    env: Mapping[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    unprivileged: bool = False
+    """Run as the `meridian` system user when we are root (PostgreSQL and friends refuse root)."""
+    stop_signal: int = signal.SIGTERM
+
+
+def _start_time(pid: int) -> int | None:
+    """The process start time in clock ticks since boot, or None when it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # Field 22; the command name (field 2) may hold spaces, so split after its closing paren.
+    return int(stat.rsplit(")", 1)[1].split()[19])
+
+
+def service_user() -> pwd.struct_passwd | None:
+    """The account servers run as: `meridian` when we are root, else ourselves (None)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVICE_USER)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+             "--home-dir", "/nonexistent", SERVICE_USER],
+            check=True,
+        )
+        return pwd.getpwnam(SERVICE_USER)
+
+
+def chown_to_service_user(path: Path) -> None:
+    user = service_user()
+    if user is not None:
+        for root, dirs, files in os.walk(path):
+            for name in [root, *(os.path.join(root, d) for d in dirs),
+                         *(os.path.join(root, f) for f in files)]:
+                os.chown(name, user.pw_uid, user.pw_gid)
+
+
+class Supervisor:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.pid_dir = run_dir / "pids"
+        self.log_dir = run_dir / "logs"
+
+    def start(self, spec: ProcessSpec) -> int:
+        self.pid_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        existing = self._record(spec.name)
+        if existing and self.alive(existing):
+            return int(existing["pid"])
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **spec.env}
+        user = service_user() if spec.unprivileged else None
+        log = (self.log_dir / f"{spec.name}.log").open("ab")
+        process = subprocess.Popen(
+            list(spec.argv),
+            cwd=spec.cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            user=user.pw_uid if user else None,
+            group=user.pw_gid if user else None,
+            extra_groups=[] if user else None,
+        )
+        log.close()
+        order = len(list(self.pid_dir.glob("*.json")))
+        record = {
+            "name": spec.name,
+            "pid": process.pid,
+            "start_time": _start_time(process.pid),
+            "stop_signal": int(spec.stop_signal),
+            "order": order,
+        }
+        (self.pid_dir / f"{spec.name}.json").write_text(json.dumps(record))
+        return process.pid
+
+    def _record(self, name: str) -> dict[str, int | str | None] | None:
+        path = self.pid_dir / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def records(self) -> list[dict[str, int | str | None]]:
+        if not self.pid_dir.exists():
+            return []
+        found = [json.loads(path.read_text()) for path in self.pid_dir.glob("*.json")]
+        return sorted(found, key=lambda record: int(record["order"] or 0))
+
+    @staticmethod
+    def alive(record: Mapping[str, int | str | None]) -> bool:
+        pid = int(record["pid"] or 0)
+        started = _start_time(pid)
+        if started is None or started != record["start_time"]:
+            return False
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
+
+    def exited(self, name: str) -> bool:
+        record = self._record(name)
+        return record is None or not self.alive(record)
+
+    def log_tail(self, name: str, lines: int = 30) -> str:
+        path = self.log_dir / f"{name}.log"
+        if not path.exists():
+            return ""
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self, name: str, timeout: float = 20.0) -> None:
+        record = self._record(name)
+        if record is None:
+            return
+        if self.alive(record):
+            pid = int(record["pid"] or 0)
+            _signal_group(pid, int(record["stop_signal"] or signal.SIGTERM))
+            deadline = time.monotonic() + timeout
+            while self.alive(record) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if self.alive(record):
+                _signal_group(pid, signal.SIGKILL)
+            while self.alive(record):
+                time.sleep(0.05)
+            # Children that outlive their leader (a postgres backend, an Erlang port) share its group.
+            _signal_group(pid, signal.SIGKILL)
+        (self.pid_dir / f"{name}.json").unlink(missing_ok=True)
+
+    def stop_all(self) -> list[str]:
+        stopped = []
+        for record in reversed(self.records()):
+            self.stop(str(record["name"]))
+            stopped.append(str(record["name"]))
+        return stopped
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

@@ -1,0 +1,34 @@
+"""Redis 7 from Debian's package, cache-only like production (no RDB, no AOF)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from meridian.localplatform import net
+from meridian.localplatform.processes import ProcessSpec, Supervisor, chown_to_service_user
+
+
+def start(supervisor: Supervisor, run_dir: Path) -> str:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    port_file = run_dir / "port"
+    if not port_file.exists():
+        port_file.write_text(str(net.free_ports(1)[0]))
+    port = int(port_file.read_text())
+    chown_to_service_user(run_dir)
+    supervisor.start(
+        ProcessSpec(
+            name="redis",
+            argv=[
+                "redis-server", "--bind", net.LOOPBACK, "--port", str(port), "--dir", str(run_dir),
+                "--save", "", "--appendonly", "no", "--daemonize", "no",
+                "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru",
+            ],
+            cwd=run_dir,
+            unprivileged=True,
+        )
+    )
+    net.wait_until(
+        lambda: net.tcp_open(port), what="redis", timeout=30,
+        died=lambda: supervisor.exited("redis"), diagnostics=lambda: supervisor.log_tail("redis"),
+    )
+    return f"redis://{net.LOOPBACK}:{port}/0"

@@ -1,0 +1,63 @@
+"""Every version the local platform pins, in one place.
+
+The build cache key (`~/.cache/meridian/<key>/bin`) is derived from this file, so bumping a
+version here is all it takes to get a fresh build; nothing else in the tree names a version.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Final, NamedTuple
+
+
+class GoTool(NamedTuple):
+    """A binary built from a pinned Go module through a throwaway wrapper module."""
+
+    module: str
+    version: str
+    binaries: dict[str, str]
+    """Binary name -> Go package that builds it."""
+
+
+KUBERNETES: Final = "v1.36.3"
+"""k8s.io/kubernetes; its staging modules are replaced by the published k8s.io/* v0.36.x."""
+
+KUBERNETES_STAGING: Final = "v0" + KUBERNETES[2:]
+ETCD: Final = "v3.6.16"
+KWOK: Final = "v0.8.0"
+POSTGRESQL_MAJOR: Final = "15"
+
+GO_TOOLS: Final[dict[str, GoTool]] = {
+    "kubernetes": GoTool(
+        module="k8s.io/kubernetes",
+        version=KUBERNETES,
+        binaries={
+            name: f"k8s.io/kubernetes/cmd/{name}"
+            for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kubectl")
+        },
+    ),
+    "etcd": GoTool(
+        module="go.etcd.io/etcd/server/v3",
+        version=ETCD,
+        binaries={"etcd": "go.etcd.io/etcd/server/v3"},
+    ),
+    "kwok": GoTool(
+        module="sigs.k8s.io/kwok",
+        version=KWOK,
+        binaries={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
+    ),
+}
+
+APT_PACKAGES: Final = (
+    f"postgresql-{POSTGRESQL_MAJOR}",
+    "postgresql-contrib",
+    "redis-server",
+    "rabbitmq-server",
+)
+
+
+def cache_key() -> str:
+    """A short name for this exact set of Go-built versions, used as the cache folder."""
+    pins = ",".join(f"{name}={tool.version}" for name, tool in sorted(GO_TOOLS.items()))
+    digest = hashlib.sha256(pins.encode()).hexdigest()[:8]
+    return f"k8s-{KUBERNETES}-etcd-{ETCD}-kwok-{KWOK}-{digest}"

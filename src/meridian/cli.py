@@ -1,0 +1,112 @@
+"""The `meridian` console script: the local platform (`dev`), the operators and code generation.
+
+Subcommands import their implementation lazily, so `meridian dev env` stays instant and the
+operator process never loads the local-platform code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def _dev_up(args: argparse.Namespace) -> int:
+    from meridian.localplatform import platform
+
+    state = platform.up(
+        args.run_dir, dr=args.dr, pg_standby=args.pg_standby, datastores=not args.no_datastores
+    )
+    print(f"# platform up in {state.run_dir}; load it with: eval \"$(meridian dev env)\"", file=sys.stderr)
+    return 0
+
+
+def _dev_down(args: argparse.Namespace) -> int:
+    from meridian.localplatform import platform
+
+    for name in platform.down(args.run_dir):
+        print(f"stopped {name}")
+    return 0
+
+
+def _dev_status(args: argparse.Namespace) -> int:
+    from meridian.localplatform import platform
+
+    rows = platform.status(args.run_dir)
+    if not rows:
+        print("nothing running")
+        return 1
+    for name, pid, alive in rows:
+        print(f"{name:32} {pid:>8} {'running' if alive else 'STOPPED'}")
+    return 0 if all(alive for _, _, alive in rows) else 1
+
+
+def _dev_env(args: argparse.Namespace) -> int:
+    from meridian.localplatform import platform
+
+    state = platform.load(args.run_dir)
+    if state is None:
+        print("no platform state here: run `meridian dev up` first", file=sys.stderr)
+        return 1
+    print(state.export_lines())
+    return 0
+
+
+def _operator_run(args: argparse.Namespace) -> int:
+    from meridian.operators import runtime
+
+    only = [name for name in args.only.split(",") if name] if args.only else None
+    runtime.run(only)
+    return 0
+
+
+def _crds_generate(args: argparse.Namespace) -> int:
+    from meridian.core.api import crdgen
+
+    for path in crdgen.write_all(args.out):
+        print(path)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="meridian", description=__doc__)
+    commands = parser.add_subparsers(required=True)
+
+    dev = commands.add_parser("dev", help="the local platform: real control plane and datastores")
+    dev_commands = dev.add_subparsers(required=True)
+    for name, handler, text in (
+        ("up", _dev_up, "build what is missing and start the platform"),
+        ("down", _dev_down, "stop every process the platform started"),
+        ("status", _dev_status, "list the platform's processes"),
+        ("env", _dev_env, "print export lines for KUBECONFIG, DSNs and URLs"),
+    ):
+        sub = dev_commands.add_parser(name, help=text)
+        sub.add_argument("--run-dir", type=Path, default=None, help="platform run directory")
+        sub.set_defaults(handler=handler)
+        if name == "up":
+            sub.add_argument("--dr", action="store_true", help="also start the DR cluster")
+            sub.add_argument("--pg-standby", action="store_true", help="also start a streaming standby")
+            sub.add_argument("--no-datastores", action="store_true", help="control plane only")
+
+    operator = commands.add_parser("operator", help="run Meridian's operators")
+    operator_commands = operator.add_subparsers(required=True)
+    run = operator_commands.add_parser("run", help="run the operators in one process")
+    run.add_argument("--only", default="", help="comma-separated subset: tenant,release,failover,edge")
+    run.set_defaults(handler=_operator_run)
+
+    crds = commands.add_parser("crds", help="CustomResourceDefinitions")
+    crds_commands = crds.add_subparsers(required=True)
+    generate = crds_commands.add_parser("generate", help="render crds/*.yaml from the API models")
+    generate.add_argument("--out", type=Path, default=Path("crds"))
+    generate.set_defaults(handler=_crds_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
