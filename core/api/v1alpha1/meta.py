@@ -128,7 +128,8 @@ class Kind:
     status: type[ApiModel]
     description: str
     columns: tuple[PrinterColumn, ...] = ()
-    root_validations: tuple[dict[str, str], ...] = field(default=())
+    name_schema: dict[str, Any] = field(default_factory=dict)
+    """Constraints on metadata.name (the only metadata field a CRD schema may constrain)."""
 
     @property
     def singular(self) -> str:

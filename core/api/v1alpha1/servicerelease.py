@@ -41,12 +41,34 @@ class DisruptionBudget(ApiModel):
     min_available: int | None = Field(default=None, ge=0, description="Pods that must stay available during voluntary disruptions.")
     max_unavailable: int | None = Field(default=None, ge=1, description="Pods that may be unavailable during voluntary disruptions.")
 
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.minAvailable) != has(self.maxUnavailable)",
+                    "message": "disruptionBudget sets exactly one of minAvailable or maxUnavailable",
+                }
+            ]
+        }
+    }
+
 
 class Autoscaling(ApiModel):
     enabled: bool = Field(default=False, description="Render a HorizontalPodAutoscaler.")
     min_replicas: int = Field(default=2, ge=1, description="Lower bound of replicas when autoscaling.")
     max_replicas: int = Field(default=10, ge=1, le=100, description="Upper bound of replicas when autoscaling.")
     target_cpu_utilization: int = Field(default=70, ge=10, le=100, description="Average CPU utilization (percent of requests) to aim for.")
+
+    model_config = ApiModel.model_config | {
+        "json_schema_extra": {
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.minReplicas <= self.maxReplicas",
+                    "message": "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
+                }
+            ]
+        }
+    }
 
 
 class AnalysisCheck(ApiModel):
@@ -122,16 +144,6 @@ class ServiceReleaseSpec(ApiModel):
                     "message": "spec.image must pin a version: the tag latest is not allowed",
                     "fieldPath": ".image",
                     "reason": "FieldValueInvalid",
-                },
-                {
-                    "rule": "!self.autoscaling.enabled || self.autoscaling.minReplicas <= self.autoscaling.maxReplicas",
-                    "message": "spec.autoscaling.minReplicas must not exceed maxReplicas",
-                    "fieldPath": ".autoscaling",
-                },
-                {
-                    "rule": "has(self.disruptionBudget.minAvailable) != has(self.disruptionBudget.maxUnavailable)",
-                    "message": "spec.disruptionBudget sets exactly one of minAvailable or maxUnavailable",
-                    "fieldPath": ".disruptionBudget",
                 },
             ]
         }

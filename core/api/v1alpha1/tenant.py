@@ -118,12 +118,11 @@ KIND = Kind(
         READY_COLUMN,
         AGE_COLUMN,
     ),
-    root_validations=(
-        {
-            # The namespace is tenant-<name>: it must be a DNS-1123 label of at most 63 characters.
-            "rule": "self.metadata.name.size() <= 56 && self.metadata.name.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')",
-            "message": "metadata.name must be a DNS-1123 label of at most 56 characters (it prefixes the namespace tenant-<name>)",
-            "fieldPath": ".metadata.name",
-        },
-    ),
+    # The namespace is tenant-<name>, a DNS-1123 label of at most 63 characters.
+    name_schema={
+        "type": "string",
+        "maxLength": 56,
+        "pattern": "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        "description": "A DNS-1123 label of at most 56 characters: it prefixes the namespace tenant-<name>.",
+    },
 )
