@@ -18,7 +18,7 @@ from meridian.core.api.v1alpha1.meta import (
     ServiceName,
 )
 
-FailoverPhase = Literal["StandingBy", "NotReady", "Running", "Completed", "Failed"]
+FailoverPhase = Literal["Pending", "StandingBy", "NotReady", "Running", "Completed", "Failed"]
 StepName = Literal["Preflight", "FenceSource", "WaitForLag", "PromoteReplica", "ScaleUpTarget", "SwitchDNS", "Verify"]
 
 

@@ -1,0 +1,14 @@
+"""kopf wiring of the FailoverPlan operator: thin, everything happens in reconcile."""
+
+from __future__ import annotations
+
+import kopf
+
+from meridian.core.api.v1alpha1 import failoverplan
+from meridian.operators import kit
+from meridian.operators.failover import reconcile
+from meridian.operators.settings import OperatorSettings
+
+
+def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    kit.register(registry, failoverplan.KIND, reconcile.reconcile, resync_seconds=settings.resync_seconds)

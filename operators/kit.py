@@ -1,0 +1,160 @@
+"""Wires one kind's pure `reconcile()` into kopf, the same way for every operator.
+
+A reconcile takes the typed spec and the current status and returns an `Observation`: the
+conditions it measured, a phase and any other status fields. This module owns everything around
+it: level-triggered scheduling (create, update, resume and a resync timer), observedGeneration,
+condition timestamps, Events on transitions, metrics, and writing status only when it changed,
+so an idle operator makes no API writes. kopf errors keep their meaning: raise
+`kopf.TemporaryError` to retry with a delay, `kopf.PermanentError` to stop retrying.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, NamedTuple, TypeVar
+
+import kopf
+from lightkube import AsyncClient
+
+from meridian.core import conditions, events, kube
+from meridian.core.api.v1alpha1.meta import GROUP, VERSION, ApiModel, ConditionStatus, Kind
+from meridian.operators import metrics
+
+SpecT = TypeVar("SpecT", bound=ApiModel)
+
+READY = "Ready"
+
+
+class ConditionUpdate(NamedTuple):
+    type: str
+    status: ConditionStatus
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Observation:
+    """What one reconcile found: conditions (Ready last, summarising), phase, other status fields."""
+
+    conditions: tuple[ConditionUpdate, ...]
+    phase: str | None = None
+    fields: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Request(Generic[SpecT]):
+    name: str
+    namespace: str | None
+    generation: int
+    spec: SpecT
+    status: Mapping[str, Any]
+    body: kopf.Body
+    logger: kopf.Logger
+
+
+Reconciler = Callable[[Request[SpecT]], Awaitable[Observation]]
+
+
+def status_patch(
+    current: Mapping[str, Any], generation: int, observation: Observation
+) -> tuple[dict[str, Any], list[conditions.ConditionChange]]:
+    """The status fields that differ from `current`, and the condition changes to announce."""
+    merged: list[dict[str, Any]] = [dict(c) for c in current.get("conditions") or []]
+    changes = []
+    for update in observation.conditions:
+        merged, change = conditions.set_condition(
+            merged,
+            type=update.type,
+            status=update.status,
+            reason=update.reason,
+            message=update.message,
+            generation=generation,
+        )
+        if change:
+            changes.append(change)
+    desired: dict[str, Any] = {"observedGeneration": generation, "conditions": merged}
+    if observation.phase is not None:
+        desired["phase"] = observation.phase
+    desired.update(observation.fields)
+    patch = {key: value for key, value in desired.items() if current.get(key) != value}
+    return patch, changes
+
+
+_CLIENT: list[AsyncClient] = []
+
+
+def _client() -> AsyncClient:
+    """One write client per operator process, opened on first use."""
+    if not _CLIENT:
+        _CLIENT.append(kube.client(field_manager="meridian-operator"))
+    return _CLIENT[0]
+
+
+async def _announce(kind: Kind, body: kopf.Body, change: conditions.ConditionChange) -> None:
+    metrics.CONDITION_TRANSITIONS.labels(kind.kind, change.type, change.status, change.reason).inc()
+    message = f"{change.type} is {change.status}"
+    if change.message:
+        message += f": {change.message}"
+    await events.post(
+        _client(),
+        body,
+        type="Warning" if change.status == "False" else "Normal",
+        reason=change.reason,
+        message=message,
+    )
+
+
+def register(
+    registry: kopf.OperatorRegistry,
+    kind: Kind,
+    reconcile: Reconciler[SpecT],
+    *,
+    resync_seconds: float,
+) -> None:
+    """Run `reconcile` on create, update, resume and every `resync_seconds` (drift repair)."""
+    spec_model: type[SpecT] = kind.spec  # type: ignore[assignment]
+
+    async def handle(
+        body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any
+    ) -> None:
+        started = time.monotonic()
+        meta = body.get("metadata", {})
+        request = Request(
+            name=str(meta.get("name")),
+            namespace=meta.get("namespace"),
+            generation=int(meta.get("generation") or 0),
+            spec=spec_model.model_validate(body.get("spec") or {}),
+            status=body.get("status") or {},
+            body=body,
+            logger=logger,
+        )
+        try:
+            observation = await reconcile(request)
+        except kopf.TemporaryError:
+            metrics.RECONCILES.labels(kind.kind, "retry").inc()
+            raise
+        except Exception:
+            metrics.RECONCILES.labels(kind.kind, "error").inc()
+            raise
+        finally:
+            metrics.RECONCILE_SECONDS.labels(kind.kind).observe(time.monotonic() - started)
+        metrics.RECONCILES.labels(kind.kind, "ok").inc()
+        changed, transitions = status_patch(request.status, request.generation, observation)
+        if changed:
+            metrics.STATUS_WRITES.labels(kind.kind).inc()
+            for key, value in changed.items():
+                patch.status[key] = value
+        for change in transitions:
+            await _announce(kind, body, change)
+            logger.info(
+                "Condition changed",
+                extra={"kind": kind.kind, "condition": change.type, "status": change.status, "reason": change.reason},
+            )
+
+    resource = (GROUP, VERSION, kind.plural)
+    kopf.on.resume(*resource, registry=registry, id="reconcile-resume")(handle)
+    kopf.on.create(*resource, registry=registry, id="reconcile-create")(handle)
+    kopf.on.update(*resource, registry=registry, id="reconcile-update", field="spec")(handle)
+    kopf.timer(*resource, registry=registry, id="resync", interval=resync_seconds, initial_delay=resync_seconds)(handle)
