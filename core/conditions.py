@@ -23,7 +23,12 @@ class ConditionChange(NamedTuple):
 
 
 def _now() -> str:
-    return datetime.datetime.now(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    return (
+        datetime.datetime.now(datetime.UTC)
+        .replace(microsecond=0)
+        .isoformat()
+        .replace("+00:00", "Z")
+    )
 
 
 def set_condition(
@@ -54,7 +59,9 @@ def set_condition(
                 "status": status,
                 "reason": reason,
                 "message": message,
-                "lastTransitionTime": condition.get("lastTransitionTime") if same_status else (now or _now()),
+                "lastTransitionTime": condition.get("lastTransitionTime")
+                if same_status
+                else (now or _now()),
                 "observedGeneration": generation,
             }
         )

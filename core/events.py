@@ -28,7 +28,9 @@ def build(
     namespace = meta.get("namespace")
     now = datetime.datetime.now(datetime.UTC)
     return Event(
-        metadata=ObjectMeta(name=f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", namespace=namespace or "default"),
+        metadata=ObjectMeta(
+            name=f"{meta.get('name')}.{uuid.uuid4().hex[:16]}", namespace=namespace or "default"
+        ),
         involvedObject=ObjectReference(
             apiVersion=body.get("apiVersion"),
             kind=body.get("kind"),

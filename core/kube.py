@@ -34,7 +34,9 @@ def resource_type(kind: Kind) -> ResourceType:
 
 RESOURCES: dict[str, ResourceType] = {kind.kind: resource_type(kind) for kind in KINDS}
 
-ClusterKopfPeering = create_global_resource("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings")
+ClusterKopfPeering = create_global_resource(
+    "kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings"
+)
 
 
 def client(kubeconfig: str | None = None, *, field_manager: str = FIELD_MANAGER) -> AsyncClient:
@@ -43,8 +45,15 @@ def client(kubeconfig: str | None = None, *, field_manager: str = FIELD_MANAGER)
     return AsyncClient(config, field_manager=field_manager)
 
 
-def manifest(kind: Kind, name: str, spec: dict[str, Any], namespace: str | None = None) -> dict[str, Any]:
+def manifest(
+    kind: Kind, name: str, spec: dict[str, Any], namespace: str | None = None
+) -> dict[str, Any]:
     metadata: dict[str, Any] = {"name": name}
     if namespace is not None:
         metadata["namespace"] = namespace
-    return {"apiVersion": f"{GROUP}/{VERSION}", "kind": kind.kind, "metadata": metadata, "spec": spec}
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": kind.kind,
+        "metadata": metadata,
+        "spec": spec,
+    }

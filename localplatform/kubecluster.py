@@ -25,7 +25,11 @@ SERVICE_IP = "10.96.0.1"
 
 # (node group, instance type, count) per cluster, from the seed's cluster topology tables.
 NODE_GROUPS: dict[str, tuple[tuple[str, str, int], ...]] = {
-    "primary": (("system", "m5.xlarge", 3), ("application", "m5.2xlarge", 6), ("data", "r5.2xlarge", 3)),
+    "primary": (
+        ("system", "m5.xlarge", 3),
+        ("application", "m5.2xlarge", 6),
+        ("data", "r5.2xlarge", 3),
+    ),
     "dr": (("system", "m5.xlarge", 2), ("application", "m5.xlarge", 3), ("data", "r5.xlarge", 2)),
 }
 REGIONS = {"primary": "us-east-1", "dr": "eu-west-1"}
@@ -130,10 +134,17 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
     pki_dir.mkdir(parents=True, exist_ok=True)
     ca = pki.create_ca(pki_dir, f"meridian-{name}-ca")
     serving = pki.issue(
-        ca, pki_dir, "apiserver",
+        ca,
+        pki_dir,
+        "apiserver",
         common_name="kube-apiserver",
-        dns_names=("localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
-                   "kubernetes.default.svc.cluster.local"),
+        dns_names=(
+            "localhost",
+            "kubernetes",
+            "kubernetes.default",
+            "kubernetes.default.svc",
+            "kubernetes.default.svc.cluster.local",
+        ),
         ip_addresses=(net.LOOPBACK, SERVICE_IP),
         server=True,
     )
@@ -148,7 +159,9 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
     ):
         client = pki.issue(ca, pki_dir, stem, common_name=cn, organization=org)
         kubeconfigs[stem] = run_dir / f"{stem}.kubeconfig"
-        _kubeconfig(kubeconfigs[stem], cluster=f"meridian-{name}", server=server, ca=ca.cert, client=client)
+        _kubeconfig(
+            kubeconfigs[stem], cluster=f"meridian-{name}", server=server, ca=ca.cert, client=client
+        )
 
     peer = f"http://{net.LOOPBACK}:{ports['etcd_peer']}"
     etcd_url = f"http://{net.LOOPBACK}:{ports['etcd']}"
@@ -156,10 +169,15 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
         ProcessSpec(
             name=f"{name}-etcd",
             argv=[
-                str(bins / "etcd"), f"--name={name}", f"--data-dir={run_dir / 'etcd'}",
-                f"--listen-client-urls={etcd_url}", f"--advertise-client-urls={etcd_url}",
-                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
-                f"--initial-cluster={name}={peer}", "--log-level=warn",
+                str(bins / "etcd"),
+                f"--name={name}",
+                f"--data-dir={run_dir / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer}",
+                f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster={name}={peer}",
+                "--log-level=warn",
                 # A dev and test cluster: losing the last writes on a power cut is acceptable.
                 "--unsafe-no-fsync=true",
             ],
@@ -167,16 +185,22 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
         ProcessSpec(
             name=f"{name}-kube-apiserver",
             argv=[
-                str(bins / "kube-apiserver"), f"--etcd-servers={etcd_url}",
-                f"--bind-address={net.LOOPBACK}", f"--advertise-address={net.LOOPBACK}",
-                f"--secure-port={ports['apiserver']}", f"--cert-dir={pki_dir}",
-                f"--tls-cert-file={serving.cert}", f"--tls-private-key-file={serving.key}",
-                f"--client-ca-file={ca.cert}", "--authorization-mode=RBAC",
+                str(bins / "kube-apiserver"),
+                f"--etcd-servers={etcd_url}",
+                f"--bind-address={net.LOOPBACK}",
+                f"--advertise-address={net.LOOPBACK}",
+                f"--secure-port={ports['apiserver']}",
+                f"--cert-dir={pki_dir}",
+                f"--tls-cert-file={serving.cert}",
+                f"--tls-private-key-file={serving.key}",
+                f"--client-ca-file={ca.cert}",
+                "--authorization-mode=RBAC",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={sa.cert}",
                 f"--service-account-signing-key-file={sa.key}",
-                "--profiling=false", "--v=1",
+                "--profiling=false",
+                "--v=1",
             ],
         ),
         ProcessSpec(
@@ -184,10 +208,15 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
             argv=[
                 str(bins / "kube-controller-manager"),
                 *_component_kubeconfig_flags(kubeconfigs["controller-manager"]),
-                f"--bind-address={net.LOOPBACK}", f"--secure-port={ports['controller_manager']}",
-                f"--service-account-private-key-file={sa.key}", f"--root-ca-file={ca.cert}",
-                "--use-service-account-credentials=true", "--leader-elect=false",
-                f"--service-cluster-ip-range={SERVICE_CIDR}", "--profiling=false", "--v=1",
+                f"--bind-address={net.LOOPBACK}",
+                f"--secure-port={ports['controller_manager']}",
+                f"--service-account-private-key-file={sa.key}",
+                f"--root-ca-file={ca.cert}",
+                "--use-service-account-credentials=true",
+                "--leader-elect=false",
+                f"--service-cluster-ip-range={SERVICE_CIDR}",
+                "--profiling=false",
+                "--v=1",
             ],
         ),
         ProcessSpec(
@@ -195,58 +224,74 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
             argv=[
                 str(bins / "kube-scheduler"),
                 *_component_kubeconfig_flags(kubeconfigs["scheduler"]),
-                f"--bind-address={net.LOOPBACK}", f"--secure-port={ports['scheduler']}",
-                "--leader-elect=false", "--profiling=false", "--v=1",
+                f"--bind-address={net.LOOPBACK}",
+                f"--secure-port={ports['scheduler']}",
+                "--leader-elect=false",
+                "--profiling=false",
+                "--v=1",
             ],
         ),
         ProcessSpec(
             name=f"{name}-kwok",
             argv=[
-                str(bins / "kwok"), f"--kubeconfig={kubeconfigs['kwok']}",
+                str(bins / "kwok"),
+                f"--kubeconfig={kubeconfigs['kwok']}",
                 "--manage-all-nodes=false",
                 "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
                 f"--server-address={net.LOOPBACK}:{ports['kwok']}",
-                f"--node-ip={net.LOOPBACK}", "--cidr=10.244.0.0/16",
-                "--node-lease-duration-seconds=40", f"--config={bins / 'kwok-stages.yaml'}",
+                f"--node-ip={net.LOOPBACK}",
+                "--cidr=10.244.0.0/16",
+                "--node-lease-duration-seconds=40",
+                f"--config={bins / 'kwok-stages.yaml'}",
             ],
         ),
     ]
     info = ClusterInfo(
-        name=name, region=REGIONS[name], server=server, kubeconfig=str(kubeconfigs["admin"]),
-        etcd_port=ports["etcd"], apiserver_port=ports["apiserver"],
+        name=name,
+        region=REGIONS[name],
+        server=server,
+        kubeconfig=str(kubeconfigs["admin"]),
+        etcd_port=ports["etcd"],
+        apiserver_port=ports["apiserver"],
     )
     state_file.write_text(json.dumps({"ports": ports, "info": info.to_json()}, indent=2))
 
     for spec in specs:
         supervisor.start(spec)
         if spec.name.endswith("-etcd"):
-            net.wait_until(
-                lambda: net.http_ok(f"{etcd_url}/health"), what=spec.name, timeout=30,
-                died=lambda s=spec.name: supervisor.exited(s),
-                diagnostics=lambda s=spec.name: supervisor.log_tail(s),
-            )
+            supervisor.wait_ready(spec.name, lambda: net.http_ok(f"{etcd_url}/health"), timeout=30)
         if spec.name.endswith("-kube-apiserver"):
             wait_apiserver_ready(supervisor, spec.name, server, pki_dir)
-            kubectl(bins, info, "apply", "-f", "-", stdin=yaml.safe_dump_all(_fake_nodes(name)))
-    kubectl(bins, info, "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s")
+            kubectl(
+                bins,
+                info.kubeconfig,
+                "apply",
+                "-f",
+                "-",
+                stdin=yaml.safe_dump_all(_fake_nodes(name)),
+            )
+    kubectl(
+        bins, info.kubeconfig, "wait", "--for=condition=Ready", "node", "--all", "--timeout=60s"
+    )
     return info
 
 
 def wait_apiserver_ready(supervisor: Supervisor, process: str, server: str, pki_dir: Path) -> None:
     context = ssl.create_default_context(cafile=str(pki_dir / "ca.crt"))
     context.load_cert_chain(str(pki_dir / "admin.crt"), str(pki_dir / "admin.key"))
-    net.wait_until(
-        lambda: net.http_ok(f"{server}/readyz", context=context),
-        what=process, timeout=120,
-        died=lambda: supervisor.exited(process),
-        diagnostics=lambda: supervisor.log_tail(process),
+    supervisor.wait_ready(
+        process, lambda: net.http_ok(f"{server}/readyz", context=context), timeout=120
     )
 
 
-def kubectl(bins: Path, info: ClusterInfo, *args: str, stdin: str | None = None) -> str:
+def kubectl(bins: Path, kubeconfig: str, *args: str, stdin: str | None = None) -> str:
+    """Our own kubectl build, of the cluster's version, against `kubeconfig`."""
     result = subprocess.run(
-        [str(bins / "kubectl"), f"--kubeconfig={info.kubeconfig}", *args],
-        input=stdin, capture_output=True, text=True, check=False,
+        [str(bins / "kubectl"), f"--kubeconfig={kubeconfig}", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")

@@ -34,7 +34,9 @@ def tcp_open(port: int, host: str = LOOPBACK) -> bool:
         return False
 
 
-def http_ok(url: str, context: ssl.SSLContext | None = None, headers: dict[str, str] | None = None) -> bool:
+def http_ok(
+    url: str, context: ssl.SSLContext | None = None, headers: dict[str, str] | None = None
+) -> bool:
     request = urllib.request.Request(url, headers=headers or {})
     try:
         with urllib.request.urlopen(request, timeout=2, context=context) as response:

@@ -16,7 +16,12 @@ from pathlib import Path
 from typing import Any
 
 from meridian.localplatform import net, versions
-from meridian.localplatform.processes import ProcessSpec, Supervisor, chown_to_service_user, service_user
+from meridian.localplatform.processes import (
+    ProcessSpec,
+    Supervisor,
+    chown_to_service_user,
+    service_user,
+)
 
 DATABASES = (
     "meridian_platform",
@@ -49,22 +54,47 @@ class PostgresInfo:
 def _as_service_user(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
     user = service_user()
     result = subprocess.run(
-        argv, cwd=cwd, env=env, capture_output=True, text=True, check=False,
-        user=user.pw_uid if user else None, group=user.pw_gid if user else None,
+        argv,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        user=user.pw_uid if user else None,
+        group=user.pw_gid if user else None,
         extra_groups=[] if user else None,
     )
     if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {result.stderr.strip() or result.stdout.strip()}")
+        raise RuntimeError(
+            f"{' '.join(argv)} failed: {result.stderr.strip() or result.stdout.strip()}"
+        )
 
 
 def _postgres_spec(name: str, data: Path, port: int) -> ProcessSpec:
     return ProcessSpec(
         name=name,
         argv=[
-            pg_bin("postgres"), "-D", str(data), "-p", str(port),
-            "-c", f"listen_addresses={net.LOOPBACK}", "-c", f"unix_socket_directories={data}",
-            "-c", "max_connections=300", "-c", "fsync=off", "-c", "full_page_writes=off",
-            "-c", "wal_level=replica", "-c", "hot_standby=on", "-c", "log_min_messages=warning",
+            pg_bin("postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            f"listen_addresses={net.LOOPBACK}",
+            "-c",
+            f"unix_socket_directories={data}",
+            "-c",
+            "max_connections=300",
+            "-c",
+            "fsync=off",
+            "-c",
+            "full_page_writes=off",
+            "-c",
+            "wal_level=replica",
+            "-c",
+            "hot_standby=on",
+            "-c",
+            "log_min_messages=warning",
         ],
         cwd=data,
         unprivileged=True,
@@ -74,13 +104,9 @@ def _postgres_spec(name: str, data: Path, port: int) -> ProcessSpec:
 
 
 def _wait_accepting(supervisor: Supervisor, name: str, port: int) -> None:
-    net.wait_until(
-        lambda: subprocess.run(
-            [pg_bin("pg_isready"), "-h", net.LOOPBACK, "-p", str(port), "-q"], check=False
-        ).returncode == 0,
-        what=name, timeout=60,
-        died=lambda: supervisor.exited(name),
-        diagnostics=lambda: supervisor.log_tail(name),
+    probe = [pg_bin("pg_isready"), "-h", net.LOOPBACK, "-p", str(port), "-q"]
+    supervisor.wait_ready(
+        name, lambda: subprocess.run(probe, check=False).returncode == 0, timeout=60
     )
 
 
@@ -91,7 +117,9 @@ def start(supervisor: Supervisor, run_dir: Path, *, standby: bool = False) -> Po
         info = PostgresInfo(**json.loads(state_file.read_text()))
     else:
         port, standby_port = net.free_ports(2)
-        info = PostgresInfo(port=port, password=secrets.token_urlsafe(18), standby_port=standby_port)
+        info = PostgresInfo(
+            port=port, password=secrets.token_urlsafe(18), standby_port=standby_port
+        )
         state_file.write_text(json.dumps(info.to_json()))
         state_file.chmod(0o600)
     primary = run_dir / "primary"
@@ -101,8 +129,19 @@ def start(supervisor: Supervisor, run_dir: Path, *, standby: bool = False) -> Po
         password_file.write_text(info.password + "\n")
         chown_to_service_user(run_dir)
         _as_service_user(
-            [pg_bin("initdb"), "-D", str(primary), "-U", SUPERUSER, f"--pwfile={password_file}",
-             "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C.UTF-8"],
+            [
+                pg_bin("initdb"),
+                "-D",
+                str(primary),
+                "-U",
+                SUPERUSER,
+                f"--pwfile={password_file}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ],
             cwd=run_dir,
         )
         password_file.unlink()
@@ -113,8 +152,21 @@ def start(supervisor: Supervisor, run_dir: Path, *, standby: bool = False) -> Po
         replica = run_dir / "standby"
         if not (replica / "PG_VERSION").exists():
             _as_service_user(
-                [pg_bin("pg_basebackup"), "-h", str(primary), "-p", str(info.port), "-U", SUPERUSER,
-                 "-D", str(replica), "-R", "-X", "stream", "--checkpoint=fast"],
+                [
+                    pg_bin("pg_basebackup"),
+                    "-h",
+                    str(primary),
+                    "-p",
+                    str(info.port),
+                    "-U",
+                    SUPERUSER,
+                    "-D",
+                    str(replica),
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--checkpoint=fast",
+                ],
                 cwd=run_dir,
             )
         supervisor.start(_postgres_spec("postgres-standby", replica, info.standby_port))
@@ -125,9 +177,22 @@ def start(supervisor: Supervisor, run_dir: Path, *, standby: bool = False) -> Po
 def _create_databases(socket_dir: Path, port: int) -> None:
     def psql(sql: str) -> str:
         result = subprocess.run(
-            ["psql", "-h", str(socket_dir), "-p", str(port), "-U", SUPERUSER, "-d", "postgres",
-             "-tAc", sql],
-            capture_output=True, text=True, check=False,
+            [
+                "psql",
+                "-h",
+                str(socket_dir),
+                "-p",
+                str(port),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+                "-tAc",
+                sql,
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise RuntimeError(f"psql failed: {result.stderr.strip()}")

@@ -10,13 +10,22 @@ import getpass
 import json
 import os
 import shlex
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from meridian.localplatform import gobuild, kubecluster, packages, pg, rabbitmq, redis_server
-from meridian.localplatform.processes import Supervisor, service_user
+from meridian.localplatform import (
+    gobuild,
+    kubecluster,
+    net,
+    packages,
+    pg,
+    rabbitmq_server,
+    redis_server,
+)
+from meridian.localplatform.processes import ProcessSpec, Supervisor, service_user
 
 
 def default_run_dir() -> Path:
@@ -49,9 +58,9 @@ class PlatformState:
         return pg.PostgresInfo(**self.postgres)
 
     @property
-    def rabbitmq_info(self) -> rabbitmq.RabbitInfo:
+    def rabbitmq_info(self) -> rabbitmq_server.RabbitInfo:
         assert self.rabbitmq is not None, "RabbitMQ is not part of this platform"
-        return rabbitmq.RabbitInfo(**self.rabbitmq)
+        return rabbitmq_server.RabbitInfo(**self.rabbitmq)
 
     def environment(self) -> dict[str, str]:
         """The variables `meridian dev env` exports, named as every process's settings read them."""
@@ -76,7 +85,9 @@ class PlatformState:
         return env
 
     def export_lines(self) -> str:
-        lines = [f"export {k}={shlex.quote(v)}" for k, v in self.environment().items() if k != "PATH"]
+        lines = [
+            f"export {k}={shlex.quote(v)}" for k, v in self.environment().items() if k != "PATH"
+        ]
         # kubectl of the cluster's own version goes first on PATH (Debian's is far too old).
         lines.append(f'export PATH={shlex.quote(self.bin_dir)}:"$PATH"')
         return "\n".join(lines)
@@ -114,12 +125,15 @@ def up(
 ) -> PlatformState:
     run_dir = run_dir or default_run_dir()
     _prepare_run_dir(run_dir)
-    bins = gobuild.ensure_built()
+    bins = install() if datastores else gobuild.ensure_built()
     supervisor = Supervisor(run_dir)
     state = load(run_dir) or PlatformState(run_dir=str(run_dir), bin_dir=str(bins))
     state.bin_dir = str(bins)
     state.external_kubeconfig = _external_kubeconfig(run_dir)
-    save = lambda: _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))  # noqa: E731
+
+    def save() -> None:
+        _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
+
     save()
     if state.external_kubeconfig is None:
         names = ["primary", "dr"] if dr else ["primary"]
@@ -128,13 +142,11 @@ def up(
             state.clusters[name] = kubecluster.start(supervisor, cluster_dir, bins, name).to_json()
             save()
     if datastores:
-        packages.ensure_installed()
-        service_user()
         state.postgres = pg.start(supervisor, run_dir / "postgres", standby=pg_standby).to_json()
         save()
         state.redis_url = redis_server.start(supervisor, run_dir / "redis")
         save()
-        state.rabbitmq = rabbitmq.start(supervisor, run_dir / "rabbitmq").to_json()
+        state.rabbitmq = rabbitmq_server.start(supervisor, run_dir / "rabbitmq").to_json()
         save()
     return state
 
@@ -145,8 +157,50 @@ def down(run_dir: Path | None = None) -> list[str]:
 
 
 def status(run_dir: Path | None = None) -> list[tuple[str, int, bool]]:
-    supervisor = Supervisor(run_dir or default_run_dir())
     return [
-        (str(record["name"]), int(record["pid"] or 0), supervisor.alive(record))
-        for record in supervisor.records()
+        (record.name, record.pid, record.alive)
+        for record in Supervisor(run_dir or default_run_dir()).records()
     ]
+
+
+def install() -> Path:
+    """Everything `up` needs that is installed once per machine: Debian packages, Go builds, user."""
+    packages.ensure_installed()
+    service_user()
+    return gobuild.ensure_built()
+
+
+def kubectl(state: PlatformState, *args: str, stdin: str | None = None) -> str:
+    return kubecluster.kubectl(Path(state.bin_dir), state.kubeconfig, *args, stdin=stdin)
+
+
+def install_crds(state: PlatformState, crds_dir: Path) -> None:
+    kubectl(state, "apply", "--server-side", "--force-conflicts", "-f", str(crds_dir))
+    kubectl(
+        state,
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "-l",
+        "app.kubernetes.io/part-of=meridian",
+        "--timeout=60s",
+    )
+
+
+def start_operators(state: PlatformState, only: str = "") -> dict[str, int]:
+    """Run `meridian operator run` under the platform's supervisor, on free loopback ports."""
+    health, metrics = net.free_ports(2)
+    env = {
+        **state.environment(),
+        "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
+        "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
+    }
+    argv = [sys.executable, "-m", "meridian", "operator", "run"]
+    if only:
+        argv += ["--only", only]
+    supervisor = Supervisor(Path(state.run_dir))
+    supervisor.start(ProcessSpec(name="operators", argv=argv, env=env))
+    supervisor.wait_ready(
+        "operators", lambda: net.http_ok(f"http://{net.LOOPBACK}:{health}/healthz"), timeout=60
+    )
+    return {"health": health, "metrics": metrics}

@@ -7,15 +7,18 @@ order, by process group, and checks the start time first so that a recycled PID 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
 import signal
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from meridian.localplatform import net
 
 SERVICE_USER = "meridian"
 
@@ -49,8 +52,16 @@ def service_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
-             "--home-dir", "/nonexistent", SERVICE_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                "--home-dir",
+                "/nonexistent",
+                SERVICE_USER,
+            ],
             check=True,
         )
         return pwd.getpwnam(SERVICE_USER)
@@ -60,9 +71,36 @@ def chown_to_service_user(path: Path) -> None:
     user = service_user()
     if user is not None:
         for root, dirs, files in os.walk(path):
-            for name in [root, *(os.path.join(root, d) for d in dirs),
-                         *(os.path.join(root, f) for f in files)]:
+            for name in [
+                root,
+                *(os.path.join(root, d) for d in dirs),
+                *(os.path.join(root, f) for f in files),
+            ]:
                 os.chown(name, user.pw_uid, user.pw_gid)
+
+
+@dataclass(frozen=True)
+class ProcessRecord:
+    """What `pids/<name>.json` remembers of a started process."""
+
+    name: str
+    pid: int
+    start_time: int | None
+    stop_signal: int
+    started_ns: int
+
+    @classmethod
+    def load(cls, path: Path) -> ProcessRecord:
+        return cls(**json.loads(path.read_text()))
+
+    @property
+    def alive(self) -> bool:
+        """Same PID *and* same start time (a recycled PID is not ours), and not a zombie."""
+        started = _start_time(self.pid)
+        if started is None or started != self.start_time:
+            return False
+        state = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return state != "Z"
 
 
 class Supervisor:
@@ -75,8 +113,8 @@ class Supervisor:
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         existing = self._record(spec.name)
-        if existing and self.alive(existing):
-            return int(existing["pid"])
+        if existing and existing.alive:
+            return existing.pid
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **spec.env}
         user = service_user() if spec.unprivileged else None
         log = (self.log_dir / f"{spec.name}.log").open("ab")
@@ -93,39 +131,30 @@ class Supervisor:
             extra_groups=[] if user else None,
         )
         log.close()
-        order = len(list(self.pid_dir.glob("*.json")))
-        record = {
-            "name": spec.name,
-            "pid": process.pid,
-            "start_time": _start_time(process.pid),
-            "stop_signal": int(spec.stop_signal),
-            "order": order,
-        }
-        (self.pid_dir / f"{spec.name}.json").write_text(json.dumps(record))
+        record = ProcessRecord(
+            name=spec.name,
+            pid=process.pid,
+            start_time=_start_time(process.pid),
+            stop_signal=int(spec.stop_signal),
+            started_ns=time.time_ns(),
+        )
+        (self.pid_dir / f"{spec.name}.json").write_text(json.dumps(asdict(record)))
         return process.pid
 
-    def _record(self, name: str) -> dict[str, int | str | None] | None:
+    def _record(self, name: str) -> ProcessRecord | None:
         path = self.pid_dir / f"{name}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        return ProcessRecord.load(path) if path.exists() else None
 
-    def records(self) -> list[dict[str, int | str | None]]:
+    def records(self) -> list[ProcessRecord]:
+        """Every recorded process, in start order."""
         if not self.pid_dir.exists():
             return []
-        found = [json.loads(path.read_text()) for path in self.pid_dir.glob("*.json")]
-        return sorted(found, key=lambda record: int(record["order"] or 0))
-
-    @staticmethod
-    def alive(record: Mapping[str, int | str | None]) -> bool:
-        pid = int(record["pid"] or 0)
-        started = _start_time(pid)
-        if started is None or started != record["start_time"]:
-            return False
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        return state != "Z"
+        found = [ProcessRecord.load(path) for path in self.pid_dir.glob("*.json")]
+        return sorted(found, key=lambda record: record.started_ns)
 
     def exited(self, name: str) -> bool:
         record = self._record(name)
-        return record is None or not self.alive(record)
+        return record is None or not record.alive
 
     def log_tail(self, name: str, lines: int = 30) -> str:
         path = self.log_dir / f"{name}.log"
@@ -133,34 +162,41 @@ class Supervisor:
             return ""
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
+    def wait_ready(self, name: str, check: Callable[[], bool], *, timeout: float) -> None:
+        """Wait until `check()` holds; fail early, with the log tail, if the process dies."""
+        net.wait_until(
+            check,
+            what=name,
+            timeout=timeout,
+            died=lambda: self.exited(name),
+            diagnostics=lambda: self.log_tail(name),
+        )
+
     def stop(self, name: str, timeout: float = 20.0) -> None:
         record = self._record(name)
         if record is None:
             return
-        if self.alive(record):
-            pid = int(record["pid"] or 0)
-            _signal_group(pid, int(record["stop_signal"] or signal.SIGTERM))
+        if record.alive:
+            _signal_group(record.pid, record.stop_signal)
             deadline = time.monotonic() + timeout
-            while self.alive(record) and time.monotonic() < deadline:
+            while record.alive and time.monotonic() < deadline:
                 time.sleep(0.1)
-            if self.alive(record):
-                _signal_group(pid, signal.SIGKILL)
-            while self.alive(record):
+            if record.alive:
+                _signal_group(record.pid, signal.SIGKILL)
+            while record.alive:
                 time.sleep(0.05)
             # Children that outlive their leader (a postgres backend, an Erlang port) share its group.
-            _signal_group(pid, signal.SIGKILL)
+            _signal_group(record.pid, signal.SIGKILL)
         (self.pid_dir / f"{name}.json").unlink(missing_ok=True)
 
     def stop_all(self) -> list[str]:
         stopped = []
         for record in reversed(self.records()):
-            self.stop(str(record["name"]))
-            stopped.append(str(record["name"]))
+            self.stop(record.name)
+            stopped.append(record.name)
         return stopped
 
 
 def _signal_group(pid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

@@ -19,16 +19,27 @@ def start(supervisor: Supervisor, run_dir: Path) -> str:
         ProcessSpec(
             name="redis",
             argv=[
-                "redis-server", "--bind", net.LOOPBACK, "--port", str(port), "--dir", str(run_dir),
-                "--save", "", "--appendonly", "no", "--daemonize", "no",
-                "--maxmemory", "256mb", "--maxmemory-policy", "allkeys-lru",
+                "redis-server",
+                "--bind",
+                net.LOOPBACK,
+                "--port",
+                str(port),
+                "--dir",
+                str(run_dir),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--maxmemory",
+                "256mb",
+                "--maxmemory-policy",
+                "allkeys-lru",
             ],
             cwd=run_dir,
             unprivileged=True,
         )
     )
-    net.wait_until(
-        lambda: net.tcp_open(port), what="redis", timeout=30,
-        died=lambda: supervisor.exited("redis"), diagnostics=lambda: supervisor.log_tail("redis"),
-    )
+    supervisor.wait_ready("redis", lambda: net.tcp_open(port), timeout=30)
     return f"redis://{net.LOOPBACK}:{port}/0"

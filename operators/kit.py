@@ -116,9 +116,7 @@ def register(
     """Run `reconcile` on create, update, resume and every `resync_seconds` (drift repair)."""
     spec_model: type[SpecT] = kind.spec  # type: ignore[assignment]
 
-    async def handle(
-        body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any
-    ) -> None:
+    async def handle(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
         started = time.monotonic()
         meta = body.get("metadata", {})
         request = Request(
@@ -150,11 +148,22 @@ def register(
             await _announce(kind, body, change)
             logger.info(
                 "Condition changed",
-                extra={"kind": kind.kind, "condition": change.type, "status": change.status, "reason": change.reason},
+                extra={
+                    "kind": kind.kind,
+                    "condition": change.type,
+                    "status": change.status,
+                    "reason": change.reason,
+                },
             )
 
     resource = (GROUP, VERSION, kind.plural)
     kopf.on.resume(*resource, registry=registry, id="reconcile-resume")(handle)
     kopf.on.create(*resource, registry=registry, id="reconcile-create")(handle)
     kopf.on.update(*resource, registry=registry, id="reconcile-update", field="spec")(handle)
-    kopf.timer(*resource, registry=registry, id="resync", interval=resync_seconds, initial_delay=resync_seconds)(handle)
+    kopf.timer(
+        *resource,
+        registry=registry,
+        id="resync",
+        interval=resync_seconds,
+        initial_delay=resync_seconds,
+    )(handle)

@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 import prometheus_client
+from lightkube.models.meta_v1 import ObjectMeta
 
 from meridian.core import kube
 from meridian.core import logging as meridian_logging
@@ -45,8 +46,12 @@ def build_registry(names: Iterable[str], settings: OperatorSettings) -> kopf.Ope
     @kopf.on.startup(registry=registry)
     async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # Handler progress and the last-handled spec live in our own annotations, never in status.
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=ANNOTATION_PREFIX)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=ANNOTATION_PREFIX)
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+            prefix=ANNOTATION_PREFIX
+        )
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix=ANNOTATION_PREFIX
+        )
         # Our own Events report transitions; kopf's per-handler chatter only when something fails.
         settings.posting.level = logging.WARNING
         settings.peering.mandatory = True
@@ -59,7 +64,7 @@ def build_registry(names: Iterable[str], settings: OperatorSettings) -> kopf.Ope
 async def _ensure_peering(name: str) -> None:
     api = kube.client(field_manager="meridian-operator")
     try:
-        await api.apply(kube.ClusterKopfPeering({"metadata": {"name": name}}))
+        await api.apply(kube.ClusterKopfPeering(metadata=ObjectMeta(name=name)))
     finally:
         await api.close()
 

@@ -11,4 +11,6 @@ from meridian.operators.settings import OperatorSettings
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    kit.register(registry, servicerelease.KIND, reconcile.reconcile, resync_seconds=settings.resync_seconds)
+    kit.register(
+        registry, servicerelease.KIND, reconcile.reconcile, resync_seconds=settings.resync_seconds
+    )

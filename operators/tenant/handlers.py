@@ -6,8 +6,8 @@ import kopf
 
 from meridian.core.api.v1alpha1 import tenant
 from meridian.operators import kit
-from meridian.operators.tenant import reconcile
 from meridian.operators.settings import OperatorSettings
+from meridian.operators.tenant import reconcile
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:

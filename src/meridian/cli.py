@@ -12,13 +12,26 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
+def _dev_install(args: argparse.Namespace) -> int:
+    from meridian.localplatform import platform
+
+    print(f"binaries in {platform.install()}")
+    return 0
+
+
 def _dev_up(args: argparse.Namespace) -> int:
     from meridian.localplatform import platform
 
     state = platform.up(
         args.run_dir, dr=args.dr, pg_standby=args.pg_standby, datastores=not args.no_datastores
     )
-    print(f"# platform up in {state.run_dir}; load it with: eval \"$(meridian dev env)\"", file=sys.stderr)
+    if args.crds:
+        platform.install_crds(state, args.crds)
+    if args.operators:
+        platform.start_operators(state)
+    for path in args.apply:
+        print(platform.kubectl(state, "apply", "-f", str(path)), end="")
+    print(f"# platform up in {state.run_dir}", file=sys.stderr)
     return 0
 
 
@@ -76,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     dev = commands.add_parser("dev", help="the local platform: real control plane and datastores")
     dev_commands = dev.add_subparsers(required=True)
     for name, handler, text in (
+        ("install", _dev_install, "install Debian packages and build the Go binaries (cached)"),
         ("up", _dev_up, "build what is missing and start the platform"),
         ("down", _dev_down, "stop every process the platform started"),
         ("status", _dev_status, "list the platform's processes"),
@@ -86,13 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
         sub.set_defaults(handler=handler)
         if name == "up":
             sub.add_argument("--dr", action="store_true", help="also start the DR cluster")
-            sub.add_argument("--pg-standby", action="store_true", help="also start a streaming standby")
+            sub.add_argument(
+                "--pg-standby", action="store_true", help="also start a streaming standby"
+            )
             sub.add_argument("--no-datastores", action="store_true", help="control plane only")
+            sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
+            sub.add_argument("--operators", action="store_true", help="start the operators")
+            sub.add_argument(
+                "--apply", type=Path, action="append", default=[], help="kubectl apply -f this path"
+            )
 
     operator = commands.add_parser("operator", help="run Meridian's operators")
     operator_commands = operator.add_subparsers(required=True)
     run = operator_commands.add_parser("run", help="run the operators in one process")
-    run.add_argument("--only", default="", help="comma-separated subset: tenant,release,failover,edge")
+    run.add_argument(
+        "--only", default="", help="comma-separated subset: tenant,release,failover,edge"
+    )
     run.set_defaults(handler=_operator_run)
 
     crds = commands.add_parser("crds", help="CustomResourceDefinitions")

@@ -5,4 +5,13 @@ from meridian.core.api.v1alpha1.meta import GROUP, VERSION, Kind
 
 KINDS: tuple[Kind, ...] = (tenant.KIND, servicerelease.KIND, failoverplan.KIND, edgenode.KIND)
 
-__all__ = ["GROUP", "KINDS", "VERSION", "Kind", "edgenode", "failoverplan", "servicerelease", "tenant"]
+__all__ = [
+    "GROUP",
+    "KINDS",
+    "VERSION",
+    "Kind",
+    "edgenode",
+    "failoverplan",
+    "servicerelease",
+    "tenant",
+]

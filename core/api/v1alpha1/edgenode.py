@@ -21,28 +21,46 @@ Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
 
 
 class MaintenanceWindow(ApiModel):
-    days: list[Weekday] = Field(min_length=1, max_length=7, description="Days of the week the window opens.",
-                                json_schema_extra={"x-kubernetes-list-type": "set"})
-    start: str = Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Opening time, HH:MM in UTC.")
+    days: list[Weekday] = Field(
+        min_length=1,
+        max_length=7,
+        description="Days of the week the window opens.",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    start: str = Field(
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$", description="Opening time, HH:MM in UTC."
+    )
     duration_minutes: int = Field(ge=15, le=720, description="How long the window stays open.")
 
 
 class EdgeNodeSpec(ApiModel):
     site: str = Field(
-        min_length=1, max_length=63, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+        min_length=1,
+        max_length=63,
+        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
         description="Site (data centre) the node is racked in, e.g. nyc1; upgrades roll out site by site.",
     )
     address: str = Field(
-        pattern=r"^(([0-9]{1,3}\.){3}[0-9]{1,3}|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$", max_length=253,
+        pattern=r"^(([0-9]{1,3}\.){3}[0-9]{1,3}|[a-z0-9]([-a-z0-9.]*[a-z0-9])?)$",
+        max_length=253,
         description="Management address (IPv4 or DNS name) the fleet tooling reaches the node on.",
     )
-    role: Literal["cdn-origin", "cache"] = Field(default="cdn-origin", description="What the node serves: cdn-origin or cache.")
+    role: Literal["cdn-origin", "cache"] = Field(
+        default="cdn-origin", description="What the node serves: cdn-origin or cache."
+    )
     agent_version: str = Field(
         pattern=r"^[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?$",
         description="Edge agent version the node should run (semver).",
     )
-    config: dict[str, str] = Field(default_factory=dict, description="Desired agent configuration; the agent reports the hash it applied.")
-    maintenance_windows: list[MaintenanceWindow] = Field(default_factory=list, max_length=8, description="When disruptive work (upgrades, reboots) may happen.")
+    config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Desired agent configuration; the agent reports the hash it applied.",
+    )
+    maintenance_windows: list[MaintenanceWindow] = Field(
+        default_factory=list,
+        max_length=8,
+        description="When disruptive work (upgrades, reboots) may happen.",
+    )
     drain: bool = Field(default=False, description="Take the node out of service.")
 
 
@@ -56,10 +74,18 @@ class NodeFacts(ApiModel):
 
 class EdgeNodeStatus(ObjectStatus):
     phase: EdgePhase | None = Field(default=None, description="Short summary of the node's state.")
-    agent_version: str | None = Field(default=None, description="Agent version the node reports running.")
-    applied_config_hash: str | None = Field(default=None, description="SHA-256 of the configuration the agent applied.")
-    last_heartbeat_time: datetime.datetime | None = Field(default=None, description="Last Lease renewal seen.")
-    facts: NodeFacts | None = Field(default=None, description="Hardware and OS facts reported by the agent.")
+    agent_version: str | None = Field(
+        default=None, description="Agent version the node reports running."
+    )
+    applied_config_hash: str | None = Field(
+        default=None, description="SHA-256 of the configuration the agent applied."
+    )
+    last_heartbeat_time: datetime.datetime | None = Field(
+        default=None, description="Last Lease renewal seen."
+    )
+    facts: NodeFacts | None = Field(
+        default=None, description="Hardware and OS facts reported by the agent."
+    )
 
 
 KIND = Kind(

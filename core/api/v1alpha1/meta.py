@@ -70,7 +70,9 @@ class Condition(ApiModel):
         max_length=1024,
     )
     message: str = Field(
-        default="", description="Human-readable detail: what is wrong and what to do.", max_length=32768
+        default="",
+        description="Human-readable detail: what is wrong and what to do.",
+        max_length=32768,
     )
     last_transition_time: datetime.datetime = Field(
         description="When status last changed (RFC 3339)."

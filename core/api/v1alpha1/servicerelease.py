@@ -18,12 +18,16 @@ from meridian.core.api.v1alpha1.meta import (
     ServiceName,
 )
 
-ReleasePhase = Literal["Pending", "Progressing", "Paused", "Healthy", "Degraded", "RolledBack", "Failed"]
+ReleasePhase = Literal[
+    "Pending", "Progressing", "Paused", "Healthy", "Degraded", "RolledBack", "Failed"
+]
 
 
 class ResourceAmounts(ApiModel):
     cpu: str | None = Field(default=None, pattern=QUANTITY_PATTERN, description="CPU, e.g. 500m.")
-    memory: str | None = Field(default=None, pattern=QUANTITY_PATTERN, description="Memory, e.g. 512Mi.")
+    memory: str | None = Field(
+        default=None, pattern=QUANTITY_PATTERN, description="Memory, e.g. 512Mi."
+    )
 
 
 class Resources(ApiModel):
@@ -38,8 +42,14 @@ class Resources(ApiModel):
 
 
 class DisruptionBudget(ApiModel):
-    min_available: int | None = Field(default=None, ge=0, description="Pods that must stay available during voluntary disruptions.")
-    max_unavailable: int | None = Field(default=None, ge=1, description="Pods that may be unavailable during voluntary disruptions.")
+    min_available: int | None = Field(
+        default=None,
+        ge=0,
+        description="Pods that must stay available during voluntary disruptions.",
+    )
+    max_unavailable: int | None = Field(
+        default=None, ge=1, description="Pods that may be unavailable during voluntary disruptions."
+    )
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": {
@@ -55,9 +65,18 @@ class DisruptionBudget(ApiModel):
 
 class Autoscaling(ApiModel):
     enabled: bool = Field(default=False, description="Render a HorizontalPodAutoscaler.")
-    min_replicas: int = Field(default=2, ge=1, description="Lower bound of replicas when autoscaling.")
-    max_replicas: int = Field(default=10, ge=1, le=100, description="Upper bound of replicas when autoscaling.")
-    target_cpu_utilization: int = Field(default=70, ge=10, le=100, description="Average CPU utilization (percent of requests) to aim for.")
+    min_replicas: int = Field(
+        default=2, ge=1, description="Lower bound of replicas when autoscaling."
+    )
+    max_replicas: int = Field(
+        default=10, ge=1, le=100, description="Upper bound of replicas when autoscaling."
+    )
+    target_cpu_utilization: int = Field(
+        default=70,
+        ge=10,
+        le=100,
+        description="Average CPU utilization (percent of requests) to aim for.",
+    )
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": {
@@ -73,22 +92,34 @@ class Autoscaling(ApiModel):
 
 class AnalysisCheck(ApiModel):
     query: str = Field(min_length=1, description="PromQL query returning a single value.")
-    success_condition: str = Field(min_length=1, description="Expression over `result` that must hold, e.g. result < 0.01.")
-    failure_condition: str = Field(default="", description="Expression over `result` that aborts the rollout when it holds.")
-    interval: str = Field(default="30s", pattern=DURATION_PATTERN, description="Time between measurements.")
+    success_condition: str = Field(
+        min_length=1, description="Expression over `result` that must hold, e.g. result < 0.01."
+    )
+    failure_condition: str = Field(
+        default="", description="Expression over `result` that aborts the rollout when it holds."
+    )
+    interval: str = Field(
+        default="30s", pattern=DURATION_PATTERN, description="Time between measurements."
+    )
     count: int = Field(default=3, ge=1, le=100, description="Measurements taken.")
 
 
 class Pause(ApiModel):
-    duration: str = Field(default="", description="How long to pause; empty pauses until resumed by hand.")
+    duration: str = Field(
+        default="", description="How long to pause; empty pauses until resumed by hand."
+    )
 
 
 class CanaryStep(ApiModel):
     """Exactly one of setWeight, pause or analysis."""
 
-    set_weight: int | None = Field(default=None, ge=0, le=100, description="Percentage of traffic sent to the canary.")
+    set_weight: int | None = Field(
+        default=None, ge=0, le=100, description="Percentage of traffic sent to the canary."
+    )
     pause: Pause | None = Field(default=None, description="Wait before the next step.")
-    analysis: AnalysisCheck | None = Field(default=None, description="Query Prometheus and gate the next step on the result.")
+    analysis: AnalysisCheck | None = Field(
+        default=None, description="Query Prometheus and gate the next step on the result."
+    )
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": {
@@ -103,8 +134,12 @@ class CanaryStep(ApiModel):
 
 
 class Strategy(ApiModel):
-    type: Literal["RollingUpdate", "Canary"] = Field(default="RollingUpdate", description="RollingUpdate or Canary.")
-    canary_steps: list[CanaryStep] = Field(default_factory=list, max_length=32, description="Steps of a Canary rollout, in order.")
+    type: Literal["RollingUpdate", "Canary"] = Field(
+        default="RollingUpdate", description="RollingUpdate or Canary."
+    )
+    canary_steps: list[CanaryStep] = Field(
+        default_factory=list, max_length=32, description="Steps of a Canary rollout, in order."
+    )
 
     model_config = ApiModel.model_config | {
         "json_schema_extra": {
@@ -125,14 +160,23 @@ class ServiceReleaseSpec(ApiModel):
         pattern=r"^ghcr\.io/meridian/[a-z0-9-]+(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}|@sha256:[a-f0-9]{64})$",
         max_length=512,
     )
-    replicas: int = Field(default=2, ge=0, le=100, description="Desired pods when autoscaling is off.")
-    resources: Resources = Field(default_factory=Resources, description="Per-pod requests and limits.")
-    config: dict[str, str] = Field(default_factory=dict, description="Environment for the service (MERIDIAN_<SERVICE>_* settings).")
+    replicas: int = Field(
+        default=2, ge=0, le=100, description="Desired pods when autoscaling is off."
+    )
+    resources: Resources = Field(
+        default_factory=Resources, description="Per-pod requests and limits."
+    )
+    config: dict[str, str] = Field(
+        default_factory=dict,
+        description="Environment for the service (MERIDIAN_<SERVICE>_* settings).",
+    )
     disruption_budget: DisruptionBudget = Field(
         default_factory=lambda: DisruptionBudget(max_unavailable=1),
         description="PodDisruptionBudget; set exactly one of minAvailable or maxUnavailable.",
     )
-    autoscaling: Autoscaling = Field(default_factory=Autoscaling, description="HorizontalPodAutoscaler settings.")
+    autoscaling: Autoscaling = Field(
+        default_factory=Autoscaling, description="HorizontalPodAutoscaler settings."
+    )
     strategy: Strategy = Field(default_factory=Strategy, description="How a new image rolls out.")
     paused: bool = Field(default=False, description="Hold the rollout at its current step.")
 
@@ -157,13 +201,25 @@ class RevisionRecord(ApiModel):
 
 
 class ServiceReleaseStatus(ObjectStatus):
-    phase: ReleasePhase | None = Field(default=None, description="Short summary of the rollout state.")
+    phase: ReleasePhase | None = Field(
+        default=None, description="Short summary of the rollout state."
+    )
     current_revision: int | None = Field(default=None, ge=0, description="Revision now serving.")
-    stable_image: str | None = Field(default=None, description="Image of the last promoted revision.")
-    canary_weight: int | None = Field(default=None, ge=0, le=100, description="Traffic percentage on the canary.")
-    current_step: int | None = Field(default=None, ge=0, description="Index of the canary step in progress.")
-    ready_replicas: int | None = Field(default=None, ge=0, description="Pods ready across stable and canary.")
-    history: list[RevisionRecord] = Field(default_factory=list, max_length=20, description="Recent revisions, newest last.")
+    stable_image: str | None = Field(
+        default=None, description="Image of the last promoted revision."
+    )
+    canary_weight: int | None = Field(
+        default=None, ge=0, le=100, description="Traffic percentage on the canary."
+    )
+    current_step: int | None = Field(
+        default=None, ge=0, description="Index of the canary step in progress."
+    )
+    ready_replicas: int | None = Field(
+        default=None, ge=0, description="Pods ready across stable and canary."
+    )
+    history: list[RevisionRecord] = Field(
+        default_factory=list, max_length=20, description="Recent revisions, newest last."
+    )
 
 
 KIND = Kind(

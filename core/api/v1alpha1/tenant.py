@@ -30,7 +30,8 @@ class Contact(ApiModel):
         max_length=254,
     )
     role: Literal["admin", "billing", "technical"] = Field(
-        default="admin", description="What this contact is reached for: admin, billing or technical."
+        default="admin",
+        description="What this contact is reached for: admin, billing or technical.",
     )
 
 
@@ -38,11 +39,13 @@ class Quotas(ApiModel):
     """Overrides of the tier's ResourceQuota; unset fields keep the tier default."""
 
     cpu: str | None = Field(
-        default=None, pattern=QUANTITY_PATTERN,
+        default=None,
+        pattern=QUANTITY_PATTERN,
         description="Total CPU requests allowed in the tenant namespace (e.g. 8 or 8000m).",
     )
     memory: str | None = Field(
-        default=None, pattern=QUANTITY_PATTERN,
+        default=None,
+        pattern=QUANTITY_PATTERN,
         description="Total memory requests allowed in the tenant namespace (e.g. 16Gi).",
     )
     pods: int | None = Field(default=None, ge=1, le=5000, description="Maximum number of pods.")
@@ -52,10 +55,16 @@ class RateLimit(ApiModel):
     """Per-tenant gateway limit; unset fields keep the tier default."""
 
     requests_per_second: int | None = Field(
-        default=None, ge=1, le=100000, description="Sustained requests per second the gateway admits."
+        default=None,
+        ge=1,
+        le=100000,
+        description="Sustained requests per second the gateway admits.",
     )
     burst: int | None = Field(
-        default=None, ge=1, le=200000, description="Requests admitted above the sustained rate in a burst."
+        default=None,
+        ge=1,
+        le=200000,
+        description="Requests admitted above the sustained rate in a burst.",
     )
 
 
@@ -69,21 +78,31 @@ class Billing(ApiModel):
 
 
 class TenantSpec(ApiModel):
-    tier: Tier = Field(description="Service tier: starter, growth or enterprise. Sets default quotas and limits.")
+    tier: Tier = Field(
+        description="Service tier: starter, growth or enterprise. Sets default quotas and limits."
+    )
     region: Region = Field(description="Home region where the tenant's data lives.")
     display_name: str = Field(
-        default="", max_length=128, description="Human-readable name shown in dashboards and invoices."
+        default="",
+        max_length=128,
+        description="Human-readable name shown in dashboards and invoices.",
     )
     contacts: list[Contact] = Field(
-        min_length=1, max_length=16, description="People to contact about this tenant; at least one."
+        min_length=1,
+        max_length=16,
+        description="People to contact about this tenant; at least one.",
     )
     admin_group: str = Field(
         default="",
         max_length=253,
         description="Identity-provider group bound to the tenant namespace's admin Role; empty means tenant-<name>-admins.",
     )
-    quotas: Quotas = Field(default_factory=Quotas, description="Overrides of the tier's resource quota.")
-    rate_limit: RateLimit = Field(default_factory=RateLimit, description="Override of the tier's gateway rate limit.")
+    quotas: Quotas = Field(
+        default_factory=Quotas, description="Overrides of the tier's resource quota."
+    )
+    rate_limit: RateLimit = Field(
+        default_factory=RateLimit, description="Override of the tier's gateway rate limit."
+    )
     services: list[ServiceName] = Field(
         default_factory=list,
         max_length=10,
@@ -91,7 +110,9 @@ class TenantSpec(ApiModel):
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
     billing: Billing = Field(default_factory=Billing, description="How the tenant is billed.")
-    suspended: bool = Field(default=False, description="Disable the tenant's API keys while keeping all data.")
+    suspended: bool = Field(
+        default=False, description="Disable the tenant's API keys while keeping all data."
+    )
     deletion_policy: Literal["Retain", "Delete"] = Field(
         default="Retain",
         description="On delete: Retain exports the tenant's data to S3 before deprovisioning; Delete does not.",
@@ -99,8 +120,12 @@ class TenantSpec(ApiModel):
 
 
 class TenantStatus(ObjectStatus):
-    phase: TenantPhase | None = Field(default=None, description="Short summary of the tenant's lifecycle state.")
-    namespace: str | None = Field(default=None, description="The namespace provisioned for the tenant.")
+    phase: TenantPhase | None = Field(
+        default=None, description="Short summary of the tenant's lifecycle state."
+    )
+    namespace: str | None = Field(
+        default=None, description="The namespace provisioned for the tenant."
+    )
 
 
 KIND = Kind(

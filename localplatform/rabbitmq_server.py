@@ -101,20 +101,22 @@ def start(supervisor: Supervisor, run_dir: Path) -> RabbitInfo:
         ProcessSpec(
             name="epmd",
             argv=["epmd", "-port", str(info.epmd_port), "-address", net.LOOPBACK],
-            env=env, cwd=run_dir, unprivileged=True,
+            env=env,
+            cwd=run_dir,
+            unprivileged=True,
         )
     )
-    net.wait_until(lambda: net.tcp_open(info.epmd_port), what="epmd", timeout=15)
+    supervisor.wait_ready("epmd", lambda: net.tcp_open(info.epmd_port), timeout=15)
     supervisor.start(
-        ProcessSpec(name="rabbitmq", argv=[RABBITMQ_SCRIPT], env=env, cwd=run_dir, unprivileged=True)
+        ProcessSpec(
+            name="rabbitmq", argv=[RABBITMQ_SCRIPT], env=env, cwd=run_dir, unprivileged=True
+        )
     )
     credentials = base64.b64encode(f"{USER}:{info.password}".encode()).decode()
-    net.wait_until(
-        lambda: net.http_ok(
-            f"{info.management_url}/api/overview", headers={"Authorization": f"Basic {credentials}"}
-        ),
-        what="rabbitmq", timeout=120,
-        died=lambda: supervisor.exited("rabbitmq"),
-        diagnostics=lambda: supervisor.log_tail("rabbitmq"),
+    overview = f"{info.management_url}/api/overview"
+    supervisor.wait_ready(
+        "rabbitmq",
+        lambda: net.http_ok(overview, headers={"Authorization": f"Basic {credentials}"}),
+        timeout=120,
     )
     return info
