@@ -22,6 +22,10 @@ from meridian.localplatform import net
 
 SERVICE_USER = "meridian"
 
+# Processes this interpreter started, so it can reap them when stopped (no zombies, and no
+# "subprocess is still running" warning from a Popen collected while its server runs on).
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+
 
 @dataclass(frozen=True)
 class ProcessSpec:
@@ -131,6 +135,7 @@ class Supervisor:
             extra_groups=[] if user else None,
         )
         log.close()
+        _CHILDREN[process.pid] = process
         record = ProcessRecord(
             name=spec.name,
             pid=process.pid,
@@ -187,12 +192,16 @@ class Supervisor:
                 time.sleep(0.05)
             # Children that outlive their leader (a postgres backend, an Erlang port) share its group.
             _signal_group(record.pid, signal.SIGKILL)
+        child = _CHILDREN.pop(record.pid, None)
+        if child is not None:
+            child.wait()
         (self.pid_dir / f"{name}.json").unlink(missing_ok=True)
 
-    def stop_all(self) -> list[str]:
+    def stop_all(self, timeout: float = 20.0) -> list[str]:
+        """Stop everything in reverse start order; each gets `timeout` s to exit on its own."""
         stopped = []
         for record in reversed(self.records()):
-            self.stop(record.name)
+            self.stop(record.name, timeout)
             stopped.append(record.name)
         return stopped
 

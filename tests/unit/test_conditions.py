@@ -1,0 +1,100 @@
+"""set_condition and the kit's status diff: quiet when nothing changed, loud when something did."""
+
+from __future__ import annotations
+
+from meridian.core import conditions
+from meridian.operators import kit
+
+RECONCILING = kit.Observation(
+    conditions=(kit.ConditionUpdate("Ready", "Unknown", "Reconciling", "working on it"),),
+    phase="Pending",
+)
+
+
+def test_first_condition_is_added_with_a_transition_time() -> None:
+    updated, change = conditions.set_condition(
+        [],
+        type="Ready",
+        status="Unknown",
+        reason="Reconciling",
+        message="m",
+        generation=1,
+        now="T1",
+    )
+    assert updated == [
+        {
+            "type": "Ready",
+            "status": "Unknown",
+            "reason": "Reconciling",
+            "message": "m",
+            "lastTransitionTime": "T1",
+            "observedGeneration": 1,
+        }
+    ]
+    assert change == conditions.ConditionChange("Ready", "Unknown", "Reconciling", "m")
+
+
+def test_same_status_keeps_the_transition_time_and_reports_no_change() -> None:
+    first, _ = conditions.set_condition(
+        [], type="Ready", status="False", reason="A", message="", generation=1, now="T1"
+    )
+    again, change = conditions.set_condition(
+        first, type="Ready", status="False", reason="A", message="new", generation=2, now="T2"
+    )
+    assert again[0]["lastTransitionTime"] == "T1"
+    assert again[0]["message"] == "new"
+    assert again[0]["observedGeneration"] == 2
+    assert change is None
+
+
+def test_status_flip_moves_the_transition_time() -> None:
+    first, _ = conditions.set_condition(
+        [], type="Ready", status="False", reason="A", message="", generation=1, now="T1"
+    )
+    flipped, change = conditions.set_condition(
+        first, type="Ready", status="True", reason="B", message="", generation=1, now="T2"
+    )
+    assert flipped[0]["lastTransitionTime"] == "T2"
+    assert change is not None
+    assert change.status == "True"
+
+
+def test_other_conditions_are_left_alone() -> None:
+    current = [
+        {
+            "type": "DatabaseReady",
+            "status": "True",
+            "reason": "Provisioned",
+            "message": "",
+            "lastTransitionTime": "T0",
+        }
+    ]
+    updated, _ = conditions.set_condition(
+        current, type="Ready", status="True", reason="R", message="", generation=1
+    )
+    assert updated[0] == current[0]
+    assert [c["type"] for c in updated] == ["DatabaseReady", "Ready"]
+
+
+def test_status_patch_on_first_sight_sets_generation_conditions_and_phase() -> None:
+    patch, changes = kit.status_patch({}, 3, RECONCILING)
+    assert patch["observedGeneration"] == 3
+    assert patch["phase"] == "Pending"
+    assert patch["conditions"][0]["reason"] == "Reconciling"
+    assert len(changes) == 1
+
+
+def test_status_patch_is_empty_when_the_world_is_unchanged() -> None:
+    """Level-triggered resyncs of a settled object write nothing and announce nothing."""
+    patch, _ = kit.status_patch({}, 3, RECONCILING)
+    again, changes = kit.status_patch(patch, 3, RECONCILING)
+    assert again == {}
+    assert changes == []
+
+
+def test_status_patch_follows_a_new_generation() -> None:
+    patch, _ = kit.status_patch({}, 3, RECONCILING)
+    again, changes = kit.status_patch(patch, 4, RECONCILING)
+    assert again["observedGeneration"] == 4
+    assert again["conditions"][0]["observedGeneration"] == 4
+    assert changes == []
