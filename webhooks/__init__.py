@@ -1,0 +1,1 @@
+"""Admission webhooks (validating + mutating) for Meridian's resources. Not built yet."""
