@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator
@@ -132,3 +134,20 @@ def test_dr_cluster_starts_beside_the_primary_and_both_answer(
     # Independent: a namespace made in one is absent from the other.
     kubecluster.kubectl(Path(state.bin_dir), dr["kubeconfig"], "create", "namespace", "dr-only")
     assert "dr-only" not in platform.kubectl(state, "get", "namespaces", "-o", "name")
+
+
+def test_an_external_kubeconfig_is_used_instead_of_starting_a_cluster(
+    local_platform: platform.PlatformState,
+) -> None:
+    """KUBECONFIG pointing at a cluster that is not this run directory's: no control plane started."""
+    run_dir = Path(local_platform.run_dir).parent / f"{Path(local_platform.run_dir).name}-external"
+    os.environ["KUBECONFIG"] = local_platform.kubeconfig
+    try:
+        state = platform.up(run_dir, datastores=False)
+        assert state.clusters == {}
+        assert state.kubeconfig == local_platform.kubeconfig
+        assert platform.status(run_dir) == []
+        assert "namespace/default" in platform.kubectl(state, "get", "namespaces", "-o", "name")
+    finally:
+        platform.down(run_dir)
+        shutil.rmtree(run_dir, ignore_errors=True)
