@@ -14,7 +14,7 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from meridian.localplatform import (
     gobuild,
@@ -156,9 +156,18 @@ def down(run_dir: Path | None = None) -> list[str]:
     return Supervisor(run_dir or default_run_dir()).stop_all()
 
 
-def status(run_dir: Path | None = None) -> list[tuple[str, int, bool]]:
+class ProcessStatus(NamedTuple):
+    name: str
+    pid: int
+    alive: bool
+    rss_bytes: int
+
+
+def status(run_dir: Path | None = None) -> list[ProcessStatus]:
     return [
-        (record.name, record.pid, record.alive)
+        ProcessStatus(
+            record.name, record.pid, record.alive, record.rss_bytes() if record.alive else 0
+        )
         for record in Supervisor(run_dir or default_run_dir()).records()
     ]
 

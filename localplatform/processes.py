@@ -97,6 +97,18 @@ class ProcessRecord:
     def load(cls, path: Path) -> ProcessRecord:
         return cls(**json.loads(path.read_text()))
 
+    def rss_bytes(self) -> int:
+        """Resident memory of the whole process group (a postmaster and its backends, say)."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.pid:  # field 5, pgrp
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")  # field 24, rss pages
+        return total
+
     @property
     def alive(self) -> bool:
         """Same PID *and* same start time (a recycled PID is not ours), and not a zombie."""

@@ -50,9 +50,13 @@ def _dev_status(args: argparse.Namespace) -> int:
     if not rows:
         print("nothing running")
         return 1
-    for name, pid, alive in rows:
-        print(f"{name:32} {pid:>8} {'running' if alive else 'STOPPED'}")
-    return 0 if all(alive for _, _, alive in rows) else 1
+    print(f"{'PROCESS':32} {'PID':>8} {'STATE':8} {'RSS (group)':>12}")
+    for row in rows:
+        state = "running" if row.alive else "STOPPED"
+        print(f"{row.name:32} {row.pid:>8} {state:8} {row.rss_bytes / 2**20:>9.0f} MiB")
+    total = sum(row.rss_bytes for row in rows)
+    print(f"{'total':32} {'':>8} {'':8} {total / 2**20:>9.0f} MiB")
+    return 0 if all(row.alive for row in rows) else 1
 
 
 def _dev_env(args: argparse.Namespace) -> int:
