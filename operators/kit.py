@@ -17,6 +17,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import kopf
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 
 from meridian.core import conditions, events, kube
 from meridian.core.api.v1alpha1.meta import GROUP, VERSION, ApiModel, ConditionStatus, Kind
@@ -92,18 +93,28 @@ def _client() -> AsyncClient:
     return _CLIENT[0]
 
 
-async def _announce(kind: Kind, body: kopf.Body, change: conditions.ConditionChange) -> None:
+async def _announce(
+    kind: Kind, body: kopf.Body, change: conditions.ConditionChange, logger: kopf.Logger
+) -> None:
     metrics.CONDITION_TRANSITIONS.labels(kind.kind, change.type, change.status, change.reason).inc()
     message = f"{change.type} is {change.status}"
     if change.message:
         message += f": {change.message}"
-    await events.post(
-        _client(),
-        body,
-        type="Warning" if change.status == "False" else "Normal",
-        reason=change.reason,
-        message=message,
-    )
+    try:
+        await events.post(
+            _client(),
+            body,
+            type="Warning" if change.status == "False" else "Normal",
+            reason=change.reason,
+            message=message,
+        )
+    except ApiError as error:
+        # Events are best-effort, like the kubelet's recorder: the condition in status is the
+        # record of truth, and failing the reconcile here would not bring the Event back.
+        logger.warning(
+            "Event not posted",
+            extra={"kind": kind.kind, "reason": change.reason, "error": str(error.status.message)},
+        )
 
 
 def register(
@@ -145,7 +156,7 @@ def register(
             for key, value in changed.items():
                 patch.status[key] = value
         for change in transitions:
-            await _announce(kind, body, change)
+            await _announce(kind, body, change, logger)
             logger.info(
                 "Condition changed",
                 extra={

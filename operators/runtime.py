@@ -20,14 +20,10 @@ from lightkube.models.meta_v1 import ObjectMeta
 
 from meridian.core import kube
 from meridian.core import logging as meridian_logging
+from meridian.operators import rbac
 from meridian.operators.settings import OperatorSettings
 
-OPERATORS = {
-    "tenant": "meridian.operators.tenant.handlers",
-    "release": "meridian.operators.release.handlers",
-    "failover": "meridian.operators.failover.handlers",
-    "edge": "meridian.operators.edge.handlers",
-}
+OPERATORS = {name: f"meridian.operators.{name}.handlers" for name in rbac.KIND_OF_OPERATOR}
 ANNOTATION_PREFIX = "kopf.meridian.io"
 
 

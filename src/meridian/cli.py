@@ -78,6 +78,17 @@ def _operator_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _operator_rbac(args: argparse.Namespace) -> int:
+    import yaml
+
+    from meridian.operators import rbac
+
+    only = [name for name in args.only.split(",") if name] or list(rbac.KIND_OF_OPERATOR)
+    documents = rbac.manifests(only, namespace=args.namespace, service_account=args.service_account)
+    print(yaml.safe_dump_all(documents, sort_keys=False), end="")
+    return 0
+
+
 def _crds_generate(args: argparse.Namespace) -> int:
     from meridian.core.api import crdgen
 
@@ -121,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--only", default="", help="comma-separated subset: tenant,release,failover,edge"
     )
     run.set_defaults(handler=_operator_run)
+    rbac = operator_commands.add_parser("rbac", help="print least-privilege RBAC for the operators")
+    rbac.add_argument(
+        "--only", default="", help="comma-separated subset: tenant,release,failover,edge"
+    )
+    rbac.add_argument("--namespace", default="meridian-system")
+    rbac.add_argument("--service-account", default="meridian-operator")
+    rbac.set_defaults(handler=_operator_rbac)
 
     crds = commands.add_parser("crds", help="CustomResourceDefinitions")
     crds_commands = crds.add_subparsers(required=True)

@@ -1,0 +1,146 @@
+"""An operator under its own least-privilege ServiceAccount still reconciles, and can do no more."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from meridian.localplatform import net, platform
+from meridian.localplatform.processes import ProcessSpec, Supervisor
+from meridian.operators import rbac
+
+NAMESPACE = "meridian-system"
+
+
+def _token_kubeconfig(state: platform.PlatformState, service_account: str, path: Path) -> None:
+    """A kubeconfig that authenticates as the ServiceAccount, as the pod would in-cluster."""
+    admin = yaml.safe_load(Path(state.kubeconfig).read_text())
+    token = platform.kubectl(
+        state, "create", "token", service_account, "-n", NAMESPACE, "--duration=1h"
+    ).strip()
+    cluster = admin["clusters"][0]
+    path.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [cluster],
+                "users": [{"name": service_account, "user": {"token": token}}],
+                "contexts": [
+                    {"name": "sa", "context": {"cluster": cluster["name"], "user": service_account}}
+                ],
+                "current-context": "sa",
+            }
+        )
+    )
+
+
+@pytest.fixture
+def service_account(local_platform: platform.PlatformState) -> Iterator[str]:
+    name = f"op-{uuid.uuid4().hex[:6]}"
+    platform.kubectl(
+        local_platform,
+        "apply",
+        "-f",
+        "-",
+        stdin=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n",
+    )
+    documents = rbac.manifests(["edge"], namespace=NAMESPACE, service_account=name)
+    manifest = yaml.safe_dump_all(documents)
+    platform.kubectl(local_platform, "apply", "-f", "-", stdin=manifest)
+    yield name
+    platform.kubectl(local_platform, "delete", "-f", "-", "--ignore-not-found", stdin=manifest)
+
+
+def _can(state: platform.PlatformState, service_account: str, verb: str, resource: str) -> bool:
+    user = f"system:serviceaccount:{NAMESPACE}:{service_account}"
+    result = subprocess.run(  # kubectl exits 1 for "no"
+        [
+            str(Path(state.bin_dir) / "kubectl"),
+            f"--kubeconfig={state.kubeconfig}",
+            "auth",
+            "can-i",
+            verb,
+            resource,
+            f"--as={user}",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return result.stdout.strip() == "yes"
+
+
+def test_edge_operator_role_grants_its_kind_and_nothing_else(
+    local_platform: platform.PlatformState, service_account: str
+) -> None:
+    assert _can(local_platform, service_account, "patch", "edgenodes.meridian.io")
+    assert _can(local_platform, service_account, "patch", "edgenodes.meridian.io/status")
+    assert not _can(local_platform, service_account, "delete", "edgenodes.meridian.io")
+    assert not _can(local_platform, service_account, "patch", "tenants.meridian.io")
+    assert not _can(local_platform, service_account, "get", "secrets")
+    assert not _can(local_platform, service_account, "create", "namespaces")
+
+
+def test_operator_reconciles_with_only_its_rbac(
+    local_platform: platform.PlatformState, service_account: str, tmp_path: Path
+) -> None:
+    kubeconfig = tmp_path / "sa.kubeconfig"
+    _token_kubeconfig(local_platform, service_account, kubeconfig)
+    supervisor = Supervisor(tmp_path / "run")
+    health, metrics = net.free_ports(2)
+    env = {
+        **local_platform.environment(),
+        "KUBECONFIG": str(kubeconfig),
+        "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
+        "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
+        "MERIDIAN_OPERATOR_PEERING_NAME": service_account,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    argv = [sys.executable, "-m", "meridian", "operator", "run", "--only", "edge"]
+    node = f"edge-rbac-{uuid.uuid4().hex[:6]}"
+    supervisor.start(ProcessSpec("operator", argv, env=env))
+    try:
+        supervisor.wait_ready(
+            "operator", lambda: net.http_ok(f"http://{net.LOOPBACK}:{health}/healthz"), timeout=60
+        )
+        platform.kubectl(
+            local_platform,
+            "apply",
+            "-f",
+            "-",
+            stdin=yaml.safe_dump(
+                {
+                    "apiVersion": "meridian.io/v1alpha1",
+                    "kind": "EdgeNode",
+                    "metadata": {"name": node},
+                    "spec": {"site": "nyc1", "address": "10.40.1.99", "agentVersion": "0.4.1"},
+                }
+            ),
+        )
+        platform.kubectl(
+            local_platform,
+            "wait",
+            f"edgenode/{node}",
+            "--for=jsonpath={.status.observedGeneration}=1",
+            "--timeout=60s",
+        )
+        described = platform.kubectl(local_platform, "describe", "edgenode", node)
+        assert "Reconciling" in described.split("Events:")[1]
+        # Deleting while the operator runs lets it release kopf's finalizer.
+        platform.kubectl(local_platform, "delete", "edgenode", node, "--timeout=60s")
+        log = supervisor.log_tail("operator", lines=10_000)
+        assert "Forbidden" not in log
+        assert '"status": 403' not in log
+    finally:
+        supervisor.stop_all()
+        platform.kubectl(
+            local_platform, "delete", "clusterkopfpeering", service_account, "--ignore-not-found"
+        )
