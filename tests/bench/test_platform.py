@@ -1,0 +1,201 @@
+"""Figures for the local platform and the operator runtime, each beside a baseline from this run.
+
+Not part of `make test` (no timed assertions): `make bench` prints them. What it measures:
+- start-up: control plane to Ready nodes, and the datastores, beside a bare etcd's start;
+- idle RSS of every platform process (process group);
+- the operators' reconcile throughput: 400 EdgeNodes applied at once until all are observed,
+  beside the same 400 objects as ConfigMaps (apiserver + kubectl only, no operator);
+- API writes by the operators during 30 s of idle (goal 0), from the apiserver's own metrics.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import ssl
+import sys
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import yaml
+
+from meridian.localplatform import gobuild, net, platform
+from meridian.localplatform.processes import ProcessSpec, Supervisor
+
+COUNT = 400
+
+
+def _row(what: str, value: str, baseline: str = "") -> None:
+    print(f"  {what:58} {value:>14}   {baseline}")
+
+
+def _apiserver_writes(state: platform.PlatformState, group: str) -> float:
+    pki = Path(state.kubeconfig).parent / "pki"
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    server = state.clusters["primary"]["server"]
+    with urllib.request.urlopen(f"{server}/metrics", context=context, timeout=10) as response:
+        text = response.read().decode()
+    pattern = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
+    total = 0.0
+    for labels, value in pattern.findall(text):
+        if f'group="{group}"' in labels and re.search(
+            r'verb="(POST|PUT|PATCH|DELETE|APPLY)"', labels
+        ):
+            total += float(value)
+    return total
+
+
+def test_platform_start_up_and_idle_memory() -> None:
+    print("\n== local platform start-up (warm binary cache) ==")
+    bins = gobuild.ensure_built()
+    base = platform.default_run_dir().parent
+    etcd_dir = base / f"bench-etcd-{uuid.uuid4().hex[:6]}"
+    supervisor = Supervisor(etcd_dir)
+    (port, peer) = net.free_ports(2)
+    started = time.monotonic()
+    supervisor.start(
+        ProcessSpec(
+            "etcd",
+            [
+                str(bins / "etcd"),
+                f"--data-dir={etcd_dir / 'data'}",
+                f"--listen-client-urls=http://127.0.0.1:{port}",
+                f"--advertise-client-urls=http://127.0.0.1:{port}",
+                f"--listen-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
+                f"--initial-cluster=default=http://127.0.0.1:{peer}",
+            ],
+        )
+    )
+    supervisor.wait_ready(
+        "etcd", lambda: net.http_ok(f"http://127.0.0.1:{port}/health"), timeout=30
+    )
+    etcd_seconds = time.monotonic() - started
+    supervisor.stop_all()
+
+    run_dir = base / f"bench-{uuid.uuid4().hex[:6]}"
+    try:
+        started = time.monotonic()
+        platform.up(run_dir, datastores=False)
+        control_plane = time.monotonic() - started
+        started = time.monotonic()
+        platform.up(run_dir, pg_standby=True)
+        datastores = time.monotonic() - started
+        _row(
+            "control plane to Ready nodes (s)",
+            f"{control_plane:.1f}",
+            f"baseline: bare etcd healthy {etcd_seconds:.2f} s",
+        )
+        _row("PostgreSQL + standby, Redis, RabbitMQ ready (s)", f"{datastores:.1f}")
+        time.sleep(15)
+        print("== idle RSS after 15 s (process group) ==")
+        rows = platform.status(run_dir)
+        for row in rows:
+            _row(row.name, f"{row.rss_bytes / 2**20:.0f} MiB")
+        _row("total", f"{sum(r.rss_bytes for r in rows) / 2**20:.0f} MiB")
+    finally:
+        platform.down(run_dir)
+
+
+def test_operator_reconcile_throughput_and_idle_writes(
+    local_platform: platform.PlatformState, tmp_path: Path
+) -> None:
+    print(f"\n== {COUNT} objects applied at once ==")
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    platform.kubectl(local_platform, "create", "namespace", namespace)
+    configmaps = [
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": f"cm-{i}", "namespace": namespace},
+            "data": {"k": "v"},
+        }
+        for i in range(COUNT)
+    ]
+    started = time.monotonic()
+    platform.kubectl(
+        local_platform, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(configmaps)
+    )
+    baseline = time.monotonic() - started
+
+    supervisor = Supervisor(tmp_path / "run")
+    health, metrics = net.free_ports(2)
+    env = {
+        **local_platform.environment(),
+        "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
+        "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
+        "MERIDIAN_OPERATOR_PEERING_NAME": namespace,
+        "PYTHONPATH": os.pathsep.join(sys.path),
+    }
+    supervisor.start(
+        ProcessSpec(
+            "operator",
+            [sys.executable, "-m", "meridian", "operator", "run", "--only", "edge"],
+            env=env,
+        )
+    )
+    prefix = f"bench-{uuid.uuid4().hex[:4]}"
+    nodes = [
+        {
+            "apiVersion": "meridian.io/v1alpha1",
+            "kind": "EdgeNode",
+            "metadata": {"name": f"{prefix}-{i}"},
+            "spec": {
+                "site": "nyc1",
+                "address": f"10.41.{i // 250}.{i % 250}",
+                "agentVersion": "0.4.1",
+            },
+        }
+        for i in range(COUNT)
+    ]
+    try:
+        supervisor.wait_ready(
+            "operator", lambda: net.http_ok(f"http://127.0.0.1:{health}/healthz"), timeout=60
+        )
+        started = time.monotonic()
+        platform.kubectl(
+            local_platform, "apply", "--server-side", "-f", "-", stdin=yaml.safe_dump_all(nodes)
+        )
+        while _observed(local_platform, prefix) < COUNT:
+            if time.monotonic() - started > 600:
+                raise AssertionError("EdgeNodes not observed within 600 s")
+            time.sleep(1)
+        operator_seconds = time.monotonic() - started
+        _row(
+            f"{COUNT} EdgeNodes applied -> all observed by the operator (s)",
+            f"{operator_seconds:.1f}",
+            f"baseline: {COUNT} ConfigMaps applied {baseline:.1f} s",
+        )
+        rss = int(
+            Path(f"/proc/{supervisor.records()[0].pid}/status")
+            .read_text()
+            .split("VmHWM:")[1]
+            .split()[0]
+        )
+        _row("operator peak RSS (MiB)", f"{rss / 1024:.0f}")
+        before = _apiserver_writes(local_platform, "meridian.io")
+        time.sleep(30)
+        after = _apiserver_writes(local_platform, "meridian.io")
+        _row("meridian.io API writes during 30 s idle (goal 0)", f"{after - before:.0f}")
+    finally:
+        # Deleted while the operator runs, so that it releases kopf's finalizers.
+        names = [node["metadata"]["name"] for node in nodes]
+        platform.kubectl(
+            local_platform, "delete", "edgenodes", "--ignore-not-found", "--timeout=300s", *names
+        )
+        supervisor.stop_all()
+        platform.kubectl(local_platform, "delete", "namespace", namespace, "--wait=false")
+
+
+def _observed(state: platform.PlatformState, prefix: str) -> int:
+    out = platform.kubectl(
+        state,
+        "get",
+        "edgenodes",
+        "-o",
+        'jsonpath={range .items[*]}{.metadata.name} {.status.observedGeneration}{"\\n"}{end}',
+    )
+    return sum(1 for line in out.splitlines() if line.startswith(prefix) and len(line.split()) == 2)
