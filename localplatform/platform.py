@@ -12,6 +12,7 @@ import os
 import shlex
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -196,20 +197,38 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
     )
 
 
-def start_operators(state: PlatformState, only: str = "") -> dict[str, int]:
-    """Run `meridian operator run` under the platform's supervisor, on free loopback ports."""
-    health, metrics = net.free_ports(2)
-    env = {
+class OperatorPorts(NamedTuple):
+    health: int
+    metrics: int
+
+
+def start_operators(
+    state: PlatformState,
+    *,
+    supervisor: Supervisor | None = None,
+    name: str = "operators",
+    only: str = "",
+    env: Mapping[str, str] | None = None,
+) -> OperatorPorts:
+    """Run `meridian operator run` under a supervisor, on free loopback ports, until /healthz answers.
+
+    `make up` runs one under the platform's own supervisor; tests run extra ones (replicas, a
+    restricted identity) under theirs, with `env` overriding any MERIDIAN_OPERATOR_* setting.
+    """
+    supervisor = supervisor or Supervisor(Path(state.run_dir))
+    ports = OperatorPorts(*net.free_ports(2))
+    process_env = {
         **state.environment(),
-        "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
-        "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
+        # The child imports meridian exactly as this process does (editable install or not).
+        "PYTHONPATH": os.pathsep.join(sys.path),
+        "MERIDIAN_OPERATOR_HEALTH_PORT": str(ports.health),
+        "MERIDIAN_OPERATOR_METRICS_PORT": str(ports.metrics),
+        **(env or {}),
     }
     argv = [sys.executable, "-m", "meridian", "operator", "run"]
     if only:
         argv += ["--only", only]
-    supervisor = Supervisor(Path(state.run_dir))
-    supervisor.start(ProcessSpec(name="operators", argv=argv, env=env))
-    supervisor.wait_ready(
-        "operators", lambda: net.http_ok(f"http://{net.LOOPBACK}:{health}/healthz"), timeout=60
-    )
-    return {"health": health, "metrics": metrics}
+    supervisor.start(ProcessSpec(name=name, argv=argv, env=process_env))
+    healthz = f"http://{net.LOOPBACK}:{ports.health}/healthz"
+    supervisor.wait_ready(name, lambda: net.http_ok(healthz), timeout=60)
+    return ports

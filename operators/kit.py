@@ -58,6 +58,14 @@ class Request(Generic[SpecT]):
 Reconciler = Callable[[Request[SpecT]], Awaitable[Observation]]
 
 
+def accepted(kind: Kind, reason: str) -> Observation:
+    """First sight of an object whose reconcile logic is still to come: Ready=Unknown, Pending."""
+    message = f"{kind.kind} accepted and watched; reconciliation logic is not implemented yet"
+    return Observation(
+        conditions=(ConditionUpdate(READY, "Unknown", reason, message),), phase="Pending"
+    )
+
+
 def status_patch(
     current: Mapping[str, Any], generation: int, observation: Observation
 ) -> tuple[dict[str, Any], list[conditions.ConditionChange]]:

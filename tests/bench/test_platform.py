@@ -10,10 +10,8 @@ Not part of `make test` (no timed assertions): `make bench` prints them. What it
 
 from __future__ import annotations
 
-import os
 import re
 import ssl
-import sys
 import time
 import urllib.request
 import uuid
@@ -122,21 +120,6 @@ def test_operator_reconcile_throughput_and_idle_writes(
     baseline = time.monotonic() - started
 
     supervisor = Supervisor(tmp_path / "run")
-    health, metrics = net.free_ports(2)
-    env = {
-        **local_platform.environment(),
-        "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
-        "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
-        "MERIDIAN_OPERATOR_PEERING_NAME": namespace,
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    supervisor.start(
-        ProcessSpec(
-            "operator",
-            [sys.executable, "-m", "meridian", "operator", "run", "--only", "edge"],
-            env=env,
-        )
-    )
     prefix = f"bench-{uuid.uuid4().hex[:4]}"
     nodes = [
         {
@@ -152,8 +135,12 @@ def test_operator_reconcile_throughput_and_idle_writes(
         for i in range(COUNT)
     ]
     try:
-        supervisor.wait_ready(
-            "operator", lambda: net.http_ok(f"http://127.0.0.1:{health}/healthz"), timeout=60
+        platform.start_operators(
+            local_platform,
+            supervisor=supervisor,
+            name="operator",
+            only="edge",
+            env={"MERIDIAN_OPERATOR_PEERING_NAME": namespace},
         )
         started = time.monotonic()
         platform.kubectl(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,39 +14,27 @@ from lightkube.resources.core_v1 import Event
 
 from meridian.core import kube
 from meridian.localplatform import net, platform
-from meridian.localplatform.processes import ProcessSpec, Supervisor
+from meridian.localplatform.processes import Supervisor
 from tests.waiting import eventually
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "crds" / "examples"
 
 
 @pytest.fixture(scope="module")
-def operator_process(local_platform: platform.PlatformState) -> Iterator[dict[str, int]]:
+def operator_process(local_platform: platform.PlatformState) -> Iterator[platform.OperatorPorts]:
     """The operators as their own process, like `make up` runs them (fast resync for the test)."""
     supervisor = Supervisor(Path(local_platform.run_dir) / "e2e-operators")
-    health, metrics = net.free_ports(2)
-    env = {
-        **local_platform.environment(),
-        "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
-        "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
-        "MERIDIAN_OPERATOR_RESYNC_SECONDS": "2",
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    supervisor.start(
-        ProcessSpec("operators", [sys.executable, "-m", "meridian", "operator", "run"], env=env)
-    )
     try:
-        supervisor.wait_ready(
-            "operators", lambda: net.http_ok(f"http://{net.LOOPBACK}:{health}/healthz"), timeout=60
+        yield platform.start_operators(
+            local_platform, supervisor=supervisor, env={"MERIDIAN_OPERATOR_RESYNC_SECONDS": "2"}
         )
-        yield {"health": health, "metrics": metrics}
     finally:
         supervisor.stop_all()
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def examples(
-    local_platform: platform.PlatformState, operator_process: dict[str, int]
+    local_platform: platform.PlatformState, operator_process: platform.OperatorPorts
 ) -> AsyncIterator[list[dict[str, Any]]]:
     platform.kubectl(local_platform, "apply", "-f", str(EXAMPLES))
     documents = [
@@ -137,12 +123,12 @@ async def test_a_spec_change_is_observed(
 
 
 def test_metrics_endpoint_counts_reconciles(
-    operator_process: dict[str, int], examples: list[dict[str, Any]]
+    operator_process: platform.OperatorPorts, examples: list[dict[str, Any]]
 ) -> None:
     import urllib.request
 
     with urllib.request.urlopen(
-        f"http://{net.LOOPBACK}:{operator_process['metrics']}/metrics", timeout=5
+        f"http://{net.LOOPBACK}:{operator_process.metrics}/metrics", timeout=5
     ) as response:
         text = response.read().decode()
     assert 'meridian_operator_reconciles_total{kind="EdgeNode",result="ok"}' in text

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 import uuid
 from pathlib import Path
 
-from meridian.localplatform import net, platform
-from meridian.localplatform.processes import ProcessSpec, Supervisor
+from meridian.localplatform import platform
+from meridian.localplatform.processes import Supervisor
 
 PAUSED = "Pausing operations in favour of"
 
@@ -22,18 +20,12 @@ def test_of_two_replicas_one_pauses_in_favour_of_the_other(
     replicas = ["replica-a", "replica-b"]
     try:
         for name in replicas:
-            health, metrics = net.free_ports(2)
-            env = {
-                **local_platform.environment(),
-                "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
-                "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
-                "MERIDIAN_OPERATOR_PEERING_NAME": peering,
-                "PYTHONPATH": os.pathsep.join(sys.path),
-            }
-            argv = [sys.executable, "-m", "meridian", "operator", "run", "--only", "edge"]
-            supervisor.start(ProcessSpec(name, argv, env=env))
-            supervisor.wait_ready(
-                name, lambda h=health: net.http_ok(f"http://{net.LOOPBACK}:{h}/healthz"), timeout=60
+            platform.start_operators(
+                local_platform,
+                supervisor=supervisor,
+                name=name,
+                only="edge",
+                env={"MERIDIAN_OPERATOR_PEERING_NAME": peering},
             )
 
         deadline = time.monotonic() + 60

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from meridian.localplatform import net, platform
-from meridian.localplatform.processes import ProcessSpec, Supervisor
+from meridian.localplatform import platform
+from meridian.localplatform.processes import Supervisor
 from meridian.operators import rbac
 
 NAMESPACE = "meridian-system"
@@ -95,21 +93,14 @@ def test_operator_reconciles_with_only_its_rbac(
     kubeconfig = tmp_path / "sa.kubeconfig"
     _token_kubeconfig(local_platform, service_account, kubeconfig)
     supervisor = Supervisor(tmp_path / "run")
-    health, metrics = net.free_ports(2)
-    env = {
-        **local_platform.environment(),
-        "KUBECONFIG": str(kubeconfig),
-        "MERIDIAN_OPERATOR_HEALTH_PORT": str(health),
-        "MERIDIAN_OPERATOR_METRICS_PORT": str(metrics),
-        "MERIDIAN_OPERATOR_PEERING_NAME": service_account,
-        "PYTHONPATH": os.pathsep.join(sys.path),
-    }
-    argv = [sys.executable, "-m", "meridian", "operator", "run", "--only", "edge"]
     node = f"edge-rbac-{uuid.uuid4().hex[:6]}"
-    supervisor.start(ProcessSpec("operator", argv, env=env))
     try:
-        supervisor.wait_ready(
-            "operator", lambda: net.http_ok(f"http://{net.LOOPBACK}:{health}/healthz"), timeout=60
+        platform.start_operators(
+            local_platform,
+            supervisor=supervisor,
+            name="operator",
+            only="edge",
+            env={"KUBECONFIG": str(kubeconfig), "MERIDIAN_OPERATOR_PEERING_NAME": service_account},
         )
         platform.kubectl(
             local_platform,

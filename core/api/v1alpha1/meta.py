@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -19,18 +19,6 @@ API_VERSION = f"{GROUP}/{VERSION}"
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
-SERVICES = (
-    "gateway",
-    "auth",
-    "orders",
-    "inventory",
-    "fulfillment",
-    "search",
-    "billing",
-    "notification",
-    "worker",
-    "report",
-)
 ServiceName = Literal[
     "gateway",
     "auth",
@@ -43,6 +31,7 @@ ServiceName = Literal[
     "worker",
     "report",
 ]
+SERVICES: tuple[str, ...] = get_args(ServiceName)
 Region = Literal["us-east-1", "eu-west-1"]
 
 QUANTITY_PATTERN = r"^([0-9]+(\.[0-9]+)?)(m|Ki|Mi|Gi|Ti|k|M|G|T)?$"
