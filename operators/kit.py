@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import kopf
+import pydantic
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 
@@ -26,6 +27,7 @@ from meridian.operators import metrics
 SpecT = TypeVar("SpecT", bound=ApiModel)
 
 READY = "Ready"
+INVALID_SPEC = "InvalidSpec"
 
 
 class ConditionUpdate(NamedTuple):
@@ -64,6 +66,15 @@ def accepted(kind: Kind, reason: str) -> Observation:
     return Observation(
         conditions=(ConditionUpdate(READY, "Unknown", reason, message),), phase="Pending"
     )
+
+
+def invalid_spec(error: pydantic.ValidationError) -> Observation:
+    """A spec the API accepted but the model refuses (a stale CRD): say so in status, do not retry."""
+    problems = "; ".join(
+        f"spec.{'.'.join(str(part) for part in item['loc'])}: {item['msg']}"
+        for item in error.errors()
+    )
+    return Observation(conditions=(ConditionUpdate(READY, "False", INVALID_SPEC, problems[:2000]),))
 
 
 def status_patch(
@@ -125,6 +136,31 @@ async def _announce(
         )
 
 
+async def _write_status(
+    kind: Kind,
+    body: kopf.Body,
+    patch: kopf.Patch,
+    logger: kopf.Logger,
+    diff: tuple[dict[str, Any], list[conditions.ConditionChange]],
+) -> None:
+    changed, transitions = diff
+    if changed:
+        metrics.STATUS_WRITES.labels(kind.kind).inc()
+        for key, value in changed.items():
+            patch.status[key] = value
+    for change in transitions:
+        await _announce(kind, body, change, logger)
+        logger.info(
+            "Condition changed",
+            extra={
+                "kind": kind.kind,
+                "condition": change.type,
+                "status": change.status,
+                "reason": change.reason,
+            },
+        )
+
+
 def register(
     registry: kopf.OperatorRegistry,
     kind: Kind,
@@ -138,12 +174,22 @@ def register(
     async def handle(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
         started = time.monotonic()
         meta = body.get("metadata", {})
+        generation = int(meta.get("generation") or 0)
+        status: Mapping[str, Any] = body.get("status") or {}
+        try:
+            spec = spec_model.model_validate(body.get("spec") or {})
+        except pydantic.ValidationError as error:
+            metrics.RECONCILES.labels(kind.kind, "invalid").inc()
+            await _write_status(
+                kind, body, patch, logger, status_patch(status, generation, invalid_spec(error))
+            )
+            return
         request = Request(
             name=str(meta.get("name")),
             namespace=meta.get("namespace"),
-            generation=int(meta.get("generation") or 0),
-            spec=spec_model.model_validate(body.get("spec") or {}),
-            status=body.get("status") or {},
+            generation=generation,
+            spec=spec,
+            status=status,
             body=body,
             logger=logger,
         )
@@ -158,22 +204,9 @@ def register(
         finally:
             metrics.RECONCILE_SECONDS.labels(kind.kind).observe(time.monotonic() - started)
         metrics.RECONCILES.labels(kind.kind, "ok").inc()
-        changed, transitions = status_patch(request.status, request.generation, observation)
-        if changed:
-            metrics.STATUS_WRITES.labels(kind.kind).inc()
-            for key, value in changed.items():
-                patch.status[key] = value
-        for change in transitions:
-            await _announce(kind, body, change, logger)
-            logger.info(
-                "Condition changed",
-                extra={
-                    "kind": kind.kind,
-                    "condition": change.type,
-                    "status": change.status,
-                    "reason": change.reason,
-                },
-            )
+        await _write_status(
+            kind, body, patch, logger, status_patch(status, generation, observation)
+        )
 
     resource = (GROUP, VERSION, kind.plural)
     kopf.on.resume(*resource, registry=registry, id="reconcile-resume")(handle)

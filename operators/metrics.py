@@ -6,7 +6,7 @@ from prometheus_client import Counter, Histogram
 
 RECONCILES = Counter(
     "meridian_operator_reconciles_total",
-    "Reconciles run, by kind and result (ok, retry, error).",
+    "Reconciles run, by kind and result (ok, retry, error, invalid).",
     ["kind", "result"],
 )
 RECONCILE_SECONDS = Histogram(

@@ -98,3 +98,20 @@ def test_status_patch_follows_a_new_generation() -> None:
     assert again["observedGeneration"] == 4
     assert again["conditions"][0]["observedGeneration"] == 4
     assert changes == []
+
+
+def test_a_spec_the_model_refuses_sets_ready_false_naming_the_field() -> None:
+    import pydantic
+
+    from meridian.core.api.v1alpha1.edgenode import EdgeNodeSpec
+
+    try:
+        EdgeNodeSpec.model_validate({"address": "10.0.0.1", "agentVersion": "1.0.0"})
+    except pydantic.ValidationError as error:
+        observation = kit.invalid_spec(error)
+    else:
+        raise AssertionError("a spec without site was accepted")
+    (ready,) = observation.conditions
+    assert ready.status == "False"
+    assert ready.reason == kit.INVALID_SPEC
+    assert "spec.site" in ready.message
