@@ -35,5 +35,6 @@ def ensure_installed() -> None:
     )
     # Debian's maintainer scripts start the freshly installed servers where they can;
     # our platform runs its own copies on other ports, so stop the system ones.
-    for service in ("postgresql", "redis-server", "rabbitmq-server"):
-        subprocess.run(["service", service, "stop"], check=False, capture_output=True)
+    if shutil.which("service"):
+        for service in ("postgresql", "redis-server", "rabbitmq-server"):
+            subprocess.run(["service", service, "stop"], check=False, capture_output=True)
