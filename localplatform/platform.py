@@ -216,7 +216,12 @@ def start_operators(
     restricted identity) under theirs, with `env` overriding any MERIDIAN_OPERATOR_* setting.
     """
     supervisor = supervisor or Supervisor(Path(state.run_dir))
+    ports_file = supervisor.run_dir / f"{name}.ports.json"
+    if not supervisor.exited(name) and ports_file.exists():
+        return OperatorPorts(*json.loads(ports_file.read_text()))
     ports = OperatorPorts(*net.free_ports(2))
+    supervisor.run_dir.mkdir(parents=True, exist_ok=True)
+    ports_file.write_text(json.dumps(list(ports)))
     process_env = {
         **state.environment(),
         # The child imports meridian exactly as this process does (editable install or not).

@@ -21,15 +21,22 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "crds" / "examples"
 
 
 @pytest.fixture(scope="module")
-def operator_process(local_platform: platform.PlatformState) -> Iterator[platform.OperatorPorts]:
-    """The operators as their own process, like `make up` runs them (fast resync for the test)."""
+def operator_supervisor(local_platform: platform.PlatformState) -> Iterator[Supervisor]:
     supervisor = Supervisor(Path(local_platform.run_dir) / "e2e-operators")
-    try:
-        yield platform.start_operators(
-            local_platform, supervisor=supervisor, env={"MERIDIAN_OPERATOR_RESYNC_SECONDS": "2"}
-        )
-    finally:
-        supervisor.stop_all()
+    yield supervisor
+    supervisor.stop_all()
+
+
+@pytest.fixture(scope="module")
+def operator_process(
+    local_platform: platform.PlatformState, operator_supervisor: Supervisor
+) -> platform.OperatorPorts:
+    """The operators as their own process, like `make up` runs them (fast resync for the test)."""
+    return platform.start_operators(
+        local_platform,
+        supervisor=operator_supervisor,
+        env={"MERIDIAN_OPERATOR_RESYNC_SECONDS": "2"},
+    )
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -149,3 +156,16 @@ def test_kubectl_get_meridian_lists_examples_with_printer_columns(
     assert "acme" in out
     assert "prod-to-dr" in out
     assert "edge-ams1-04" in out
+
+
+def test_starting_the_operators_again_adopts_the_running_process(
+    local_platform: platform.PlatformState,
+    operator_supervisor: Supervisor,
+    operator_process: platform.OperatorPorts,
+) -> None:
+    """A second `make up` must not wait on new ports for an operator that is already running."""
+    pid = operator_supervisor.records()[0].pid
+    assert (
+        platform.start_operators(local_platform, supervisor=operator_supervisor) == operator_process
+    )
+    assert operator_supervisor.records()[0].pid == pid

@@ -151,3 +151,17 @@ def test_an_external_kubeconfig_is_used_instead_of_starting_a_cluster(
     finally:
         platform.down(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def test_up_twice_finds_everything_running_and_changes_nothing(
+    local_platform: platform.PlatformState,
+) -> None:
+    """`make up` is idempotent: the second run adopts the live processes, ports and credentials."""
+    run_dir = Path(local_platform.run_dir)
+    before = platform.status(run_dir)
+    saved = platform.load(run_dir)
+    assert saved is not None
+    again = platform.up(run_dir, pg_standby=True)
+    after = platform.status(run_dir)
+    assert [(row.name, row.pid) for row in after] == [(row.name, row.pid) for row in before]
+    assert again.environment() == saved.environment()
