@@ -8,6 +8,7 @@ loop is healthy; /metrics serves the Prometheus registry.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 import random
@@ -50,14 +51,14 @@ def build_registry(names: Iterable[str], settings: OperatorSettings) -> kopf.Ope
         )
         # Our own Events report transitions; kopf's per-handler chatter only when something fails.
         settings.posting.level = logging.WARNING
-        settings.peering.mandatory = True
         settings.watching.server_timeout = 300
-        await _ensure_peering(settings.peering.name)
 
     return registry
 
 
 async def _ensure_peering(name: str) -> None:
+    """Create the ClusterKopfPeering before kopf starts: its first keep-alive must find the object,
+    or the replicas would not see each other until the next keep-alive a minute later."""
     api = kube.client(field_manager="meridian-operator")
     try:
         await api.apply(kube.ClusterKopfPeering(metadata=ObjectMeta(name=name)))
@@ -70,6 +71,7 @@ def run(only: list[str] | None = None) -> None:
     meridian_logging.configure(settings.log_level, settings.log_json)
     names = only or list(OPERATORS)
     registry = build_registry(names, settings)
+    asyncio.run(_ensure_peering(settings.peering_name))
     prometheus_client.start_http_server(settings.metrics_port, addr=settings.metrics_host)
     logging.getLogger("meridian.operators").info("Operators starting", extra={"operators": names})
     kopf.run(

@@ -2,42 +2,68 @@
 
 from __future__ import annotations
 
-import time
+import re
+import urllib.request
 import uuid
 from pathlib import Path
 
-from meridian.localplatform import platform
+import yaml
+
+from meridian.localplatform import net, platform
 from meridian.localplatform.processes import Supervisor
 
-PAUSED = "Pausing operations in favour of"
+RECONCILES = re.compile(
+    r'^meridian_operator_reconciles_total\{kind="EdgeNode",result="ok"\} ([0-9.]+)$', re.M
+)
 
 
-def test_of_two_replicas_one_pauses_in_favour_of_the_other(
-    local_platform: platform.PlatformState,
-) -> None:
+def _edge_reconciles(ports: platform.OperatorPorts) -> float:
+    url = f"http://{net.LOOPBACK}:{ports.metrics}/metrics"
+    with urllib.request.urlopen(url, timeout=5) as response:
+        found = RECONCILES.search(response.read().decode())
+    return float(found.group(1)) if found else 0.0
+
+
+def test_of_two_replicas_exactly_one_reconciles(local_platform: platform.PlatformState) -> None:
+    """A new EdgeNode is reconciled by one replica; the other, paused by peering, does nothing."""
     peering = f"peering-{uuid.uuid4().hex[:6]}"
     supervisor = Supervisor(Path(local_platform.run_dir) / peering)
-    replicas = ["replica-a", "replica-b"]
+    node = f"edge-peering-{uuid.uuid4().hex[:6]}"
     try:
-        for name in replicas:
-            platform.start_operators(
+        replicas = {
+            name: platform.start_operators(
                 local_platform,
                 supervisor=supervisor,
                 name=name,
                 only="edge",
                 env={"MERIDIAN_OPERATOR_PEERING_NAME": peering},
             )
+            for name in ("replica-a", "replica-b")
+        }
+        before = {name: _edge_reconciles(ports) for name, ports in replicas.items()}
 
-        deadline = time.monotonic() + 60
-        paused: list[str] = []
-        while time.monotonic() < deadline and not paused:
-            paused = [name for name in replicas if PAUSED in supervisor.log_tail(name, lines=400)]
-            time.sleep(0.5)
-        assert len(paused) == 1, {name: supervisor.log_tail(name, 20) for name in replicas}
+        manifest = {
+            "apiVersion": "meridian.io/v1alpha1",
+            "kind": "EdgeNode",
+            "metadata": {"name": node},
+            "spec": {"site": "nyc1", "address": "10.40.1.98", "agentVersion": "0.4.1"},
+        }
+        platform.kubectl(local_platform, "apply", "-f", "-", stdin=yaml.safe_dump(manifest))
+        platform.kubectl(
+            local_platform,
+            "wait",
+            f"edgenode/{node}",
+            "--for=jsonpath={.status.observedGeneration}=1",
+            "--timeout=60s",
+        )
 
-        peers = platform.kubectl(local_platform, "get", "clusterkopfpeering", peering, "-o", "json")
-        assert peers.count('"priority"') == 2
+        grew = [name for name, ports in replicas.items() if _edge_reconciles(ports) > before[name]]
+        assert len(grew) == 1, {name: supervisor.log_tail(name, 10) for name in replicas}
     finally:
+        # Deleted while the replicas run, so that the active one releases kopf's finalizer.
+        platform.kubectl(
+            local_platform, "delete", "edgenode", node, "--ignore-not-found", "--timeout=60s"
+        )
         supervisor.stop_all()
         platform.kubectl(
             local_platform, "delete", "clusterkopfpeering", peering, "--ignore-not-found"
