@@ -11,12 +11,27 @@ import sys
 
 import structlog
 
+
+def _object_reference(
+    _logger: object, _method: str, event: structlog.types.EventDict
+) -> structlog.types.EventDict:
+    """kopf's object loggers pass their settings and a k8s_ref; keep the object, drop the rest."""
+    event.pop("settings", None)
+    event.pop("k8s_skip", None)
+    ref = event.pop("k8s_ref", None)
+    if isinstance(ref, dict):
+        event.setdefault("object", "/".join(filter(None, (ref.get("namespace"), ref.get("name")))))
+        event.setdefault("kind", ref.get("kind"))
+    return event
+
+
 _SHARED: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
     # `logger.info("...", extra={...})` from kopf handlers and our kit become JSON keys.
     structlog.stdlib.ExtraAdder(),
+    _object_reference,
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 
