@@ -22,6 +22,7 @@ import yaml
 
 from meridian.localplatform import gobuild, net, platform
 from meridian.localplatform.processes import ProcessSpec, Supervisor
+from tests import edge_nodes
 
 COUNT = 400
 
@@ -125,16 +126,7 @@ def test_operator_reconcile_throughput_and_idle_writes(
     supervisor = Supervisor(tmp_path / "run")
     prefix = f"bench-{uuid.uuid4().hex[:4]}"
     nodes = [
-        {
-            "apiVersion": "meridian.io/v1alpha1",
-            "kind": "EdgeNode",
-            "metadata": {"name": f"{prefix}-{i}", "labels": {"meridian.io/bench": prefix}},
-            "spec": {
-                "site": "nyc1",
-                "address": f"10.41.{i // 250}.{i % 250}",
-                "agentVersion": "0.4.1",
-            },
-        }
+        edge_nodes.manifest(f"{prefix}-{i}", labels={"meridian.io/bench": prefix}, host=i)
         for i in range(COUNT)
     ]
     try:

@@ -7,10 +7,9 @@ import urllib.request
 import uuid
 from pathlib import Path
 
-import yaml
-
 from meridian.localplatform import net, platform
 from meridian.localplatform.processes import Supervisor
+from tests import edge_nodes
 
 RECONCILES = re.compile(
     r'^meridian_operator_reconciles_total\{kind="EdgeNode",result="ok"\} ([0-9.]+)$', re.M
@@ -42,20 +41,7 @@ def test_of_two_replicas_exactly_one_reconciles(local_platform: platform.Platfor
         }
         before = {name: _edge_reconciles(ports) for name, ports in replicas.items()}
 
-        manifest = {
-            "apiVersion": "meridian.io/v1alpha1",
-            "kind": "EdgeNode",
-            "metadata": {"name": node},
-            "spec": {"site": "nyc1", "address": "10.40.1.98", "agentVersion": "0.4.1"},
-        }
-        platform.kubectl(local_platform, "apply", "-f", "-", stdin=yaml.safe_dump(manifest))
-        platform.kubectl(
-            local_platform,
-            "wait",
-            f"edgenode/{node}",
-            "--for=jsonpath={.status.observedGeneration}=1",
-            "--timeout=60s",
-        )
+        edge_nodes.apply_and_wait_observed(local_platform, node)
 
         grew = [name for name, ports in replicas.items() if _edge_reconciles(ports) > before[name]]
         assert len(grew) == 1, {name: supervisor.log_tail(name, 10) for name in replicas}

@@ -13,6 +13,7 @@ import yaml
 from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
 from meridian.operators import rbac
+from tests import edge_nodes
 
 NAMESPACE = "meridian-system"
 
@@ -102,27 +103,7 @@ def test_operator_reconciles_with_only_its_rbac(
             only="edge",
             env={"KUBECONFIG": str(kubeconfig), "MERIDIAN_OPERATOR_PEERING_NAME": service_account},
         )
-        platform.kubectl(
-            local_platform,
-            "apply",
-            "-f",
-            "-",
-            stdin=yaml.safe_dump(
-                {
-                    "apiVersion": "meridian.io/v1alpha1",
-                    "kind": "EdgeNode",
-                    "metadata": {"name": node},
-                    "spec": {"site": "nyc1", "address": "10.40.1.99", "agentVersion": "0.4.1"},
-                }
-            ),
-        )
-        platform.kubectl(
-            local_platform,
-            "wait",
-            f"edgenode/{node}",
-            "--for=jsonpath={.status.observedGeneration}=1",
-            "--timeout=60s",
-        )
+        edge_nodes.apply_and_wait_observed(local_platform, node)
         described = platform.kubectl(local_platform, "describe", "edgenode", node)
         assert "Reconciling" in described.split("Events:")[1]
         # Deleting while the operator runs lets it release kopf's finalizer.
