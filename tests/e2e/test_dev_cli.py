@@ -1,0 +1,79 @@
+"""`meridian dev up / env / status / down` as a developer types them (what `make up`/`down` run)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from meridian.localplatform import platform
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _meridian(*args: str, env: dict[str, str]) -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "meridian", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def cli_env() -> Iterator[dict[str, str]]:
+    run_dir = platform.default_run_dir().parent / f"cli-{uuid.uuid4().hex[:6]}"
+    env = {**os.environ, "MERIDIAN_RUN_DIR": str(run_dir), "PYTHONPATH": os.pathsep.join(sys.path)}
+    env.pop("KUBECONFIG", None)  # the session's cluster would count as an external one
+    yield env
+    platform.down(run_dir)
+    shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def test_up_env_status_down_leaves_no_process_running(cli_env: dict[str, str]) -> None:
+    _meridian(
+        "dev",
+        "up",
+        "--no-datastores",
+        "--crds",
+        str(ROOT / "crds"),
+        "--operators",
+        "--apply",
+        str(ROOT / "crds" / "examples"),
+        env=cli_env,
+    )
+
+    exports = _meridian("dev", "env", env=cli_env)
+    assert f"export MERIDIAN_RUN_DIR={cli_env['MERIDIAN_RUN_DIR']}" in exports
+    assert "export KUBECONFIG=" in exports
+    assert "export PATH=" in exports
+    assert ':"$PATH"' in exports
+
+    status = _meridian("dev", "status", env=cli_env).splitlines()
+    rows = [line.split() for line in status[1:-1]]
+    names = {row[0] for row in rows}
+    assert {"primary-etcd", "primary-kube-apiserver", "primary-kwok", "operators"} <= names
+    assert all(row[2] == "running" for row in rows)
+    pids = [int(row[1]) for row in rows]
+
+    stopped = _meridian("dev", "down", env=cli_env).splitlines()
+    assert stopped[0] == "stopped operators"  # reverse start order: operators first, etcd last
+    assert stopped[-1] == "stopped primary-etcd"
+    assert [pid for pid in pids if _running(pid)] == []
