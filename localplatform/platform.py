@@ -124,6 +124,11 @@ def up(
     pg_standby: bool = False,
     datastores: bool = True,
 ) -> PlatformState:
+    """Start (or adopt, when already running) the clusters and datastores of one run directory.
+
+    The state file is saved after every component, so a failure half-way leaves a directory that
+    `down` can still stop completely and a second `up` can finish.
+    """
     run_dir = run_dir or default_run_dir()
     _prepare_run_dir(run_dir)
     bins = install() if datastores else gobuild.ensure_built()
