@@ -16,6 +16,7 @@ from meridian.core.api.v1alpha1.meta import (
     PrinterColumn,
     Region,
     ServiceName,
+    with_validations,
 )
 
 FailoverPhase = Literal["Pending", "StandingBy", "NotReady", "Running", "Completed", "Failed"]
@@ -116,17 +117,13 @@ class FailoverPlanSpec(ApiModel):
         default=None, description="Set by on-call to start a run; leave unset while standing by."
     )
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.sourceCluster.name != self.targetCluster.name",
-                    "message": "spec.targetCluster.name must differ from spec.sourceCluster.name",
-                    "fieldPath": ".targetCluster.name",
-                },
-            ]
+    model_config = with_validations(
+        {
+            "rule": "self.sourceCluster.name != self.targetCluster.name",
+            "message": "spec.targetCluster.name must differ from spec.sourceCluster.name",
+            "fieldPath": ".targetCluster.name",
         }
-    }
+    )
 
 
 class StepStatus(ApiModel):

@@ -12,6 +12,7 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+from pydantic.config import JsonDict
 
 GROUP = "meridian.io"
 VERSION = "v1alpha1"
@@ -42,6 +43,13 @@ class ApiModel(BaseModel):
     """camelCase on the wire, snake_case in Python; unknown fields ignored (the API prunes them)."""
 
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+
+def with_validations(*rules: JsonDict) -> ConfigDict:
+    """The model's config plus CEL rules (`x-kubernetes-validations`) that the apiserver enforces."""
+    return ApiModel.model_config | ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": list(rules)}
+    )
 
 
 class Condition(ApiModel):

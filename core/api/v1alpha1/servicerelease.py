@@ -16,6 +16,7 @@ from meridian.core.api.v1alpha1.meta import (
     ObjectStatus,
     PrinterColumn,
     ServiceName,
+    with_validations,
 )
 
 ReleasePhase = Literal[
@@ -51,16 +52,12 @@ class DisruptionBudget(ApiModel):
         default=None, ge=1, description="Pods that may be unavailable during voluntary disruptions."
     )
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "has(self.minAvailable) != has(self.maxUnavailable)",
-                    "message": "disruptionBudget sets exactly one of minAvailable or maxUnavailable",
-                }
-            ]
+    model_config = with_validations(
+        {
+            "rule": "has(self.minAvailable) != has(self.maxUnavailable)",
+            "message": "disruptionBudget sets exactly one of minAvailable or maxUnavailable",
         }
-    }
+    )
 
 
 class Autoscaling(ApiModel):
@@ -78,16 +75,12 @@ class Autoscaling(ApiModel):
         description="Average CPU utilization (percent of requests) to aim for.",
     )
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.minReplicas <= self.maxReplicas",
-                    "message": "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
-                }
-            ]
+    model_config = with_validations(
+        {
+            "rule": "self.minReplicas <= self.maxReplicas",
+            "message": "autoscaling.minReplicas must not exceed autoscaling.maxReplicas",
         }
-    }
+    )
 
 
 class AnalysisCheck(ApiModel):
@@ -121,16 +114,12 @@ class CanaryStep(ApiModel):
         default=None, description="Query Prometheus and gate the next step on the result."
     )
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "[has(self.setWeight), has(self.pause), has(self.analysis)].filter(x, x).size() == 1",
-                    "message": "each canary step sets exactly one of setWeight, pause or analysis",
-                }
-            ]
+    model_config = with_validations(
+        {
+            "rule": "[has(self.setWeight), has(self.pause), has(self.analysis)].filter(x, x).size() == 1",
+            "message": "each canary step sets exactly one of setWeight, pause or analysis",
         }
-    }
+    )
 
 
 class Strategy(ApiModel):
@@ -141,16 +130,12 @@ class Strategy(ApiModel):
         default_factory=list, max_length=32, description="Steps of a Canary rollout, in order."
     )
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.type != 'Canary' || size(self.canarySteps) > 0",
-                    "message": "strategy.canarySteps must list at least one step when strategy.type is Canary",
-                }
-            ]
+    model_config = with_validations(
+        {
+            "rule": "self.type != 'Canary' || size(self.canarySteps) > 0",
+            "message": "strategy.canarySteps must list at least one step when strategy.type is Canary",
         }
-    }
+    )
 
 
 class ServiceReleaseSpec(ApiModel):
@@ -180,18 +165,14 @@ class ServiceReleaseSpec(ApiModel):
     strategy: Strategy = Field(default_factory=Strategy, description="How a new image rolls out.")
     paused: bool = Field(default=False, description="Hold the rollout at its current step.")
 
-    model_config = ApiModel.model_config | {
-        "json_schema_extra": {
-            "x-kubernetes-validations": [
-                {
-                    "rule": "!self.image.endsWith(':latest')",
-                    "message": "spec.image must pin a version: the tag latest is not allowed",
-                    "fieldPath": ".image",
-                    "reason": "FieldValueInvalid",
-                },
-            ]
+    model_config = with_validations(
+        {
+            "rule": "!self.image.endsWith(':latest')",
+            "message": "spec.image must pin a version: the tag latest is not allowed",
+            "fieldPath": ".image",
+            "reason": "FieldValueInvalid",
         }
-    }
+    )
 
 
 class RevisionRecord(ApiModel):
