@@ -24,15 +24,23 @@ _GODEBUG = re.compile(r"^godebug .*$", re.MULTILINE)
 BINARIES = tuple(name for tool in versions.GO_TOOLS.values() for name in tool.binaries)
 
 
-def cache_root() -> Path:
-    base = os.environ.get("MERIDIAN_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "meridian"
+def cache_base() -> Path:
+    return Path(
+        os.environ.get("MERIDIAN_CACHE_DIR")
+        or os.path.join(
+            os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "meridian"
+        )
     )
-    return Path(base) / versions.cache_key()
+
+
+def tool_dir(name: str) -> Path:
+    """Where one tool's binaries are built: keyed by that tool's version alone."""
+    return cache_base() / "tools" / versions.tool_key(name)
 
 
 def bin_dir() -> Path:
-    return cache_root() / "bin"
+    """The platform's PATH folder: links to every pinned tool's binaries, one folder per pin set."""
+    return cache_base() / versions.cache_key() / "bin"
 
 
 # kwok needs Stage objects to know how fake nodes and pods progress. The defaults that kwokctl
@@ -47,17 +55,20 @@ KWOK_STAGES = (
 
 
 def kwok_stages_file() -> Path:
-    return bin_dir() / "kwok-stages.yaml"
+    return bin_dir() / KWOK_STAGES_NAME
+
+
+KWOK_STAGES_NAME = "kwok-stages.yaml"
 
 
 def missing_binaries() -> list[str]:
     return [name for name in BINARIES if not (bin_dir() / name).exists()]
 
 
-def _write_kwok_stages(work: Path) -> None:
+def _write_kwok_stages(work: Path, out: Path) -> None:
     module_dir = Path(_go(["list", "-m", "-f", "{{.Dir}}", "sigs.k8s.io/kwok"], work).strip())
     documents = [(module_dir / stage).read_text().strip() for stage in KWOK_STAGES]
-    kwok_stages_file().write_text("\n---\n".join(documents) + "\n")
+    (out / KWOK_STAGES_NAME).write_text("\n---\n".join(documents) + "\n")
 
 
 def _go_env() -> dict[str, str]:
@@ -116,7 +127,7 @@ def _ldflags(tool: versions.GoTool) -> str:
 def build_tool(name: str, tool: versions.GoTool, out: Path) -> float:
     """Build one tool's binaries into `out`; returns seconds spent."""
     started = time.monotonic()
-    work = cache_root() / "src" / name
+    work = cache_base() / "src" / name
     work.mkdir(parents=True, exist_ok=True)
     (work / "go.mod").write_text(f"module meridian.local/build/{name}\n\ngo 1.26.0\n")
     upstream = _upstream_gomod(tool, work)
@@ -128,26 +139,34 @@ def build_tool(name: str, tool: versions.GoTool, out: Path) -> float:
     for binary, package in tool.binaries.items():
         _go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary), package], work)
     if name == "kwok":
-        _write_kwok_stages(work)
+        _write_kwok_stages(work, out)
     return time.monotonic() - started
+
+
+def _outputs(name: str, tool: versions.GoTool) -> list[str]:
+    return [*tool.binaries, *([KWOK_STAGES_NAME] if name == "kwok" else [])]
 
 
 def ensure_built(log: bool = True) -> Path:
     """Build whatever is missing (minutes on a cold machine, nothing on a warm one)."""
     out = bin_dir()
     out.mkdir(parents=True, exist_ok=True)
-    times_file = out.parent / "build-times.json"
+    times_file = cache_base() / "build-times.json"
     times: dict[str, float] = json.loads(times_file.read_text()) if times_file.exists() else {}
     for name, tool in versions.GO_TOOLS.items():
-        outputs = [out / binary for binary in tool.binaries]
-        if name == "kwok":
-            outputs.append(kwok_stages_file())
-        if all(path.exists() for path in outputs):
-            continue
-        if log:
-            print(f"building {name} {tool.version} (cached afterwards in {out})", flush=True)
-        times[name] = round(build_tool(name, tool, out), 1)
-        times_file.write_text(json.dumps(times, indent=2))
-        if log:
-            print(f"built {name} in {times[name]} s", flush=True)
+        built = tool_dir(name)
+        outputs = _outputs(name, tool)
+        if not all((built / output).exists() for output in outputs):
+            built.mkdir(parents=True, exist_ok=True)
+            if log:
+                print(f"building {name} {tool.version} (cached afterwards in {built})", flush=True)
+            times[versions.tool_key(name)] = round(build_tool(name, tool, built), 1)
+            times_file.write_text(json.dumps(times, indent=2))
+            if log:
+                print(f"built {name} in {times[versions.tool_key(name)]} s", flush=True)
+        for output in outputs:
+            link = out / output
+            if not link.exists():
+                link.unlink(missing_ok=True)
+                link.symlink_to(built / output)
     return out

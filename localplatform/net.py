@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
 
@@ -24,6 +25,14 @@ def free_ports(count: int) -> list[int]:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def sticky_ports(path: Path, count: int) -> list[int]:
+    """Ports chosen once per run directory and kept in `path`, so a restart keeps its URLs."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(" ".join(str(port) for port in free_ports(count)))
+    return [int(port) for port in path.read_text().split()]
 
 
 def tcp_open(port: int, host: str = LOOPBACK) -> bool:

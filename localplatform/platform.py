@@ -25,6 +25,8 @@ from meridian.localplatform import (
     pg,
     rabbitmq_server,
     redis_server,
+    s3_server,
+    stripe_mock,
 )
 from meridian.localplatform.processes import ProcessSpec, Supervisor, service_user
 
@@ -46,6 +48,8 @@ class PlatformState:
     postgres: dict[str, Any] | None = None
     redis_url: str | None = None
     rabbitmq: dict[str, Any] | None = None
+    s3_endpoint: str | None = None
+    stripe_url: str | None = None
 
     @property
     def kubeconfig(self) -> str:
@@ -83,6 +87,14 @@ class PlatformState:
         if self.rabbitmq:
             env["MERIDIAN_AMQP_URL"] = self.rabbitmq_info.amqp_url
             env["MERIDIAN_RABBITMQ_MANAGEMENT_URL"] = self.rabbitmq_info.management_url
+        if self.s3_endpoint:
+            env["MERIDIAN_S3_ENDPOINT"] = self.s3_endpoint
+            env["AWS_ACCESS_KEY_ID"] = s3_server.ACCESS_KEY
+            env["AWS_SECRET_ACCESS_KEY"] = s3_server.SECRET_KEY
+            env["AWS_DEFAULT_REGION"] = s3_server.REGION
+        if self.stripe_url:
+            env["MERIDIAN_STRIPE_API_BASE"] = self.stripe_url
+            env["MERIDIAN_STRIPE_API_KEY"] = stripe_mock.API_KEY
         return env
 
     def export_lines(self) -> str:
@@ -153,6 +165,10 @@ def up(
         state.redis_url = redis_server.start(supervisor, run_dir / "redis")
         save()
         state.rabbitmq = rabbitmq_server.start(supervisor, run_dir / "rabbitmq").to_json()
+        save()
+        state.s3_endpoint = s3_server.start(supervisor, run_dir / "s3")
+        save()
+        state.stripe_url = stripe_mock.start(supervisor, run_dir / "stripe-mock", bins)
         save()
     return state
 

@@ -10,10 +10,7 @@ from meridian.localplatform.processes import ProcessSpec, Supervisor, chown_to_s
 
 def start(supervisor: Supervisor, run_dir: Path) -> str:
     run_dir.mkdir(parents=True, exist_ok=True)
-    port_file = run_dir / "port"
-    if not port_file.exists():
-        port_file.write_text(str(net.free_ports(1)[0]))
-    port = int(port_file.read_text())
+    (port,) = net.sticky_ports(run_dir / "port", 1)
     chown_to_service_user(run_dir)
     supervisor.start(
         ProcessSpec(

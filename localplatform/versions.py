@@ -25,6 +25,7 @@ KUBERNETES: Final = "v1.36.3"
 KUBERNETES_STAGING: Final = "v0" + KUBERNETES[2:]
 ETCD: Final = "v3.6.16"
 KWOK: Final = "v0.8.0"
+STRIPE_MOCK: Final = "v0.203.0"
 POSTGRESQL_MAJOR: Final = "15"
 
 GO_TOOLS: Final[dict[str, GoTool]] = {
@@ -46,6 +47,11 @@ GO_TOOLS: Final[dict[str, GoTool]] = {
         version=KWOK,
         binaries={"kwok": "sigs.k8s.io/kwok/cmd/kwok"},
     ),
+    "stripe-mock": GoTool(
+        module="github.com/stripe/stripe-mock",
+        version=STRIPE_MOCK,
+        binaries={"stripe-mock": "github.com/stripe/stripe-mock"},
+    ),
 }
 
 APT_PACKAGES: Final = (
@@ -57,7 +63,12 @@ APT_PACKAGES: Final = (
 
 
 def cache_key() -> str:
-    """A short name for this exact set of Go-built versions, used as the cache folder."""
+    """A short name for this exact set of Go-built versions: the folder of the platform's PATH."""
     pins = ",".join(f"{name}={tool.version}" for name, tool in sorted(GO_TOOLS.items()))
     digest = hashlib.sha256(pins.encode()).hexdigest()[:8]
     return f"k8s-{KUBERNETES}-etcd-{ETCD}-kwok-{KWOK}-{digest}"
+
+
+def tool_key(name: str) -> str:
+    """Each tool builds into its own folder, so adding or bumping one never rebuilds the others."""
+    return f"{name}-{GO_TOOLS[name].version}"

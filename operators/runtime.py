@@ -1,9 +1,11 @@
 """`meridian operator run`: the chosen operators in one kopf process.
 
 One process may run any subset (`--only tenant,edge`), which is how the chart deploys them one per
-Deployment and how tests run them together. Replicas elect one active instance through kopf
-peering (random priority, mandatory peering); the liveness endpoint answers only while kopf's
-loop is healthy; /metrics serves the Prometheus registry.
+Deployment and how tests run them together. Each operator is its own kopf operator (registry,
+settings, peering) even when several share a process, so an object's finalizer always names its
+kind (`meridian.io/tenant-cleanup`) whatever the process layout. Replicas of one operator elect one
+active instance through kopf peering `<peering>-<operator>` (random priority, mandatory peering);
+the liveness endpoint answers only while kopf's loop is healthy; /metrics serves the registry.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import asyncio
 import importlib
 import logging
 import random
+import signal
 from collections.abc import Iterable
 from typing import Any
 
@@ -28,56 +31,103 @@ OPERATORS = {name: f"meridian.operators.{name}.handlers" for name in rbac.KIND_O
 ANNOTATION_PREFIX = "kopf.meridian.io"
 
 
-def build_registry(names: Iterable[str], settings: OperatorSettings) -> kopf.OperatorRegistry:
+def build_registry(name: str, settings: OperatorSettings) -> kopf.OperatorRegistry:
+    if name not in OPERATORS:
+        raise SystemExit(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}")
     registry = kopf.OperatorRegistry()
-    for name in names:
-        if name not in OPERATORS:
-            raise SystemExit(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}")
-        importlib.import_module(OPERATORS[name]).register(registry, settings)
+    importlib.import_module(OPERATORS[name]).register(registry, settings)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
         # kopf's own loaders: the pod's service account in-cluster, KUBECONFIG elsewhere.
         return kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
 
-    @kopf.on.startup(registry=registry)
-    async def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-        # Handler progress and the last-handled spec live in our own annotations, never in status.
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-            prefix=ANNOTATION_PREFIX
-        )
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=ANNOTATION_PREFIX
-        )
-        # Our own Events report transitions; kopf's per-handler chatter only when something fails.
-        settings.posting.level = logging.WARNING
-        settings.watching.server_timeout = 300
-
     return registry
 
 
-async def _ensure_peering(name: str) -> None:
-    """Create the ClusterKopfPeering before kopf starts: its first keep-alive must find the object,
+def kopf_settings(name: str) -> kopf.OperatorSettings:
+    settings = kopf.OperatorSettings()
+    # Handler progress and the last-handled spec live in our own annotations, never in status.
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=ANNOTATION_PREFIX
+    )
+    # The finalizer says which operator holds the object back: meridian.io/<kind>-cleanup.
+    settings.persistence.finalizer = rbac.KIND_OF_OPERATOR[name].finalizer
+    # Our own Events report transitions; kopf's per-handler chatter only when something fails.
+    settings.posting.level = logging.WARNING
+    settings.watching.server_timeout = 300
+    return settings
+
+
+def peering_name(settings: OperatorSettings, name: str) -> str:
+    """Replicas of one operator elect among themselves; other operators never pause them."""
+    return f"{settings.peering_name}-{name}"
+
+
+async def _ensure_peerings(names: Iterable[str]) -> None:
+    """Create the ClusterKopfPeerings before kopf starts: its first keep-alive must find the object,
     or the replicas would not see each other until the next keep-alive a minute later."""
     api = kube.client(field_manager="meridian-operator")
     try:
-        await api.apply(kube.ClusterKopfPeering(metadata=ObjectMeta(name=name)))
+        for name in names:
+            await api.apply(kube.ClusterKopfPeering(metadata=ObjectMeta(name=name)))
     finally:
         await api.close()
+
+
+async def _operate(names: list[str], settings: OperatorSettings) -> None:
+    """One kopf operator per kind, each with its own settings (finalizer) and peering.
+
+    kopf installs SIGTERM/SIGINT handlers per operator, each replacing the last; once all are up
+    we install ours, which stops every operator through one shared stop flag.
+    """
+    await _ensure_peerings(peering_name(settings, name) for name in names)
+    stop = asyncio.Event()
+    ready = [asyncio.Event() for _ in names]
+    operators = [
+        asyncio.create_task(
+            kopf.operator(
+                registry=build_registry(name, settings),
+                settings=kopf_settings(name),
+                clusterwide=True,
+                peering_name=peering_name(settings, name),
+                priority=random.randint(1, 2**31 - 1),
+                # One liveness endpoint per process; the first operator's loop answers it.
+                liveness_endpoint=(
+                    f"http://{settings.health_host}:{settings.health_port}/healthz"
+                    if index == 0
+                    else None
+                ),
+                stop_flag=stop,
+                ready_flag=ready[index],
+            ),
+            name=f"operator {name}",
+        )
+        for index, name in enumerate(names)
+    ]
+    await asyncio.wait(
+        [asyncio.create_task(flag.wait()) for flag in ready], return_when=asyncio.ALL_COMPLETED
+    )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    done, _ = await asyncio.wait(operators, return_when=asyncio.FIRST_COMPLETED)
+    stop.set()
+    await asyncio.gather(*operators, return_exceptions=True)
+    for task in done:
+        task.result()
 
 
 def run(only: list[str] | None = None) -> None:
     settings = OperatorSettings()
     meridian_logging.configure(settings.log_level, settings.log_json)
     names = only or list(OPERATORS)
-    registry = build_registry(names, settings)
-    asyncio.run(_ensure_peering(settings.peering_name))
+    for name in names:
+        if name not in OPERATORS:
+            raise SystemExit(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}")
     prometheus_client.start_http_server(settings.metrics_port, addr=settings.metrics_host)
     logging.getLogger("meridian.operators").info("Operators starting", extra={"operators": names})
-    kopf.run(
-        registry=registry,
-        clusterwide=True,
-        peering_name=settings.peering_name,
-        priority=random.randint(1, 2**31 - 1),
-        liveness_endpoint=f"http://{settings.health_host}:{settings.health_port}/healthz",
-    )
+    asyncio.run(_operate(names, settings))

@@ -52,5 +52,5 @@ def test_of_two_replicas_exactly_one_reconciles(local_platform: platform.Platfor
         )
         supervisor.stop_all()
         platform.kubectl(
-            local_platform, "delete", "clusterkopfpeering", peering, "--ignore-not-found"
+            local_platform, "delete", "clusterkopfpeering", f"{peering}-edge", "--ignore-not-found"
         )

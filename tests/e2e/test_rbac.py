@@ -114,5 +114,9 @@ def test_operator_reconciles_with_only_its_rbac(
     finally:
         supervisor.stop_all()
         platform.kubectl(
-            local_platform, "delete", "clusterkopfpeering", service_account, "--ignore-not-found"
+            local_platform,
+            "delete",
+            "clusterkopfpeering",
+            f"{service_account}-edge",
+            "--ignore-not-found",
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Final, Literal, NamedTuple
 
 from pydantic import Field
 
@@ -16,10 +16,50 @@ from meridian.core.api.v1alpha1.meta import (
     PrinterColumn,
     Region,
     ServiceName,
+    with_validations,
 )
 
 Tier = Literal["starter", "growth", "enterprise"]
 TenantPhase = Literal["Pending", "Provisioning", "Ready", "Suspended", "Deleting", "Failed"]
+
+
+class TierPolicy(NamedTuple):
+    """What a tier gives a tenant unless its spec overrides it, and the floor an override keeps."""
+
+    cpu: str
+    memory: str
+    pods: int
+    min_cpu: str
+    min_memory: str
+    min_pods: int
+    requests_per_second: int
+    burst: int
+
+
+TIERS: Final[dict[str, TierPolicy]] = {
+    "starter": TierPolicy("4", "8Gi", 20, "1", "2Gi", 5, 50, 100),
+    "growth": TierPolicy("16", "32Gi", 100, "4", "8Gi", 25, 500, 1000),
+    "enterprise": TierPolicy("64", "128Gi", 500, "16", "32Gi", 100, 5000, 10000),
+}
+
+
+def _by_tier(attribute: str) -> str:
+    """A CEL expression choosing the tier's value of `attribute` (the table above, once)."""
+    expression = repr(str(getattr(TIERS["enterprise"], attribute)))
+    for name in ("growth", "starter"):
+        value = repr(str(getattr(TIERS[name], attribute)))
+        expression = f"self.tier == '{name}' ? {value} : {expression}"
+    return f"({expression})"
+
+
+def _quota_floor(field: str, attribute: str) -> dict[str, str]:
+    return {
+        "rule": f"!has(self.quotas.{field}) || "
+        f"!quantity(self.quotas.{field}).isLessThan(quantity({_by_tier(attribute)}))",
+        "messageExpression": f"'spec.quotas.{field} ' + self.quotas.{field} + "
+        f"' is below the ' + self.tier + ' tier minimum ' + {_by_tier(attribute)}",
+        "fieldPath": f".quotas.{field}",
+    }
 
 
 class Contact(ApiModel):
@@ -118,6 +158,28 @@ class TenantSpec(ApiModel):
         description="On delete: Retain exports the tenant's data to S3 before deprovisioning; Delete does not.",
     )
 
+    model_config = with_validations(
+        _quota_floor("cpu", "min_cpu"),
+        _quota_floor("memory", "min_memory"),
+        {
+            "rule": f"!has(self.quotas.pods) || self.quotas.pods >= int({_by_tier('min_pods')})",
+            "messageExpression": "'spec.quotas.pods ' + string(self.quotas.pods) + "
+            f"' is below the ' + self.tier + ' tier minimum ' + {_by_tier('min_pods')}",
+            "fieldPath": ".quotas.pods",
+        },
+    )
+
+    def policy(self) -> TierPolicy:
+        """The tier's defaults with this spec's overrides applied."""
+        tier = TIERS[self.tier]
+        return tier._replace(
+            cpu=self.quotas.cpu or tier.cpu,
+            memory=self.quotas.memory or tier.memory,
+            pods=self.quotas.pods or tier.pods,
+            requests_per_second=self.rate_limit.requests_per_second or tier.requests_per_second,
+            burst=self.rate_limit.burst or tier.burst,
+        )
+
 
 class TenantStatus(ObjectStatus):
     phase: TenantPhase | None = Field(
@@ -125,6 +187,9 @@ class TenantStatus(ObjectStatus):
     )
     namespace: str | None = Field(
         default=None, description="The namespace provisioned for the tenant."
+    )
+    tenant_id: str | None = Field(
+        default=None, description="The tenant's id in the platform registry (tokens carry it)."
     )
 
 
