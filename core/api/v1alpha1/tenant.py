@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Final, Literal, NamedTuple
 
 from pydantic import Field
+from pydantic.config import JsonDict
 
 from meridian.core.api.v1alpha1.meta import (
     AGE_COLUMN,
@@ -52,7 +53,7 @@ def _by_tier(attribute: str) -> str:
     return f"({expression})"
 
 
-def _quota_floor(field: str, attribute: str) -> dict[str, str]:
+def _quota_floor(field: str, attribute: str) -> JsonDict:
     return {
         "rule": f"!has(self.quotas.{field}) || "
         f"!quantity(self.quotas.{field}).isLessThan(quantity({_by_tier(attribute)}))",
