@@ -29,6 +29,7 @@ from meridian.localplatform import (
     stripe_mock,
 )
 from meridian.localplatform.processes import ProcessSpec, Supervisor, service_user
+from meridian.operators import rbac
 
 
 def default_run_dir() -> Path:
@@ -206,7 +207,16 @@ def kubectl(state: PlatformState, *args: str, stdin: str | None = None) -> str:
 
 
 def install_crds(state: PlatformState, crds_dir: Path) -> None:
+    """The CRDs, and the cluster-wide RBAC the operators bind (what the chart installs)."""
     kubectl(state, "apply", "--server-side", "--force-conflicts", "-f", str(crds_dir))
+    kubectl(
+        state,
+        "apply",
+        "--server-side",
+        "-f",
+        "-",
+        stdin=json.dumps(rbac.tenant_admin_cluster_role()),
+    )
     kubectl(
         state,
         "wait",
@@ -216,6 +226,22 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
         "app.kubernetes.io/part-of=meridian",
         "--timeout=60s",
     )
+
+
+def operator_environment(state: PlatformState) -> dict[str, str]:
+    """The operator's settings for this platform's datastores, Stripe and S3."""
+    env: dict[str, str] = {}
+    if state.postgres:
+        env["MERIDIAN_OPERATOR_PLATFORM_DB_DSN"] = state.postgres_info.dsn("meridian_platform")
+    if state.redis_url:
+        env["MERIDIAN_OPERATOR_REDIS_URL"] = state.redis_url
+    if state.stripe_url:
+        env["MERIDIAN_OPERATOR_STRIPE_API_BASE"] = state.stripe_url
+        env["MERIDIAN_OPERATOR_STRIPE_API_KEY"] = stripe_mock.API_KEY
+    if state.s3_endpoint:
+        env["MERIDIAN_OPERATOR_S3_ENDPOINT"] = state.s3_endpoint
+        env["MERIDIAN_OPERATOR_S3_REGION"] = s3_server.REGION
+    return env
 
 
 class OperatorPorts(NamedTuple):
@@ -245,6 +271,7 @@ def start_operators(
     ports_file.write_text(json.dumps(list(ports)))
     process_env = {
         **state.environment(),
+        **operator_environment(state),
         # The child imports meridian exactly as this process does (editable install or not).
         "PYTHONPATH": os.pathsep.join(sys.path),
         "MERIDIAN_OPERATOR_HEALTH_PORT": str(ports.health),

@@ -10,6 +10,7 @@ so an idle operator makes no API writes. kopf errors keep their meaning: raise
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ class Observation:
     conditions: tuple[ConditionUpdate, ...]
     phase: str | None = None
     fields: Mapping[str, Any] = field(default_factory=dict)
+    retry: bool = False
+    """Something is not there yet: write this status, then reconcile again with backoff."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +58,21 @@ class Request(Generic[SpecT]):
     status: Mapping[str, Any]
     body: kopf.Body
     logger: kopf.Logger
+    indexes: Mapping[str, kopf.Index[Any, Any]] = field(default_factory=dict)
+    """The operator's kopf indexes (its in-memory view of the objects it owns), by index id."""
+    retry: int = 0
+
+    @property
+    def deleting(self) -> bool:
+        return bool(self.body.get("metadata", {}).get("deletionTimestamp"))
 
 
 Reconciler = Callable[[Request[SpecT]], Awaitable[Observation]]
+
+
+def backoff(retry: int, *, base: float = 1.0, cap: float = 60.0) -> float:
+    """Exponential backoff with jitter (half to full), so 400 failing objects do not retry in step."""
+    return float(min(cap, base * 2**retry) * random.uniform(0.5, 1.0))
 
 
 def accepted(kind: Kind, reason: str) -> Observation:
@@ -102,13 +117,14 @@ def status_patch(
     return patch, changes
 
 
+FIELD_MANAGER = "meridian-operator"
 _CLIENT: list[AsyncClient] = []
 
 
-def _client() -> AsyncClient:
+def client() -> AsyncClient:
     """One write client per operator process, opened on first use."""
     if not _CLIENT:
-        _CLIENT.append(kube.client(field_manager="meridian-operator"))
+        _CLIENT.append(kube.client(field_manager=FIELD_MANAGER))
     return _CLIENT[0]
 
 
@@ -121,7 +137,7 @@ async def _announce(
         message += f": {change.message}"
     try:
         await events.post(
-            _client(),
+            client(),
             body,
             type="Warning" if change.status == "False" else "Normal",
             reason=change.reason,
@@ -167,47 +183,70 @@ def register(
     reconcile: Reconciler[SpecT],
     *,
     resync_seconds: float,
+    finalize: Reconciler[SpecT] | None = None,
 ) -> None:
-    """Run `reconcile` on create, update, resume and every `resync_seconds` (drift repair)."""
+    """Run `reconcile` on create, update, resume and every `resync_seconds` (drift repair).
+
+    With `finalize`, deletion waits for it (kopf's finalizer, named after the kind): it runs
+    until its Observation asks for no retry, with its status written after every attempt.
+    """
     spec_model: type[SpecT] = kind.spec  # type: ignore[assignment]
 
-    async def handle(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
-        started = time.monotonic()
-        meta = body.get("metadata", {})
-        generation = int(meta.get("generation") or 0)
-        status: Mapping[str, Any] = body.get("status") or {}
-        try:
-            spec = spec_model.model_validate(body.get("spec") or {})
-        except pydantic.ValidationError as error:
-            metrics.RECONCILES.labels(kind.kind, "invalid").inc()
-            await _write_status(
-                kind, body, patch, logger, status_patch(status, generation, invalid_spec(error))
+    def handler(run: Reconciler[SpecT], outcome: str) -> Callable[..., Awaitable[None]]:
+        async def handle(
+            body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, retry: int, **kwargs: Any
+        ) -> None:
+            started = time.monotonic()
+            meta = body.get("metadata", {})
+            generation = int(meta.get("generation") or 0)
+            status: Mapping[str, Any] = body.get("status") or {}
+            try:
+                spec = spec_model.model_validate(body.get("spec") or {})
+            except pydantic.ValidationError as error:
+                metrics.RECONCILES.labels(kind.kind, "invalid").inc()
+                observation = invalid_spec(error)
+                await _write_status(
+                    kind, body, patch, logger, status_patch(status, generation, observation)
+                )
+                return
+            request = Request(
+                name=str(meta.get("name")),
+                namespace=meta.get("namespace"),
+                generation=generation,
+                spec=spec,
+                status=status,
+                body=body,
+                logger=logger,
+                indexes={k: v for k, v in kwargs.items() if isinstance(v, kopf.Index)},
+                retry=retry,
             )
-            return
-        request = Request(
-            name=str(meta.get("name")),
-            namespace=meta.get("namespace"),
-            generation=generation,
-            spec=spec,
-            status=status,
-            body=body,
-            logger=logger,
-        )
-        try:
-            observation = await reconcile(request)
-        except kopf.TemporaryError:
-            metrics.RECONCILES.labels(kind.kind, "retry").inc()
-            raise
-        except Exception:
-            metrics.RECONCILES.labels(kind.kind, "error").inc()
-            raise
-        finally:
-            metrics.RECONCILE_SECONDS.labels(kind.kind).observe(time.monotonic() - started)
-        metrics.RECONCILES.labels(kind.kind, "ok").inc()
-        await _write_status(
-            kind, body, patch, logger, status_patch(status, generation, observation)
-        )
+            try:
+                observation = await run(request)
+            except kopf.TemporaryError:
+                metrics.RECONCILES.labels(kind.kind, "retry").inc()
+                raise
+            except Exception:
+                metrics.RECONCILES.labels(kind.kind, "error").inc()
+                raise
+            finally:
+                metrics.RECONCILE_SECONDS.labels(kind.kind).observe(time.monotonic() - started)
+            await _write_status(
+                kind, body, patch, logger, status_patch(status, generation, observation)
+            )
+            if observation.retry:
+                # kopf applies the status patch above, then calls again after the delay.
+                metrics.RECONCILES.labels(kind.kind, "retry").inc()
+                pending = ", ".join(
+                    f"{c.type}={c.status} ({c.reason})"
+                    for c in observation.conditions
+                    if c.status != "True"
+                )
+                raise kopf.TemporaryError(pending or "not converged", delay=backoff(retry))
+            metrics.RECONCILES.labels(kind.kind, outcome).inc()
 
+        return handle
+
+    handle = handler(reconcile, "ok")
     resource = (GROUP, VERSION, kind.plural)
     kopf.on.resume(*resource, registry=registry, id="reconcile-resume")(handle)
     kopf.on.create(*resource, registry=registry, id="reconcile-create")(handle)
@@ -219,3 +258,5 @@ def register(
         interval=resync_seconds,
         initial_delay=resync_seconds,
     )(handle)
+    if finalize is not None:
+        kopf.on.delete(*resource, registry=registry, id="finalize")(handler(finalize, "finalized"))

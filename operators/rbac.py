@@ -12,6 +12,8 @@ from typing import Any
 from meridian.core.api.v1alpha1 import GROUP, Kind, edgenode, failoverplan, servicerelease, tenant
 from meridian.core.api.v1alpha1.meta import API_VERSION
 
+TENANT_ADMIN_CLUSTER_ROLE = "meridian-tenant-admin"
+
 KIND_OF_OPERATOR: dict[str, Kind] = {
     "tenant": tenant.KIND,
     "release": servicerelease.KIND,
@@ -53,6 +55,53 @@ def kind_rules(kind: Kind) -> list[dict[str, Any]]:
     ]
 
 
+def _rule(group: str, resources: list[str], verbs: list[str], **extra: Any) -> dict[str, Any]:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs, **extra}
+
+
+_OWN = ["get", "list", "watch", "create", "patch", "delete"]
+
+# What each operator provisions beyond its own kind.
+PROVISIONING_RULES: dict[str, list[dict[str, Any]]] = {
+    "tenant": [
+        _rule("", ["namespaces", "resourcequotas", "limitranges", "secrets"], _OWN),
+        _rule("networking.k8s.io", ["networkpolicies"], _OWN),
+        _rule("rbac.authorization.k8s.io", ["roles", "rolebindings"], _OWN),
+        # Binding the shared tenant-admin ClusterRole needs `bind` on exactly that role; a
+        # per-tenant Role with the same rules would need `escalate`, cluster-wide.
+        _rule(
+            "rbac.authorization.k8s.io",
+            ["clusterroles"],
+            ["bind"],
+            resourceNames=[TENANT_ADMIN_CLUSTER_ROLE],
+        ),
+    ],
+}
+
+TENANT_ADMIN_RULES: list[dict[str, Any]] = [
+    _rule("", ["pods", "pods/log", "services", "configmaps", "persistentvolumeclaims"], ["*"]),
+    _rule("apps", ["deployments", "statefulsets", "replicasets"], ["*"]),
+    _rule("batch", ["jobs", "cronjobs"], ["*"]),
+    _rule("autoscaling", ["horizontalpodautoscalers"], ["*"]),
+    _rule("policy", ["poddisruptionbudgets"], ["*"]),
+    _rule("", ["resourcequotas", "limitranges", "events"], ["get", "list", "watch"]),
+    _rule("networking.k8s.io", ["networkpolicies"], ["get", "list", "watch"]),
+]
+
+
+def tenant_admin_cluster_role() -> dict[str, Any]:
+    """What a tenant's admins may do in their namespace (bound there by the Tenant operator)."""
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {
+            "name": TENANT_ADMIN_CLUSTER_ROLE,
+            "labels": {"app.kubernetes.io/part-of": "meridian"},
+        },
+        "rules": TENANT_ADMIN_RULES,
+    }
+
+
 def cluster_role(operator: str) -> dict[str, Any]:
     kind = KIND_OF_OPERATOR[operator]
     return {
@@ -67,7 +116,7 @@ def cluster_role(operator: str) -> dict[str, Any]:
             },
             "annotations": {"meridian.io/manages": f"{kind.plural}.{API_VERSION}"},
         },
-        "rules": FRAMEWORK_RULES + kind_rules(kind),
+        "rules": FRAMEWORK_RULES + kind_rules(kind) + PROVISIONING_RULES.get(operator, []),
     }
 
 
@@ -82,6 +131,8 @@ def manifests(
             "metadata": {"name": service_account, "namespace": namespace},
         }
     ]
+    if "tenant" in operators:
+        documents.append(tenant_admin_cluster_role())
     for operator in operators:
         role = cluster_role(operator)
         documents.append(role)

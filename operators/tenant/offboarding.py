@@ -1,0 +1,107 @@
+"""Offboarding, behind the finalizer `meridian.io/tenant-cleanup`: provisioning in reverse.
+
+With deletionPolicy Retain the tenant's registry rows are first exported to S3 as JSON Lines
+(`meridian-backups/tenants/<name>/<deletion time>/<table>.jsonl`); then the gateway limit is
+withdrawn, the Stripe subscription cancelled, API keys revoked and the rows deleted, and the
+namespace goes last. Every step is idempotent and safe to repeat after a crash; the finalizer is
+released only when all have succeeded, and a failing step retries with backoff, named in status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import stripe
+from lightkube.core.exceptions import ApiError
+
+from meridian.core import events
+from meridian.core.api.v1alpha1 import tenant
+from meridian.core.registry import apikeys, ratelimits, tenants
+from meridian.operators import kit
+from meridian.operators.tenant import billing, clients, database, gateway, kubernetes, reasons
+
+
+def export_prefix(name: str, deletion_timestamp: str) -> str:
+    stamp = deletion_timestamp.replace("-", "").replace(":", "")
+    return f"tenants/{name}/{stamp}/"
+
+
+async def _export(name: str, tenant_id: uuid.UUID, prefix: str) -> list[str]:
+    current = clients.current()
+    async with current.pool.acquire() as conn:
+        exported = await tenants.export(conn, tenant_id)
+    keys = []
+    for table, lines in exported.items():
+        key = f"{prefix}{table}.jsonl"
+        body = "".join(line + "\n" for line in lines).encode()
+        await asyncio.to_thread(
+            current.s3.put_object,
+            Bucket=current.settings.backup_bucket,
+            Key=key,
+            Body=body,
+            ContentType="application/x-ndjson",
+        )
+        keys.append(key)
+    return keys
+
+
+def _pending(reason: str, message: str) -> kit.Observation:
+    return kit.Observation(
+        conditions=(
+            kit.ConditionUpdate(reasons.OFFBOARDED, "False", reason, message),
+            kit.ConditionUpdate(kit.READY, "False", reasons.OFFBOARDING, message),
+        ),
+        phase="Deleting",
+        retry=True,
+    )
+
+
+async def finalize(request: kit.Request[tenant.TenantSpec]) -> kit.Observation:
+    name, spec = request.name, request.spec
+    current = clients.current()
+    async with current.pool.acquire() as conn:
+        row = await tenants.find(conn, name)
+    if row is not None:
+        tenant_id: uuid.UUID = row["id"]
+        if spec.deletion_policy == "Retain":
+            prefix = export_prefix(name, request.body["metadata"]["deletionTimestamp"])
+            try:
+                keys = await _export(name, tenant_id, prefix)
+            except Exception as error:  # boto3 raises many types; all mean "not exported yet"
+                return _pending(reasons.EXPORT_FAILED, f"export to S3 failed: {error}")
+            await events.post(
+                kit.client(),
+                request.body,
+                type="Normal",
+                reason=reasons.EXPORTED,
+                message=f"Exported to s3://{current.settings.backup_bucket}/{prefix}: {', '.join(keys)}",
+            )
+        try:
+            await ratelimits.withdraw(current.redis, tenant_id)
+        except gateway.REDIS_ERRORS as error:
+            return _pending(
+                reasons.REDIS_UNAVAILABLE, f"withdrawing the rate limit failed: {error}"
+            )
+        if row["stripe_subscription_id"]:
+            try:
+                await billing.cancel(tenant_id, row["stripe_subscription_id"])
+            except stripe.StripeError as error:
+                return _pending(reasons.STRIPE_UNAVAILABLE, f"cancelling the subscription: {error}")
+        try:
+            async with current.pool.acquire() as conn, conn.transaction():
+                await apikeys.revoke(conn, tenant_id)
+                await tenants.delete(conn, tenant_id)
+        except database.DATABASE_ERRORS as error:
+            return _pending(reasons.DATABASE_UNAVAILABLE, f"deleting registry rows: {error}")
+    try:
+        gone = await kubernetes.delete_namespace(kit.client(), name, request.indexes)
+    except ApiError as error:
+        return _pending(reasons.APPLY_FAILED, f"deleting the namespace: {error.status.message}")
+    if not gone:
+        return _pending(reasons.WAITING_FOR_NAMESPACE, f"namespace tenant-{name} is terminating")
+    message = f"offboarded ({spec.deletion_policy})"
+    return kit.Observation(
+        conditions=(kit.ConditionUpdate(reasons.OFFBOARDED, "True", reasons.OFFBOARDING, message),),
+        phase="Deleting",
+    )
