@@ -13,7 +13,7 @@ from pathlib import Path
 from meridian.localplatform import net
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
-API_KEY = "sk_test_meridian_local"
+API_KEY = "sk_test_meridianlocal"
 """stripe-mock accepts any key of the right shape; the real one comes from a Secret in production."""
 
 

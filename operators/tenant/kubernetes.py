@@ -73,21 +73,39 @@ async def delete_namespace(api: AsyncClient, name: str, indexes: owned.Indexes) 
     return False
 
 
+def _provisioned(owner: Mapping[str, Any]) -> bool:
+    """The first reconcile finished the namespace step: from then on, changes are drift."""
+    found = (owner.get("status") or {}).get("conditions") or []
+    return any(c["type"] == reasons.NAMESPACE_READY and c["status"] == "True" for c in found)
+
+
 def register(registry: kopf.OperatorRegistry) -> None:
     async def repair_drift(
         event: kopf.RawEvent, body: kopf.Body, logger: kopf.Logger, **kwargs: Any
     ) -> None:
-        if event.get("type") not in ("DELETED", "MODIFIED"):
-            return
-        name = body.get("metadata", {}).get("labels", {}).get(resources.TENANT_LABEL)
+        meta = body.get("metadata", {})
+        name = meta.get("labels", {}).get(resources.TENANT_LABEL)
         indexes = {k: v for k, v in kwargs.items() if isinstance(v, kopf.Index)}
         owner = owned.tenant_body(indexes, name) if name else None
-        if owner is None or owner["metadata"].get("deletionTimestamp"):
-            return  # not ours to repair: the tenant is gone or being offboarded
+        if owner is None or owner["metadata"].get("deletionTimestamp") or not _provisioned(owner):
+            return  # not drift: the tenant is gone, being offboarded, or still provisioning
         try:
             spec = tenant.TenantSpec.model_validate(owner.get("spec") or {})
         except pydantic.ValidationError:
             return  # the reconcile reports the invalid spec
+        desired = next(
+            (
+                manifest
+                for manifest in resources.render(name, spec, owner["metadata"])
+                if manifest["kind"] == body.get("kind")
+                and manifest["metadata"]["name"] == meta.get("name")
+            ),
+            None,
+        )
+        if desired is None or (
+            event.get("type") != "DELETED" and resources.contains(body, desired)
+        ):
+            return
         _, written = await ensure(kit.client(), name, spec, owner["metadata"], indexes)
         if written:
             logger.info("Drift repaired", extra={"tenant": name, "objects": written})

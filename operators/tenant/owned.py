@@ -76,7 +76,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         return {(meta.get("namespace") or "", meta["name"]): snapshot(body)}
 
     def index_tenant(body: kopf.Body, **_: Any) -> dict[str, dict[str, Any]]:
-        kept = ("apiVersion", "kind", "metadata", "spec")
+        kept = ("apiVersion", "kind", "metadata", "spec", "status")
         return {body["metadata"]["name"]: {key: body.get(key) for key in kept}}
 
     for owned in OWNED:

@@ -53,12 +53,14 @@ def _by_tier(attribute: str) -> str:
     return f"({expression})"
 
 
-def _quota_floor(field: str, attribute: str) -> JsonDict:
+def _floors(attribute: str) -> str:
+    return ", ".join(f"{name} {getattr(policy, attribute)}" for name, policy in TIERS.items())
+
+
+def _quota_floor(field: str, attribute: str, rule: str) -> JsonDict:
     return {
-        "rule": f"!has(self.quotas.{field}) || "
-        f"!quantity(self.quotas.{field}).isLessThan(quantity({_by_tier(attribute)}))",
-        "messageExpression": f"'spec.quotas.{field} ' + self.quotas.{field} + "
-        f"' is below the ' + self.tier + ' tier minimum ' + {_by_tier(attribute)}",
+        "rule": f"!has(self.quotas.{field}) || {rule}",
+        "message": f"spec.quotas.{field} is below the tier minimum ({_floors(attribute)})",
         "fieldPath": f".quotas.{field}",
     }
 
@@ -82,11 +84,13 @@ class Quotas(ApiModel):
     cpu: str | None = Field(
         default=None,
         pattern=QUANTITY_PATTERN,
+        max_length=32,
         description="Total CPU requests allowed in the tenant namespace (e.g. 8 or 8000m).",
     )
     memory: str | None = Field(
         default=None,
         pattern=QUANTITY_PATTERN,
+        max_length=32,
         description="Total memory requests allowed in the tenant namespace (e.g. 16Gi).",
     )
     pods: int | None = Field(default=None, ge=1, le=5000, description="Maximum number of pods.")
@@ -160,14 +164,17 @@ class TenantSpec(ApiModel):
     )
 
     model_config = with_validations(
-        _quota_floor("cpu", "min_cpu"),
-        _quota_floor("memory", "min_memory"),
-        {
-            "rule": f"!has(self.quotas.pods) || self.quotas.pods >= int({_by_tier('min_pods')})",
-            "messageExpression": "'spec.quotas.pods ' + string(self.quotas.pods) + "
-            f"' is below the ' + self.tier + ' tier minimum ' + {_by_tier('min_pods')}",
-            "fieldPath": ".quotas.pods",
-        },
+        _quota_floor(
+            "cpu",
+            "min_cpu",
+            f"!quantity(self.quotas.cpu).isLessThan(quantity({_by_tier('min_cpu')}))",
+        ),
+        _quota_floor(
+            "memory",
+            "min_memory",
+            f"!quantity(self.quotas.memory).isLessThan(quantity({_by_tier('min_memory')}))",
+        ),
+        _quota_floor("pods", "min_pods", f"self.quotas.pods >= int({_by_tier('min_pods')})"),
     )
 
     def policy(self) -> TierPolicy:
