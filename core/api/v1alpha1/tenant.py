@@ -59,7 +59,7 @@ def _floors(attribute: str) -> str:
 
 def _quota_floor(field: str, attribute: str, rule: str) -> JsonDict:
     return {
-        "rule": f"!has(self.quotas.{field}) || {rule}",
+        "rule": f"!has(self.quotas) || !has(self.quotas.{field}) || {rule}",
         "message": f"spec.quotas.{field} is below the tier minimum ({_floors(attribute)})",
         "fieldPath": f".quotas.{field}",
     }

@@ -1,0 +1,350 @@
+"""The Tenant operator end to end: apply a Tenant, and Kubernetes, PostgreSQL, Redis, stripe-mock
+and S3 hold what it promises; change, suspend, tamper with and delete it, and they follow."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import signal
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis.asyncio as redis
+from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
+from lightkube.generic_resource import create_namespaced_resource
+from lightkube.resources.core_v1 import Namespace, ResourceQuota, Secret
+from lightkube.resources.networking_v1 import NetworkPolicy
+from lightkube.resources.rbac_authorization_v1 import RoleBinding
+
+from meridian.core.registry import ratelimits
+from meridian.localplatform import platform, stripe_mock
+from meridian.localplatform.processes import Supervisor
+from tests import tenants
+from tests.waiting import eventually
+
+OPERATOR = "tenant-operator"
+
+
+@pytest.fixture(scope="module")
+def operator(local_platform: platform.PlatformState) -> Iterator[Supervisor]:
+    """The Tenant operator alone, as its own process, like its Deployment runs it."""
+    supervisor = Supervisor(Path(local_platform.run_dir) / "e2e-tenant")
+    platform.start_operators(local_platform, supervisor=supervisor, name=OPERATOR, only="tenant")
+    yield supervisor
+    supervisor.stop_all()
+
+
+@pytest.fixture
+def name() -> str:
+    return f"t{uuid.uuid4().hex[:8]}"
+
+
+async def wait_ready(client: AsyncClient, name: str, phase: str = "Ready") -> dict[str, Any]:
+    async def ready() -> dict[str, Any] | None:
+        """the Tenant becomes Ready with every condition True"""
+        status = await tenants.status(client, name)
+        return status if status.get("phase") == phase else None
+
+    return await eventually(ready, within=90)
+
+
+async def wait_gone(client: AsyncClient, name: str) -> None:
+    async def gone() -> bool:
+        """the Tenant is deleted (finalizer released)"""
+        try:
+            await tenants.status(client, name)
+        except ApiError as error:
+            return error.status.code == 404
+        return False
+
+    await eventually(gone, within=90)
+
+
+async def test_onboarding_provisions_kubernetes_registry_stripe_and_gateway(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+) -> None:
+    """One apply: every condition True, and each peer holds the tenant's resources."""
+    tenants.apply(local_platform, tenants.manifest(name, tier="growth", adminGroup="ops"))
+    status = await wait_ready(kube_client, name)
+    for type_ in ("NamespaceReady", "DatabaseReady", "BillingReady", "GatewayConfigured", "Ready"):
+        assert tenants.condition(status, type_)["status"] == "True", status
+    namespace = f"tenant-{name}"
+    assert status["namespace"] == namespace
+
+    ns = await kube_client.get(Namespace, namespace)
+    assert ns.metadata is not None and ns.metadata.labels is not None
+    assert ns.metadata.labels["meridian.io/tenant"] == name
+    assert ns.metadata.labels["meridian.io/tier"] == "growth"
+    quota = await kube_client.get(ResourceQuota, "tenant-quota", namespace=namespace)
+    assert quota.spec is not None and quota.spec.hard == {
+        "requests.cpu": "16",
+        "requests.memory": "32Gi",
+        "pods": "100",
+    }
+    policies = {p.metadata.name async for p in kube_client.list(NetworkPolicy, namespace=namespace)}  # type: ignore[union-attr]
+    assert policies == {"default-deny-ingress", "allow-from-gateway", "allow-prometheus-scrape"}
+    admins = await kube_client.get(RoleBinding, "tenant-admins", namespace=namespace)
+    assert admins.subjects is not None and admins.subjects[0].name == "ops"
+
+    secret = await kube_client.get(Secret, "tenant-credentials", namespace=namespace)
+    assert secret.data is not None
+    token = base64.b64decode(secret.data["api-key"]).decode()
+    conn = await tenants.registry(local_platform)
+    try:
+        row = await conn.fetchrow("SELECT * FROM platform.tenants WHERE name = $1", name)
+        keys = await conn.fetch(
+            "SELECT * FROM platform.api_keys WHERE tenant_id = $1", row["id"] if row else None
+        )
+    finally:
+        await conn.close()
+    assert row is not None and str(row["id"]) == status["tenantId"]
+    assert (row["tier"], row["rate_limit_rps"], row["rate_limit_burst"]) == ("growth", 500, 1000)
+    assert row["stripe_customer_id"] and row["stripe_subscription_id"]
+    assert row["billing_price_key"] == "growth-standard-usd"
+    assert [bytes(k["secret_sha256"]) for k in keys] == [hashlib.sha256(token.encode()).digest()]
+    assert token not in json.dumps([dict(k) for k in keys], default=str)  # only the hash is stored
+
+    cache = redis.from_url(str(local_platform.redis_url))
+    try:
+        assert await ratelimits.cached(cache, row["id"]) == ratelimits.RateLimit(500, 1000)
+    finally:
+        await cache.aclose()
+    assert tenants.customers_created(local_platform, name) == 1
+
+
+async def test_tier_change_updates_quota_limits_and_subscription(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+) -> None:
+    tenants.apply(local_platform, tenants.manifest(name))
+    await wait_ready(kube_client, name)
+    tenants.apply(local_platform, tenants.manifest(name, tier="enterprise"))
+
+    async def propagated() -> bool:
+        """quota, registry row and Redis limit follow the enterprise tier"""
+        quota = await kube_client.get(ResourceQuota, "tenant-quota", namespace=f"tenant-{name}")
+        conn = await tenants.registry(local_platform)
+        try:
+            row = await conn.fetchrow("SELECT * FROM platform.tenants WHERE name = $1", name)
+        finally:
+            await conn.close()
+        assert row is not None
+        cache = redis.from_url(str(local_platform.redis_url))
+        try:
+            limit = await ratelimits.cached(cache, row["id"])
+        finally:
+            await cache.aclose()
+        return (
+            quota.spec is not None
+            and quota.spec.hard is not None
+            and quota.spec.hard["pods"] == "500"
+            and row["tier"] == "enterprise"
+            and row["billing_price_key"] == "enterprise-standard-usd"
+            and limit == ratelimits.RateLimit(5000, 10000)
+        )
+
+    await eventually(propagated, within=60)
+    updates = [
+        path
+        for method, path, data in tenants.stripe_requests(local_platform)
+        if method == "POST"
+        and path.startswith("/v1/subscriptions/sub_")
+        and "enterprise-standard-usd" in data
+    ]
+    assert updates, "the subscription was not moved to the enterprise price"
+
+
+async def test_drift_is_repaired_within_seconds(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+) -> None:
+    """Deleting a managed NetworkPolicy, quota or RoleBinding by hand gets it back (< 10 s)."""
+    tenants.apply(local_platform, tenants.manifest(name))
+    await wait_ready(kube_client, name)
+    namespace = f"tenant-{name}"
+    originals = {
+        (NetworkPolicy, "allow-from-gateway"),
+        (ResourceQuota, "tenant-quota"),
+        (RoleBinding, "tenant-admins"),
+    }
+    uids = {}
+    for kind, object_name in originals:
+        found = await kube_client.get(kind, object_name, namespace=namespace)  # type: ignore[call-overload]
+        uids[object_name] = found.metadata.uid
+        await kube_client.delete(kind, object_name, namespace=namespace)  # type: ignore[call-overload]
+
+    async def recreated() -> bool:
+        """every deleted object is back, as a new object"""
+        for kind, object_name in originals:
+            try:
+                found = await kube_client.get(kind, object_name, namespace=namespace)  # type: ignore[call-overload]
+            except ApiError:
+                return False
+            if found.metadata.uid == uids[object_name]:
+                return False
+        return True
+
+    await eventually(recreated, within=10, interval=0.2)
+
+
+async def test_suspending_disables_api_keys_and_resuming_restores_them(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+) -> None:
+    tenants.apply(local_platform, tenants.manifest(name))
+    await wait_ready(kube_client, name)
+
+    async def key_states() -> set[str]:
+        conn = await tenants.registry(local_platform)
+        try:
+            rows = await conn.fetch(
+                """SELECT k.state FROM platform.api_keys k JOIN platform.tenants t
+                   ON t.id = k.tenant_id WHERE t.name = $1""",
+                name,
+            )
+        finally:
+            await conn.close()
+        return {row["state"] for row in rows}
+
+    tenants.apply(local_platform, tenants.manifest(name, suspended=True))
+    status = await wait_ready(kube_client, name, phase="Suspended")
+    assert tenants.condition(status, "Ready")["reason"] == "Suspended"
+    assert await key_states() == {"suspended"}
+
+    tenants.apply(local_platform, tenants.manifest(name, suspended=False))
+    await wait_ready(kube_client, name)
+    assert await key_states() == {"active"}
+
+
+async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+) -> None:
+    tenants.apply(local_platform, tenants.manifest(name, deletionPolicy="Retain"))
+    status = await wait_ready(kube_client, name)
+    platform.kubectl(local_platform, "delete", "tenant", name, "--wait=false")
+    await wait_gone(kube_client, name)
+
+    s3 = tenants.s3(local_platform)
+    listed = s3.list_objects_v2(Bucket="meridian-backups", Prefix=f"tenants/{name}/")
+    keys = sorted(item["Key"] for item in listed.get("Contents", []))
+    assert [key.rsplit("/", 1)[1] for key in keys] == ["api_keys.jsonl", "tenants.jsonl"]
+    exported = {
+        key.rsplit("/", 1)[1]: [
+            json.loads(line)
+            for line in s3.get_object(Bucket="meridian-backups", Key=key)["Body"].read().splitlines()
+        ]
+        for key in keys
+    }
+    assert [row["id"] for row in exported["tenants.jsonl"]] == [status["tenantId"]]
+    assert len(exported["api_keys.jsonl"]) == 1
+    await _assert_deprovisioned(local_platform, kube_client, name, status["tenantId"])
+
+
+async def test_delete_with_delete_policy_exports_nothing(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+) -> None:
+    tenants.apply(local_platform, tenants.manifest(name, deletionPolicy="Delete"))
+    status = await wait_ready(kube_client, name)
+    platform.kubectl(local_platform, "delete", "tenant", name, "--wait=false")
+    await wait_gone(kube_client, name)
+    listed = tenants.s3(local_platform).list_objects_v2(
+        Bucket="meridian-backups", Prefix=f"tenants/{name}/"
+    )
+    assert listed.get("KeyCount") == 0
+    await _assert_deprovisioned(local_platform, kube_client, name, status["tenantId"])
+
+
+async def _assert_deprovisioned(
+    state: platform.PlatformState, kube_client: AsyncClient, name: str, tenant_id: str
+) -> None:
+    with pytest.raises(ApiError) as missing:
+        await kube_client.get(Namespace, f"tenant-{name}")
+    assert missing.value.status.code == 404
+    conn = await tenants.registry(state)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM platform.tenants WHERE name = $1", name) == 0
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM platform.api_keys WHERE tenant_id = $1", uuid.UUID(tenant_id)
+            )
+            == 0
+        )
+    finally:
+        await conn.close()
+    cache = redis.from_url(str(state.redis_url))
+    try:
+        assert await ratelimits.cached(cache, tenant_id) is None
+    finally:
+        await cache.aclose()
+    cancels = [
+        path
+        for method, path, _ in tenants.stripe_requests(state)
+        if method == "DELETE" and path.startswith("/v1/subscriptions/")
+    ]
+    assert cancels, "the Stripe subscription was not cancelled"
+
+
+async def test_stripe_outage_keeps_tenant_provisioning_until_stripe_returns(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+) -> None:
+    """With stripe-mock down: BillingReady=False naming Stripe; after it returns: Ready, one customer."""
+    supervisor = Supervisor(Path(local_platform.run_dir))
+    supervisor.stop("stripe-mock")
+    try:
+        tenants.apply(local_platform, tenants.manifest(name))
+
+        async def billing_down() -> dict[str, Any] | None:
+            """BillingReady=False with reason StripeUnavailable"""
+            status = await tenants.status(kube_client, name)
+            billing = tenants.condition(status, "BillingReady")
+            return status if billing.get("reason") == "StripeUnavailable" else None
+
+        status = await eventually(billing_down, within=60)
+        assert status["phase"] == "Provisioning"
+        assert "Stripe API at http://127.0.0.1" in tenants.condition(status, "BillingReady")["message"]
+        assert tenants.condition(status, "Ready")["status"] == "False"
+    finally:
+        stripe_mock.start(
+            supervisor, Path(local_platform.run_dir) / "stripe-mock", Path(local_platform.bin_dir)
+        )
+    await wait_ready(kube_client, name)
+    assert tenants.customers_created(local_platform, name) == 1
+
+
+async def test_operator_killed_mid_provisioning_converges_without_duplicates(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor
+) -> None:
+    names = [f"k{uuid.uuid4().hex[:8]}" for _ in range(20)]
+    tenants.apply(local_platform, *(tenants.manifest(n) for n in names))
+
+    async def some_provisioned() -> bool:
+        """a few tenants are Ready while others are still being provisioned"""
+        phases = [(await tenants.status(kube_client, n)).get("phase") for n in names]
+        return 0 < phases.count("Ready") < len(names)
+
+    await eventually(some_provisioned, within=60, interval=0.1)
+    record = next(r for r in operator.records() if r.name == OPERATOR)
+    os.killpg(record.pid, signal.SIGKILL)
+    platform.start_operators(local_platform, supervisor=operator, name=OPERATOR, only="tenant")
+    for n in names:
+        await wait_ready(kube_client, n)
+
+    conn = await tenants.registry(local_platform)
+    try:
+        rows = await conn.fetch(
+            """SELECT t.name, count(k.id) AS keys FROM platform.tenants t
+               LEFT JOIN platform.api_keys k ON k.tenant_id = t.id
+               WHERE t.name = ANY($1::text[]) GROUP BY t.name""",
+            names,
+        )
+    finally:
+        await conn.close()
+    assert sorted((row["name"], row["keys"]) for row in rows) == sorted((n, 1) for n in names)
+    assert [tenants.customers_created(local_platform, n) for n in names] == [1] * len(names)
+    secrets = create_namespaced_resource("", "v1", "Secret", "secrets")
+    for n in names:
+        found = [s async for s in kube_client.list(secrets, namespace=f"tenant-{n}")]
+        assert len(found) == 1
