@@ -60,22 +60,23 @@ def s3(state: platform.PlatformState) -> S3Client:
     return client
 
 
-def stripe_requests(state: platform.PlatformState) -> list[tuple[str, str, str]]:
-    """(method, path, request data) of every call stripe-mock answered, from its verbose log."""
-    log = (Path(state.run_dir) / "logs" / "stripe-mock.log").read_text(errors="replace")
-    matches = list(_REQUEST.finditer(log))
-    found = []
-    for match, following in zip(matches, [*matches[1:], None], strict=True):
-        block = log[match.end() : following.start() if following else len(log)]
-        data = next((line for line in block.splitlines() if line.startswith("Request data:")), "")
-        found.append((match.group(1), match.group(2), data))
-    return found
+def _stripe_log(state: platform.PlatformState) -> str:
+    return (Path(state.run_dir) / "logs" / "stripe-mock.log").read_text(errors="replace")
+
+
+def stripe_requests(state: platform.PlatformState) -> list[tuple[str, str]]:
+    """(method, path) of every call stripe-mock answered, from its verbose log."""
+    return [(m.group(1), m.group(2)) for m in _REQUEST.finditer(_stripe_log(state))]
+
+
+def stripe_request_data(state: platform.PlatformState) -> list[str]:
+    """The parameters of every call, one line each (lines of concurrent calls interleave, so a
+    line is matched by its own content, never by the `Request:` line above it)."""
+    return [line for line in _stripe_log(state).splitlines() if line.startswith("Request data:")]
 
 
 def customers_created(state: platform.PlatformState, name: str) -> int:
-    """Customer creations for the tenant that reached Stripe (metadata names the tenant)."""
-    return sum(
-        1
-        for method, path, data in stripe_requests(state)
-        if method == "POST" and path == "/v1/customers" and f"meridian_tenant:{name} " in data
-    )
+    """Customer creations for the tenant that reached Stripe: only a customer's metadata carries
+    both the tenant's name and its id."""
+    marker = f"meridian_tenant:{name} meridian_tenant_id:"
+    return sum(1 for line in stripe_request_data(state) if marker in line)

@@ -94,7 +94,7 @@ async def ensure(
                 params={
                     "items": [{"id": existing["items"].data[0].id, "price": price}],
                     "proration_behavior": "create_prorations",
-                    "metadata": {"meridian_price_key": wanted},
+                    "metadata": {"meridian_tenant": name, "meridian_price_key": wanted},
                 },
                 # Per generation: changing back to an earlier tier is a new change, not a replay.
                 options={

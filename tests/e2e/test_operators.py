@@ -73,7 +73,7 @@ async def _wait_reconciled(client: AsyncClient, doc: dict[str, Any]) -> dict[str
     return await eventually(observed)
 
 
-async def test_operators_set_observed_generation_and_reconciling_on_every_example(
+async def test_operators_set_observed_generation_on_every_example(
     kube_client: AsyncClient, examples: list[dict[str, Any]]
 ) -> None:
     assert {doc["kind"] for doc in examples} == {
@@ -85,6 +85,9 @@ async def test_operators_set_observed_generation_and_reconciling_on_every_exampl
     for doc in examples:
         status = await _wait_reconciled(kube_client, doc)
         ready = next(c for c in status["conditions"] if c["type"] == "Ready")
+        assert ready["observedGeneration"] == status["observedGeneration"]
+        if doc["kind"] == "Tenant":
+            continue  # provisioned for real: tests/e2e/test_tenant_operator.py
         assert ready["status"] == "Unknown"
         assert ready["reason"] == "Reconciling"
         assert ready["observedGeneration"] == status["observedGeneration"]
@@ -104,9 +107,9 @@ async def test_reconcile_posts_an_event_that_describe_finds(
         )
         if event.involvedObject.kind == "Tenant"
     ]
-    assert any(event.reason == "Reconciling" for event in found)
+    assert any(event.reason == "Provisioned" for event in found)
     described = platform.kubectl(local_platform, "describe", "tenant", tenant["metadata"]["name"])
-    assert "Reconciling" in described.split("Events:")[1]
+    assert "NamespaceReady is True" in described.split("Events:")[1]
 
 
 async def test_a_spec_change_is_observed(

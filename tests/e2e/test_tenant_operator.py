@@ -46,12 +46,17 @@ def name() -> str:
 
 
 async def wait_ready(client: AsyncClient, name: str, phase: str = "Ready") -> dict[str, Any]:
-    async def ready() -> dict[str, Any] | None:
-        """the Tenant becomes Ready with every condition True"""
-        status = await tenants.status(client, name)
-        return status if status.get("phase") == phase else None
+    last: dict[str, Any] = {}
 
-    return await eventually(ready, within=90)
+    async def ready() -> dict[str, Any] | None:
+        """the Tenant reaches the phase"""
+        last.update(await tenants.status(client, name))
+        return dict(last) if last.get("phase") == phase else None
+
+    try:
+        return await eventually(ready, within=90)
+    except AssertionError as error:
+        raise AssertionError(f"{name} not {phase}: {json.dumps(last, indent=1)}") from error
 
 
 async def wait_gone(client: AsyncClient, name: str) -> None:
@@ -67,7 +72,10 @@ async def wait_gone(client: AsyncClient, name: str) -> None:
 
 
 async def test_onboarding_provisions_kubernetes_registry_stripe_and_gateway(
-    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
 ) -> None:
     """One apply: every condition True, and each peer holds the tenant's resources."""
     tenants.apply(local_platform, tenants.manifest(name, tier="growth", adminGroup="ops"))
@@ -78,11 +86,13 @@ async def test_onboarding_provisions_kubernetes_registry_stripe_and_gateway(
     assert status["namespace"] == namespace
 
     ns = await kube_client.get(Namespace, namespace)
-    assert ns.metadata is not None and ns.metadata.labels is not None
+    assert ns.metadata is not None
+    assert ns.metadata.labels is not None
     assert ns.metadata.labels["meridian.io/tenant"] == name
     assert ns.metadata.labels["meridian.io/tier"] == "growth"
     quota = await kube_client.get(ResourceQuota, "tenant-quota", namespace=namespace)
-    assert quota.spec is not None and quota.spec.hard == {
+    assert quota.spec is not None
+    assert quota.spec.hard == {
         "requests.cpu": "16",
         "requests.memory": "32Gi",
         "pods": "100",
@@ -90,7 +100,8 @@ async def test_onboarding_provisions_kubernetes_registry_stripe_and_gateway(
     policies = {p.metadata.name async for p in kube_client.list(NetworkPolicy, namespace=namespace)}  # type: ignore[union-attr]
     assert policies == {"default-deny-ingress", "allow-from-gateway", "allow-prometheus-scrape"}
     admins = await kube_client.get(RoleBinding, "tenant-admins", namespace=namespace)
-    assert admins.subjects is not None and admins.subjects[0].name == "ops"
+    assert admins.subjects is not None
+    assert admins.subjects[0].name == "ops"
 
     secret = await kube_client.get(Secret, "tenant-credentials", namespace=namespace)
     assert secret.data is not None
@@ -103,9 +114,11 @@ async def test_onboarding_provisions_kubernetes_registry_stripe_and_gateway(
         )
     finally:
         await conn.close()
-    assert row is not None and str(row["id"]) == status["tenantId"]
+    assert row is not None
+    assert str(row["id"]) == status["tenantId"]
     assert (row["tier"], row["rate_limit_rps"], row["rate_limit_burst"]) == ("growth", 500, 1000)
-    assert row["stripe_customer_id"] and row["stripe_subscription_id"]
+    assert row["stripe_customer_id"]
+    assert row["stripe_subscription_id"]
     assert row["billing_price_key"] == "growth-standard-usd"
     assert [bytes(k["secret_sha256"]) for k in keys] == [hashlib.sha256(token.encode()).digest()]
     assert token not in json.dumps([dict(k) for k in keys], default=str)  # only the hash is stored
@@ -119,7 +132,10 @@ async def test_onboarding_provisions_kubernetes_registry_stripe_and_gateway(
 
 
 async def test_tier_change_updates_quota_limits_and_subscription(
-    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
 ) -> None:
     tenants.apply(local_platform, tenants.manifest(name))
     await wait_ready(kube_client, name)
@@ -150,17 +166,19 @@ async def test_tier_change_updates_quota_limits_and_subscription(
 
     await eventually(propagated, within=60)
     updates = [
-        path
-        for method, path, data in tenants.stripe_requests(local_platform)
-        if method == "POST"
-        and path.startswith("/v1/subscriptions/sub_")
-        and "enterprise-standard-usd" in data
+        line
+        for line in tenants.stripe_request_data(local_platform)
+        if "id:si_" in line
+        and f"meridian_price_key:enterprise-standard-usd meridian_tenant:{name}]" in line
     ]
     assert updates, "the subscription was not moved to the enterprise price"
 
 
 async def test_drift_is_repaired_within_seconds(
-    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
 ) -> None:
     """Deleting a managed NetworkPolicy, quota or RoleBinding by hand gets it back (< 10 s)."""
     tenants.apply(local_platform, tenants.manifest(name))
@@ -192,7 +210,10 @@ async def test_drift_is_repaired_within_seconds(
 
 
 async def test_suspending_disables_api_keys_and_resuming_restores_them(
-    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
 ) -> None:
     tenants.apply(local_platform, tenants.manifest(name))
     await wait_ready(kube_client, name)
@@ -220,7 +241,10 @@ async def test_suspending_disables_api_keys_and_resuming_restores_them(
 
 
 async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
-    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
 ) -> None:
     tenants.apply(local_platform, tenants.manifest(name, deletionPolicy="Retain"))
     status = await wait_ready(kube_client, name)
@@ -234,7 +258,9 @@ async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
     exported = {
         key.rsplit("/", 1)[1]: [
             json.loads(line)
-            for line in s3.get_object(Bucket="meridian-backups", Key=key)["Body"].read().splitlines()
+            for line in s3.get_object(Bucket="meridian-backups", Key=key)["Body"]
+            .read()
+            .splitlines()
         ]
         for key in keys
     }
@@ -244,7 +270,10 @@ async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
 
 
 async def test_delete_with_delete_policy_exports_nothing(
-    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
 ) -> None:
     tenants.apply(local_platform, tenants.manifest(name, deletionPolicy="Delete"))
     status = await wait_ready(kube_client, name)
@@ -265,7 +294,9 @@ async def _assert_deprovisioned(
     assert missing.value.status.code == 404
     conn = await tenants.registry(state)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM platform.tenants WHERE name = $1", name) == 0
+        assert (
+            await conn.fetchval("SELECT count(*) FROM platform.tenants WHERE name = $1", name) == 0
+        )
         assert (
             await conn.fetchval(
                 "SELECT count(*) FROM platform.api_keys WHERE tenant_id = $1", uuid.UUID(tenant_id)
@@ -281,14 +312,17 @@ async def _assert_deprovisioned(
         await cache.aclose()
     cancels = [
         path
-        for method, path, _ in tenants.stripe_requests(state)
+        for method, path in tenants.stripe_requests(state)
         if method == "DELETE" and path.startswith("/v1/subscriptions/")
     ]
     assert cancels, "the Stripe subscription was not cancelled"
 
 
 async def test_stripe_outage_keeps_tenant_provisioning_until_stripe_returns(
-    local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor, name: str
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
 ) -> None:
     """With stripe-mock down: BillingReady=False naming Stripe; after it returns: Ready, one customer."""
     supervisor = Supervisor(Path(local_platform.run_dir))
@@ -304,7 +338,9 @@ async def test_stripe_outage_keeps_tenant_provisioning_until_stripe_returns(
 
         status = await eventually(billing_down, within=60)
         assert status["phase"] == "Provisioning"
-        assert "Stripe API at http://127.0.0.1" in tenants.condition(status, "BillingReady")["message"]
+        assert (
+            "Stripe API at http://127.0.0.1" in tenants.condition(status, "BillingReady")["message"]
+        )
         assert tenants.condition(status, "Ready")["status"] == "False"
     finally:
         stripe_mock.start(

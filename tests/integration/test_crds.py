@@ -71,6 +71,39 @@ async def test_tenant_name_that_cannot_prefix_a_namespace_is_rejected(
     assert "metadata.name" in message
 
 
+async def test_tenant_name_that_is_not_dns_1123_is_rejected(kube_client: AsyncClient) -> None:
+    body = example("tenant.yaml")
+    body["metadata"]["name"] = "Acme_Corp"
+    message = await rejection(kube_client, tenant.KIND.kind, body)
+    assert "metadata.name" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("cpu", "500m"), ("memory", "1Gi"), ("pods", 3)], ids=str
+)
+async def test_tenant_quota_below_the_tier_minimum_is_rejected(
+    kube_client: AsyncClient, field: str, value: str | int
+) -> None:
+    body = example("tenant.yaml")
+    body["spec"]["quotas"] = {field: value}
+    message = await rejection(kube_client, tenant.KIND.kind, body)
+    assert f"spec.quotas.{field}" in message
+    assert "below the tier minimum" in message
+
+
+async def test_tenant_quota_at_the_tier_minimum_is_accepted(kube_client: AsyncClient) -> None:
+    body = example("tenant.yaml")  # growth: minimum 4 CPU, 8Gi, 25 pods
+    body["spec"]["quotas"] = {"cpu": "4000m", "memory": "8Gi", "pods": 25}
+    await kube_client.create(kube.RESOURCES[tenant.KIND.kind](body), dry_run=True)
+
+
+async def test_tenant_with_malformed_contact_email_is_rejected(kube_client: AsyncClient) -> None:
+    body = example("tenant.yaml")
+    body["spec"]["contacts"][0]["email"] = "dana at acme"
+    message = await rejection(kube_client, tenant.KIND.kind, body)
+    assert "spec.contacts[0].email" in message
+
+
 async def test_release_with_latest_tag_is_rejected_by_cel(kube_client: AsyncClient) -> None:
     body = example("servicerelease.yaml")
     body["spec"]["image"] = "ghcr.io/meridian/orders:latest"
