@@ -23,9 +23,10 @@ from asyncpg import pool as asyncpg_pool
 from meridian.services.kit import app as kit_app
 from meridian.services.kit.settings import ServiceSettings
 
-Pool: TypeAlias = asyncpg.Pool[asyncpg.Record]
+# Quoted: asyncpg's classes are generic only in its stubs, not at runtime.
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
 Connection: TypeAlias = (
-    asyncpg.Connection[asyncpg.Record] | asyncpg_pool.PoolConnectionProxy[asyncpg.Record]
+    "asyncpg.Connection[asyncpg.Record] | asyncpg_pool.PoolConnectionProxy[asyncpg.Record]"
 )
 """A plain or pooled connection: what helpers that run inside the caller's transaction take."""
 
