@@ -1,48 +1,39 @@
-"""RabbitMQ for services: confirmed publishing, and consuming with retries and dead letters.
+"""RabbitMQ for services: the connection, confirmed publishing, and a consumer's topology.
 
 Topology per consumer (`Topology.declare`), all durable quorum queues (RabbitMQ 3.10 has them
 built in, replicated, with message TTL and at-least-once dead-lettering):
 - the exchange (topic) and the work queue `<service>.<purpose>`, bound by routing key;
 - `<queue>.retry`, which holds a failed message for `retry_delay_ms` (x-message-ttl) and then
   dead-letters it back into the work queue through the default exchange;
-- `<queue>.dlq`, where a message lands after `max_retries` (3) retries, with its last error.
-Retries need no plugin: on failure the consumer republishes the message (confirmed) into the retry
-queue with header `x-retry-count` + 1, then acks the original, so the work queue is never blocked
-by a poison message and good messages behind it keep flowing. A handler raising `Permanent` skips
-the retries. Delivery is at-least-once everywhere: consumers dedupe with `idempotency.first_time`.
+- `<queue>.dlq`, where a message lands after `max_retries` (3) retries.
+How failures move between them is `consumer`'s job. A service opens one robust connection with
+`connection_context` (first in cleanup_ctx, so it closes after its consumers).
 """
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
 from aio_pika import abc as pika_abc
 from aio_pika import exceptions as pika_exceptions
-from opentelemetry import trace
+from aiohttp import web
 
-from meridian.core import logging as meridian_logging
+from meridian.services.kit import app as kit_app
 from meridian.services.kit import tracing
+from meridian.services.kit.settings import ServiceSettings
 
-RETRY_COUNT_HEADER = "x-retry-count"
-ROUTING_KEY_HEADER = "x-original-routing-key"
-ERROR_HEADER = "x-last-error"
 QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 
-log = meridian_logging.get_logger("meridian.services.kit.messaging")
+CONNECTION = web.AppKey("amqp", pika_abc.AbstractRobustConnection)
 
 
 class NotConfirmed(Exception):
     """The broker nacked the message or returned it as unroutable: it was not stored."""
-
-
-class Permanent(Exception):
-    """Raised by a handler when retrying cannot help: the message goes to the DLQ at once."""
 
 
 async def connect(url: str, *, name: str) -> pika_abc.AbstractRobustConnection:
@@ -99,25 +90,6 @@ class Publisher:
 
 
 @dataclass(frozen=True)
-class Delivery:
-    """What a handler gets: the message as published, plus how often it was retried."""
-
-    message_id: str
-    routing_key: str
-    body: bytes
-    headers: Mapping[str, Any]
-    retry_count: int
-
-
-Handler = Callable[[Delivery], Awaitable[None]]
-
-
-def _retry_count(headers: Mapping[str, Any]) -> int:
-    value = headers.get(RETRY_COUNT_HEADER, 0)
-    return value if isinstance(value, int) else 0
-
-
-@dataclass(frozen=True)
 class Topology:
     exchange: str
     queue: str  # <service>.<purpose>
@@ -155,98 +127,25 @@ class Topology:
         return queue
 
 
-@dataclass
-class Consumer:
-    """Manual-ack consumer of one topology; `stop` lets in-flight handlers finish first."""
+async def ping(connection: pika_abc.AbstractRobustConnection) -> None:
+    if connection.is_closed:
+        raise ConnectionError("AMQP connection is closed (reconnecting)")
 
-    channel: pika_abc.AbstractChannel
-    topology: Topology
-    handler: Handler
-    prefetch: int = 16
-    tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer(tracing.INSTRUMENTATION))
-    _queue: pika_abc.AbstractQueue | None = field(default=None, init=False)
-    _tag: str | None = field(default=None, init=False)
-    _in_flight: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
 
-    async def start(self) -> None:
-        await self.channel.set_qos(prefetch_count=self.prefetch)
-        self._queue = await self.topology.declare(self.channel)
-        self._tag = await self._queue.consume(self._on_message, no_ack=False)
+def connection_context(
+    settings: ServiceSettings,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry: the connection into `app[CONNECTION]`, the "rabbitmq" check."""
 
-    async def stop(self, grace: float = 30.0) -> None:
-        if self._queue is not None and self._tag is not None:
-            await self._queue.cancel(self._tag)
-            self._tag = None
-        if self._in_flight:
-            await asyncio.wait(set(self._in_flight), timeout=grace)
-
-    async def _on_message(self, message: pika_abc.AbstractIncomingMessage) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._in_flight.add(task)
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if settings.amqp_url is None:
+            raise ValueError(f"{settings.name}: amqp_url is not configured")
+        connection = await connect(settings.amqp_url.get_secret_value(), name=settings.name)
+        app[CONNECTION] = connection
+        app[kit_app.READINESS].add("rabbitmq", lambda: ping(connection))
         try:
-            await self._process(message)
+            yield
         finally:
-            self._in_flight.discard(task)
+            await connection.close()
 
-    async def _process(self, message: pika_abc.AbstractIncomingMessage) -> None:
-        headers = dict(message.headers or {})
-        delivery = Delivery(
-            message_id=message.message_id or "",
-            routing_key=str(headers.get(ROUTING_KEY_HEADER) or message.routing_key or ""),
-            body=message.body,
-            headers=headers,
-            retry_count=_retry_count(headers),
-        )
-        try:
-            with tracing.continued_span(
-                self.tracer,
-                f"{self.topology.queue} process",
-                headers,
-                kind=trace.SpanKind.CONSUMER,
-                attributes={"messaging.destination.name": self.topology.queue},
-            ):
-                await self.handler(delivery)
-        except asyncio.CancelledError:
-            await message.nack(requeue=True)
-            raise
-        except Exception as error:
-            await self._fail(message, delivery, error)
-        else:
-            await message.ack()
-
-    async def _fail(
-        self, message: pika_abc.AbstractIncomingMessage, delivery: Delivery, error: Exception
-    ) -> None:
-        retry = (
-            not isinstance(error, Permanent) and delivery.retry_count < self.topology.max_retries
-        )
-        target = self.topology.retry_queue if retry else self.topology.dlq
-        headers = {
-            **delivery.headers,
-            ROUTING_KEY_HEADER: delivery.routing_key,
-            RETRY_COUNT_HEADER: delivery.retry_count + 1 if retry else delivery.retry_count,
-            ERROR_HEADER: f"{type(error).__name__}: {error}"[:500],
-        }
-        log.warning(
-            "Message handling failed",
-            queue=self.topology.queue,
-            message_id=delivery.message_id,
-            retry_count=delivery.retry_count,
-            sent_to=target,
-            exc_info=error,
-        )
-        try:
-            await Publisher(self.channel).publish(
-                "",
-                target,
-                delivery.body,
-                message_id=delivery.message_id,
-                headers=headers,
-                content_type=message.content_type or "application/octet-stream",
-            )
-        except Exception:
-            # Not parked anywhere: hand it back to the broker rather than lose it.
-            await message.nack(requeue=True)
-            raise
-        await message.ack()
+    return context

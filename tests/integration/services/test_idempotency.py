@@ -11,7 +11,7 @@ import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
-from meridian.services.kit import db, idempotency, messaging, problems
+from meridian.services.kit import consumer, db, idempotency, messaging, problems
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -49,7 +49,7 @@ async def test_redelivered_message_has_its_effect_once(
     amqp_channel, topology = channel
     handled: list[str] = []
 
-    async def handle(delivery: messaging.Delivery) -> None:
+    async def handle(delivery: consumer.Delivery) -> None:
         async with idem_pool.acquire() as connection, connection.transaction():
             first = await idempotency.first_time(connection, "orders.dedupe", delivery.message_id)
             handled.append(f"{delivery.message_id}:{first}:{delivery.retry_count}")
@@ -58,8 +58,8 @@ async def test_redelivered_message_has_its_effect_once(
             if delivery.retry_count == 0 and delivery.body == b"flaky":
                 raise ConnectionError("downstream hiccup")
 
-    consumer = messaging.Consumer(amqp_channel, topology, handle, prefetch=1)
-    await consumer.start()
+    worker = consumer.Consumer(amqp_channel, topology, handle, prefetch=1)
+    await worker.start()
     publisher = messaging.Publisher(amqp_channel)
     await publisher.publish(topology.exchange, "order.created", b"flaky", message_id="m1")
     await publisher.publish(topology.exchange, "order.created", b"{}", message_id="m2")
@@ -70,7 +70,7 @@ async def test_redelivered_message_has_its_effect_once(
         return len(handled) == 4
 
     await eventually(all_handled, within=20, interval=0.05)
-    await consumer.stop()
+    await worker.stop()
     assert sorted(handled) == ["m1:True:0", "m1:True:1", "m2:False:0", "m2:True:0"]
     rows = await idem_pool.fetch("SELECT message_id FROM effects ORDER BY message_id")
     assert [r["message_id"] for r in rows] == ["m1", "m2"]

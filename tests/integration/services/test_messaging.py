@@ -12,7 +12,7 @@ import pytest_asyncio
 from aio_pika import abc as pika_abc
 
 from meridian.localplatform import platform, rabbitmq_server
-from meridian.services.kit import messaging, tracing
+from meridian.services.kit import consumer, messaging, tracing
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -91,25 +91,25 @@ async def test_poison_message_is_dead_lettered_after_three_retries_without_block
     attempts: collections.Counter[str] = collections.Counter()
     timeline: list[str] = []
 
-    async def handle(delivery: messaging.Delivery) -> None:
+    async def handle(delivery: consumer.Delivery) -> None:
         attempts[delivery.message_id] += 1
         timeline.append(delivery.message_id)
         assert delivery.routing_key == "order.created"
         if delivery.body == b"poison":
             raise ValueError("cannot parse order")
 
-    consumer = messaging.Consumer(channel, topology, handle, prefetch=4)
-    await consumer.start()
+    worker = consumer.Consumer(channel, topology, handle, prefetch=4)
+    await worker.start()
     publisher = messaging.Publisher(channel)
     await publisher.publish(topology.exchange, "order.created", b"poison", message_id="poison")
     for n in range(5):
         await publisher.publish(topology.exchange, "order.created", b"ok", message_id=f"good-{n}")
     (dead,) = await dead_letters(channel, topology, 1)
-    await consumer.stop()
+    await worker.stop()
     assert dead.message_id == "poison"
     assert dead.body == b"poison"
-    assert dead.headers[messaging.RETRY_COUNT_HEADER] == 3
-    assert dead.headers[messaging.ERROR_HEADER] == "ValueError: cannot parse order"
+    assert dead.headers[consumer.RETRY_COUNT_HEADER] == 3
+    assert dead.headers[consumer.ERROR_HEADER] == "ValueError: cannot parse order"
     assert attempts["poison"] == 4  # the first delivery and exactly three retries
     assert all(attempts[f"good-{n}"] == 1 for n in range(5))
     # Every good message was handled before the poison message's first retry came back.
@@ -121,20 +121,20 @@ async def test_permanent_failure_skips_the_retries(
 ) -> None:
     attempts: collections.Counter[str] = collections.Counter()
 
-    async def handle(delivery: messaging.Delivery) -> None:
+    async def handle(delivery: consumer.Delivery) -> None:
         attempts[delivery.message_id] += 1
-        raise messaging.Permanent("unknown tenant")
+        raise consumer.Permanent("unknown tenant")
 
-    consumer = messaging.Consumer(channel, topology, handle)
-    await consumer.start()
+    worker = consumer.Consumer(channel, topology, handle)
+    await worker.start()
     await messaging.Publisher(channel).publish(
         topology.exchange, "order.paid", b"{}", message_id="m"
     )
     (dead,) = await dead_letters(channel, topology, 1)
-    await consumer.stop()
+    await worker.stop()
     assert attempts["m"] == 1
-    assert dead.headers[messaging.RETRY_COUNT_HEADER] == 0
-    assert dead.headers[messaging.ROUTING_KEY_HEADER] == "order.paid"
+    assert dead.headers[consumer.RETRY_COUNT_HEADER] == 0
+    assert dead.headers[consumer.ROUTING_KEY_HEADER] == "order.paid"
 
 
 async def test_trace_continues_from_publisher_to_handler(
@@ -144,16 +144,16 @@ async def test_trace_continues_from_publisher_to_handler(
     tracer = provider.get_tracer("test")
     seen: asyncio.Future[str | None] = asyncio.get_running_loop().create_future()
 
-    async def handle(_delivery: messaging.Delivery) -> None:
+    async def handle(_delivery: consumer.Delivery) -> None:
         seen.set_result(tracing.trace_id())
 
-    consumer = messaging.Consumer(channel, topology, handle, tracer=tracer)
-    await consumer.start()
+    worker = consumer.Consumer(channel, topology, handle, tracer=tracer)
+    await worker.start()
     with tracer.start_as_current_span("place order"):
         published_trace = tracing.trace_id()
         await messaging.Publisher(channel).publish(topology.exchange, "order.created", b"{}")
     assert await asyncio.wait_for(seen, 10) == published_trace
-    await consumer.stop()
+    await worker.stop()
     provider.shutdown()
 
 
@@ -162,16 +162,16 @@ async def test_stop_waits_for_in_flight_handlers(
 ) -> None:
     started, finished = asyncio.Event(), asyncio.Event()
 
-    async def handle(_delivery: messaging.Delivery) -> None:
+    async def handle(_delivery: consumer.Delivery) -> None:
         started.set()
         await asyncio.sleep(0.3)
         finished.set()
 
-    consumer = messaging.Consumer(channel, topology, handle)
-    await consumer.start()
+    worker = consumer.Consumer(channel, topology, handle)
+    await worker.start()
     await messaging.Publisher(channel).publish(topology.exchange, "order.created", b"{}")
     await asyncio.wait_for(started.wait(), 10)
-    await consumer.stop()
+    await worker.stop()
     assert finished.is_set()
     queue = await channel.declare_queue(topology.queue, passive=True)
     assert queue.declaration_result.message_count == 0  # acked, not requeued
