@@ -1,0 +1,120 @@
+"""Redis for services: a client with timeouts, JSON values with a TTL, and an atomic token bucket.
+
+The token bucket is one Lua script, so taking a token is a single round trip (EVALSHA) and two
+gateway replicas can never both spend the last token. Time comes from Redis's own clock (TIME)
+unless the caller passes `now`, so replicas with skewed clocks still share one bucket fairly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any, NamedTuple
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from meridian.services.kit import app as kit_app
+from meridian.services.kit.settings import ServiceSettings
+
+CLIENT = web.AppKey("redis", aioredis.Redis)
+
+
+def create_client(url: str, *, timeout: float = 1.0) -> aioredis.Redis:
+    """Every command fails after `timeout` instead of hanging a request on a stuck Redis."""
+    return aioredis.Redis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+    )
+
+
+async def ping(client: aioredis.Redis) -> None:
+    if not await client.ping():
+        raise ConnectionError("Redis did not answer PING")
+
+
+async def get_json(client: aioredis.Redis, key: str) -> Any:
+    """The JSON value under `key`, or None when it is absent (or expired)."""
+    raw = await client.get(key)
+    return None if raw is None else json.loads(raw)
+
+
+async def set_json(client: aioredis.Redis, key: str, value: Any, *, ttl: float) -> None:
+    await client.set(key, json.dumps(value, separators=(",", ":")), px=max(1, int(ttl * 1000)))
+
+
+TOKEN_BUCKET_LUA = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local now = tonumber(ARGV[4])
+if now == nil then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local tokens = tonumber(state[1])
+local ts = tonumber(state[2])
+if tokens == nil then
+  tokens = burst
+  ts = now
+end
+if now > ts then
+  tokens = math.min(burst, tokens + (now - ts) * rate)
+  ts = now
+end
+local allowed = 0
+local retry_after = 0
+if tokens >= cost then
+  tokens = tokens - cost
+  allowed = 1
+else
+  retry_after = (cost - tokens) / rate
+end
+redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(ts))
+redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
+return {allowed, tostring(retry_after), tostring(tokens)}
+"""
+
+
+class Decision(NamedTuple):
+    allowed: bool
+    retry_after: float  # seconds until `cost` tokens are available; 0 when allowed
+    remaining: float
+
+
+class TokenBucket:
+    """`rate` tokens per second refill a bucket holding at most `burst`; one key per bucket."""
+
+    def __init__(self, client: aioredis.Redis) -> None:
+        self._script = client.register_script(TOKEN_BUCKET_LUA)
+
+    async def take(
+        self, key: str, *, rate: float, burst: int, now: float | None = None, cost: int = 1
+    ) -> Decision:
+        if rate <= 0 or burst < 1 or not 1 <= cost <= burst:
+            raise ValueError(f"need rate > 0 and 1 <= cost <= burst, got {rate}, {cost}, {burst}")
+        args = [repr(float(rate)), str(burst), str(cost), "" if now is None else repr(float(now))]
+        allowed, retry_after, remaining = await self._script(keys=[key], args=args)
+        return Decision(bool(allowed), float(retry_after), float(remaining))
+
+
+def client_context(settings: ServiceSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry: the client into `app[CLIENT]` and the "redis" readiness check."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if settings.redis_url is None:
+            raise ValueError(f"{settings.name}: redis_url is not configured")
+        client = create_client(
+            settings.redis_url.get_secret_value(), timeout=settings.redis_timeout_s
+        )
+        app[CLIENT] = client
+        app[kit_app.READINESS].add("redis", lambda: ping(client))
+        try:
+            yield
+        finally:
+            await client.aclose()
+
+    return context

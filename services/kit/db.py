@@ -1,0 +1,94 @@
+"""PostgreSQL for services: one pool per app, and the only way to run tenant-scoped queries.
+
+Row-level security policies read the tenant from the transaction-local setting
+`meridian.tenant_id` (`USING (tenant_id = current_setting('meridian.tenant_id')::uuid)`).
+`tenant_connection` sets it with `set_config(..., is_local => true)` — `SET LOCAL` cannot take a
+bind parameter, set_config can and has the same transaction scope — so the value vanishes at
+commit or rollback and a pooled connection never carries one tenant's id into another request.
+The pool's role must not be a superuser nor own the tables without FORCE ROW LEVEL SECURITY,
+or the policies are bypassed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from typing import TypeAlias
+
+import asyncpg
+from aiohttp import web
+from asyncpg import pool as asyncpg_pool
+
+from meridian.services.kit import app as kit_app
+from meridian.services.kit.settings import ServiceSettings
+
+# Quoted: asyncpg's classes are generic only in its stubs, not at runtime.
+Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
+Connection: TypeAlias = (
+    "asyncpg.Connection[asyncpg.Record] | asyncpg_pool.PoolConnectionProxy[asyncpg.Record]"
+)
+"""A plain or pooled connection: what helpers that run inside the caller's transaction take."""
+
+TENANT_SETTING = "meridian.tenant_id"
+POOL = web.AppKey("pg_pool", asyncpg.Pool)
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    application_name: str,
+    statement_timeout_ms: int = 5_000,
+    min_size: int = 1,
+    max_size: int = 10,
+) -> Pool:
+    """A pool whose every connection names itself in pg_stat_activity and times out queries."""
+    return await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        server_settings={
+            "application_name": application_name,
+            "statement_timeout": str(statement_timeout_ms),
+        },
+    )
+
+
+async def ping(pool: Pool) -> None:
+    """Readiness: a connection can be taken from the pool and answers a query."""
+    await pool.fetchval("SELECT 1")
+
+
+@contextlib.asynccontextmanager
+async def tenant_connection(pool: Pool, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
+    """A connection inside a transaction that RLS policies see as `tenant_id`'s."""
+    if not isinstance(tenant_id, uuid.UUID):
+        raise TypeError(f"tenant_id must be a UUID, got {type(tenant_id).__name__}")
+    async with pool.acquire() as connection, connection.transaction():
+        await connection.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
+        yield connection
+
+
+def pool_context(
+    settings: ServiceSettings,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry: opens the pool into `app[POOL]`, adds the "postgres" readiness check."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if settings.pg_dsn is None:
+            raise ValueError(f"{settings.name}: pg_dsn is not configured")
+        pool = await create_pool(
+            settings.pg_dsn.get_secret_value(),
+            application_name=settings.name,
+            statement_timeout_ms=settings.statement_timeout_ms,
+            min_size=settings.pg_pool_min,
+            max_size=settings.pg_pool_max,
+        )
+        app[POOL] = pool
+        app[kit_app.READINESS].add("postgres", lambda: ping(pool))
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    return context

@@ -1,0 +1,136 @@
+"""Doing a thing once although it arrives twice: message dedupe and HTTP Idempotency-Key.
+
+Both work inside the caller's transaction, so the bookkeeping commits (or rolls back) together
+with the effect it guards. A consumer calls `first_time(...)` before its effect: a redelivered
+message finds its id and is acknowledged without effect; a handler that fails rolls the id back
+and the retry runs the effect again. For HTTP, `claim` a key before the work and `complete` it
+with the response after, both in the work's transaction: a concurrent duplicate blocks on the key's
+row until the first commits, then replays the stored response. Keys live 24 hours; the same key
+with a different request (by fingerprint) is refused with 422, as the IETF Idempotency-Key draft
+says. Tables: include `DDL` in the service's migrations.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import uuid
+from typing import NamedTuple
+
+from meridian.services.kit import db, problems
+
+DDL = """
+CREATE TABLE IF NOT EXISTS processed_messages (
+    consumer text NOT NULL,
+    message_id text NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (consumer, message_id)
+);
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    tenant_id uuid NOT NULL,
+    key text NOT NULL,
+    fingerprint text NOT NULL,
+    status integer,
+    content_type text,
+    body bytea,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    expires_at timestamptz NOT NULL,
+    PRIMARY KEY (tenant_id, key)
+);
+"""
+KEY_TTL = datetime.timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+async def first_time(connection: db.Connection, consumer: str, message_id: str) -> bool:
+    """True the first time `consumer` sees `message_id` (call inside the handler's transaction)."""
+    status = await connection.execute(
+        "INSERT INTO processed_messages (consumer, message_id) VALUES ($1, $2)"
+        " ON CONFLICT DO NOTHING",
+        consumer,
+        message_id,
+    )
+    return status == "INSERT 0 1"
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What makes two requests "the same request" for one key: method, path and exact body."""
+    digest = hashlib.sha256()
+    for part in (method.upper().encode(), path.encode(), body):
+        digest.update(len(part).to_bytes(8, "big"))
+        digest.update(part)
+    return digest.hexdigest()
+
+
+class StoredResponse(NamedTuple):
+    status: int
+    content_type: str
+    body: bytes
+
+
+async def claim(
+    connection: db.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    key: str,
+    fingerprint: str,
+    ttl: datetime.timedelta = KEY_TTL,
+) -> StoredResponse | None:
+    """None: the key is ours, do the work and `complete` it. Else the response to replay."""
+    if not 1 <= len(key) <= MAX_KEY_LENGTH:
+        raise problems.BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
+    await connection.execute(
+        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND expires_at <= now()",
+        tenant_id,
+        key,
+    )
+    claimed = await connection.fetchval(
+        "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, expires_at)"
+        " VALUES ($1, $2, $3, now() + $4::interval) ON CONFLICT DO NOTHING RETURNING true",
+        tenant_id,
+        key,
+        fingerprint,
+        ttl,
+    )
+    if claimed:
+        return None
+    row = await connection.fetchrow(
+        "SELECT fingerprint, status, content_type, body FROM idempotency_keys"
+        " WHERE tenant_id = $1 AND key = $2",
+        tenant_id,
+        key,
+    )
+    if row is None:  # expired and purged between our statements: a retry claims it
+        raise problems.Conflict("The Idempotency-Key changed state; retry the request")
+    if row["fingerprint"] != fingerprint:
+        raise problems.ValidationProblem(
+            [problems.FieldError("", "Idempotency-Key was already used for a different request")],
+            detail="Idempotency-Key reused with a different request",
+        )
+    if row["status"] is None:
+        raise problems.Conflict("A request with this Idempotency-Key is still being processed")
+    return StoredResponse(row["status"], row["content_type"], bytes(row["body"]))
+
+
+async def complete(
+    connection: db.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    key: str,
+    response: StoredResponse,
+) -> None:
+    await connection.execute(
+        "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5"
+        " WHERE tenant_id = $1 AND key = $2",
+        tenant_id,
+        key,
+        response.status,
+        response.content_type,
+        response.body,
+    )
+
+
+async def purge_expired(connection: db.Connection) -> int:
+    """Deletes expired keys; run it from a periodic task. Returns how many went."""
+    status = await connection.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
+    return int(status.split()[-1])

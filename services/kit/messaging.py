@@ -1,0 +1,151 @@
+"""RabbitMQ for services: the connection, confirmed publishing, and a consumer's topology.
+
+Topology per consumer (`Topology.declare`), all durable quorum queues (RabbitMQ 3.10 has them
+built in, replicated, with message TTL and at-least-once dead-lettering):
+- the exchange (topic) and the work queue `<service>.<purpose>`, bound by routing key;
+- `<queue>.retry`, which holds a failed message for `retry_delay_ms` (x-message-ttl) and then
+  dead-letters it back into the work queue through the default exchange;
+- `<queue>.dlq`, where a message lands after `max_retries` (3) retries.
+How failures move between them is `consumer`'s job. A service opens one robust connection with
+`connection_context` (first in cleanup_ctx, so it closes after its consumers).
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aio_pika
+from aio_pika import abc as pika_abc
+from aio_pika import exceptions as pika_exceptions
+from aiohttp import web
+
+from meridian.services.kit import app as kit_app
+from meridian.services.kit import tracing
+from meridian.services.kit.settings import ServiceSettings
+
+QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
+
+CONNECTION = web.AppKey("amqp", pika_abc.AbstractRobustConnection)
+
+
+class NotConfirmed(Exception):
+    """The broker nacked the message or returned it as unroutable: it was not stored."""
+
+
+async def connect(url: str, *, name: str) -> pika_abc.AbstractRobustConnection:
+    """A robust connection: reconnects and restores channels, queues and consumers by itself."""
+    return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+
+
+async def open_channel(connection: pika_abc.AbstractConnection) -> pika_abc.AbstractChannel:
+    """Publisher confirms on; unroutable mandatory messages raise instead of vanishing."""
+    return await connection.channel(publisher_confirms=True, on_return_raises=True)
+
+
+async def declare_exchange(channel: pika_abc.AbstractChannel, name: str) -> None:
+    await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
+
+
+class Publisher:
+    """Persistent, mandatory, confirmed publishing; returns only once the broker has the message."""
+
+    def __init__(self, channel: pika_abc.AbstractChannel, *, timeout: float = 10.0) -> None:
+        self.channel = channel
+        self.timeout = timeout
+
+    async def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        *,
+        message_id: str | None = None,
+        headers: Mapping[str, Any] | None = None,
+        content_type: str = "application/json",
+    ) -> str:
+        """Publish and wait for the confirm; returns the message id. `exchange=""`: a queue."""
+        message_id = message_id or str(uuid.uuid4())
+        message = aio_pika.Message(
+            body,
+            message_id=message_id,
+            content_type=content_type,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=datetime.datetime.now(datetime.UTC),
+            headers=dict(tracing.inject(dict(headers or {}))),
+        )
+        target = (
+            self.channel.default_exchange
+            if exchange == ""
+            else await self.channel.get_exchange(exchange, ensure=False)
+        )
+        try:
+            await target.publish(message, routing_key, mandatory=True, timeout=self.timeout)
+        except pika_exceptions.DeliveryError as error:
+            raise NotConfirmed(f"{exchange or 'default'}/{routing_key}: {error}") from error
+        return message_id
+
+
+@dataclass(frozen=True)
+class Topology:
+    exchange: str
+    queue: str  # <service>.<purpose>
+    routing_keys: tuple[str, ...]
+    max_retries: int = 3
+    retry_delay_ms: int = 5_000
+
+    @property
+    def retry_queue(self) -> str:
+        return f"{self.queue}.retry"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.queue}.dlq"
+
+    async def declare(self, channel: pika_abc.AbstractChannel) -> pika_abc.AbstractQueue:
+        await declare_exchange(channel, self.exchange)
+        queue = await channel.declare_queue(self.queue, durable=True, arguments=QUORUM)
+        for routing_key in self.routing_keys:
+            await queue.bind(self.exchange, routing_key)
+        await channel.declare_queue(
+            self.retry_queue,
+            durable=True,
+            arguments={
+                **QUORUM,
+                "x-message-ttl": self.retry_delay_ms,
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": self.queue,
+                # Quorum queues dead-letter at-least-once only with reject-publish overflow.
+                "x-dead-letter-strategy": "at-least-once",
+                "x-overflow": "reject-publish",
+            },
+        )
+        await channel.declare_queue(self.dlq, durable=True, arguments=QUORUM)
+        return queue
+
+
+async def ping(connection: pika_abc.AbstractRobustConnection) -> None:
+    if connection.is_closed:
+        raise ConnectionError("AMQP connection is closed (reconnecting)")
+
+
+def connection_context(
+    settings: ServiceSettings,
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry: the connection into `app[CONNECTION]`, the "rabbitmq" check."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        if settings.amqp_url is None:
+            raise ValueError(f"{settings.name}: amqp_url is not configured")
+        connection = await connect(settings.amqp_url.get_secret_value(), name=settings.name)
+        app[CONNECTION] = connection
+        app[kit_app.READINESS].add("rabbitmq", lambda: ping(connection))
+        try:
+            yield
+        finally:
+            await connection.close()
+
+    return context

@@ -1,0 +1,179 @@
+"""Transactional outbox: an event is stored with the change that caused it, then relayed.
+
+A service writes its event with `write(connection, ...)` inside the same transaction as its
+business rows, so "order saved" and "order.created will be published" commit together or not at
+all — no event is lost while RabbitMQ is down. `Relay` (one task per replica, any number of
+replicas) claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes them in id order with
+publisher confirms, and marks them sent in the same transaction. A broker outage only rolls the
+claim back; the relay reconnects with full-jitter backoff and resends. A crash between confirm and
+commit resends a row: delivery is at-least-once, with the row's `message_id` as the dedupe key
+consumers pass to `idempotency.first_time`. Include `OUTBOX_DDL` in the service's migrations;
+the table has no tenant policy because the relay reads every tenant's events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import uuid
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from meridian.core import logging as meridian_logging
+from meridian.services.kit import db, messaging, resilience, tracing
+
+OUTBOX_DDL = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id bigserial PRIMARY KEY,
+    message_id uuid NOT NULL UNIQUE,
+    exchange text NOT NULL,
+    routing_key text NOT NULL,
+    payload jsonb NOT NULL,
+    headers jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now(),
+    sent_at timestamptz
+);
+CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
+"""
+
+log = meridian_logging.get_logger("meridian.services.kit.outbox")
+
+
+async def write(
+    connection: db.Connection,
+    *,
+    exchange: str,
+    routing_key: str,
+    payload: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    message_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    """Store one event in the caller's transaction; the current trace travels with it."""
+    if not connection.is_in_transaction():
+        raise RuntimeError("outbox.write must run inside the transaction of the change it reports")
+    message_id = message_id or uuid.uuid4()
+    await connection.execute(
+        "INSERT INTO outbox (message_id, exchange, routing_key, payload, headers)"
+        " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)",
+        message_id,
+        exchange,
+        routing_key,
+        json.dumps(payload),
+        json.dumps(dict(tracing.inject(dict(headers or {})))),
+    )
+    return message_id
+
+
+class Relay:
+    """Publishes committed outbox rows until `stop()`; safe to run several against one table."""
+
+    def __init__(
+        self,
+        pool: db.Pool,
+        amqp_url: str,
+        *,
+        name: str,
+        batch_size: int = 100,
+        poll_interval: float = 0.2,
+        backoff_base: float = 0.2,
+        backoff_cap: float = 10.0,
+    ) -> None:
+        self.pool = pool
+        self.amqp_url = amqp_url
+        self.name = name
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.failures = 0  # consecutive; readable by tests and readiness
+        self._stopping = asyncio.Event()
+
+    async def relay_once(self, publisher: messaging.Publisher) -> int:
+        """Claim, publish and mark one batch; returns how many rows were sent."""
+        async with self.pool.acquire() as connection, connection.transaction():
+            rows = await connection.fetch(
+                "SELECT id, message_id, exchange, routing_key, payload, headers FROM outbox"
+                " WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                self.batch_size,
+            )
+            for row in rows:
+                await publisher.publish(
+                    row["exchange"],
+                    row["routing_key"],
+                    row["payload"].encode(),
+                    message_id=str(row["message_id"]),
+                    headers=json.loads(row["headers"]),
+                )
+            if rows:
+                await connection.execute(
+                    "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
+                    [row["id"] for row in rows],
+                )
+        return len(rows)
+
+    async def run(self) -> None:
+        connection = None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if connection is None:
+                        connection = await messaging.connect(self.amqp_url, name=self.name)
+                    channel = await messaging.open_channel(connection)
+                    try:
+                        publisher = messaging.Publisher(channel)
+                        while not self._stopping.is_set():
+                            sent = await self.relay_once(publisher)
+                            self.failures = 0
+                            if sent < self.batch_size:
+                                await self._sleep(self.poll_interval)
+                    finally:
+                        if not channel.is_closed:
+                            await channel.close()
+                except Exception as error:  # the relay outlives broker and database outages
+                    self.failures += 1
+                    delay = resilience.backoff(
+                        min(self.failures, 16),
+                        base=self.backoff_base,
+                        cap=self.backoff_cap,
+                        rng=random.random,
+                    )
+                    log.warning(
+                        "Outbox relay failed; retrying",
+                        relay=self.name,
+                        failures=self.failures,
+                        retry_in=round(delay, 3),
+                        error=f"{type(error).__name__}: {error}",
+                    )
+                    await self._sleep(delay)
+        finally:
+            if connection is not None:
+                await connection.close()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleeps, but wakes at once on stop()."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+
+def relay_context(
+    pool_key: web.AppKey[db.Pool], amqp_url: str, *, name: str
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry (after the pool's): the relay runs as long as the app does."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        relay = Relay(app[pool_key], amqp_url, name=name)
+        task = asyncio.create_task(relay.run(), name=f"outbox-relay-{name}")
+        try:
+            yield
+        finally:
+            relay.stop()
+            await task
+
+    return context

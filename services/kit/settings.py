@@ -1,0 +1,50 @@
+"""What every service reads from its environment, so each service only adds what is its own.
+
+A service subclasses `ServiceSettings` and sets `env_prefix="MERIDIAN_<SERVICE>_"`; the kit's
+factories (`app.run`, `db.create_pool`, `cache.create_client`, `messaging.connect`, `tracing`)
+take the settings object, never loose arguments read from `os.environ`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from meridian.core import settings as core_settings
+
+
+class ServiceSettings(core_settings.ProcessSettings):
+    """Base of every service's settings; see the README table for the variables."""
+
+    model_config = SettingsConfigDict(env_prefix="MERIDIAN_SERVICE_", extra="ignore", frozen=True)
+
+    # The service's name in metrics, traces, logs, PostgreSQL's application_name and queue names.
+    name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+
+    pg_dsn: SecretStr | None = None
+    pg_pool_min: int = Field(default=1, ge=0)
+    pg_pool_max: int = Field(default=10, ge=1)
+    # A runaway query is cancelled by the server instead of holding a pool connection forever.
+    statement_timeout_ms: int = Field(default=5_000, ge=0)
+
+    redis_url: SecretStr | None = None
+    redis_timeout_s: float = Field(default=1.0, gt=0)
+
+    amqp_url: SecretStr | None = None
+    amqp_prefetch: int = Field(default=16, ge=1)
+
+    # aiohttp's client_max_size: bodies above it are answered with 413 before a handler reads them.
+    max_body_bytes: int = Field(default=1 << 20, ge=1)
+
+    # How long readiness reports "draining" before the listener closes (endpoints catch up), then
+    # how long in-flight requests may take to finish.
+    drain_delay_s: float = Field(default=0.0, ge=0)
+    shutdown_timeout_s: float = Field(default=30.0, ge=0)
+    readiness_timeout_s: float = Field(default=2.0, gt=0)
+
+    otel_exporter: Literal["none", "console"] = "none"
+    otel_sample_ratio: float = Field(default=1.0, ge=0, le=1)
