@@ -11,7 +11,6 @@ Not part of `make test` (no timed assertions): `make bench` prints them. What it
 from __future__ import annotations
 
 import re
-import ssl
 import time
 import urllib.request
 import uuid
@@ -23,29 +22,9 @@ import yaml
 from meridian.localplatform import gobuild, net, platform
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 from tests import edge_nodes
+from tests.bench.figures import _apiserver_writes, _row
 
 COUNT = 400
-
-
-def _row(what: str, value: str, baseline: str = "") -> None:
-    print(f"  {what:58} {value:>14}   {baseline}")
-
-
-def _apiserver_writes(state: platform.PlatformState, group: str) -> float:
-    pki = Path(state.kubeconfig).parent / "pki"
-    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-    server = state.clusters["primary"]["server"]
-    with urllib.request.urlopen(f"{server}/metrics", context=context, timeout=10) as response:
-        text = response.read().decode()
-    pattern = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
-    total = 0.0
-    for labels, value in pattern.findall(text):
-        if f'group="{group}"' in labels and re.search(
-            r'verb="(POST|PUT|PATCH|DELETE|APPLY)"', labels
-        ):
-            total += float(value)
-    return total
 
 
 @pytest.mark.timeout(600)

@@ -1,0 +1,51 @@
+"""How benchmarks print a figure beside its baseline, and read the apiserver's request counters."""
+
+from __future__ import annotations
+
+import re
+import ssl
+import urllib.request
+from collections.abc import Collection
+from pathlib import Path
+
+from meridian.localplatform import platform
+
+_REQUESTS = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
+_WRITE = re.compile(r'verb="(POST|PUT|PATCH|DELETE|APPLY)"')
+
+
+def _row(what: str, value: str, baseline: str = "") -> None:
+    print(f"  {what:58} {value:>14}   {baseline}")
+
+
+def _apiserver_metrics(state: platform.PlatformState) -> str:
+    pki = Path(state.kubeconfig).parent / "pki"
+    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
+    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
+    server = state.clusters["primary"]["server"]
+    with urllib.request.urlopen(f"{server}/metrics", context=context, timeout=10) as response:
+        return str(response.read().decode())
+
+
+def apiserver_requests(
+    state: platform.PlatformState, resources: Collection[str], *, writes_only: bool
+) -> float:
+    """Requests the apiserver served for these resources (all clients), from its own metrics."""
+    total = 0.0
+    for labels, value in _REQUESTS.findall(_apiserver_metrics(state)):
+        resource = re.search(r'resource="([^"]*)"', labels)
+        if (
+            resource
+            and resource.group(1) in resources
+            and (not writes_only or _WRITE.search(labels))
+        ):
+            total += float(value)
+    return total
+
+
+def _apiserver_writes(state: platform.PlatformState, group: str) -> float:
+    total = 0.0
+    for labels, value in _REQUESTS.findall(_apiserver_metrics(state)):
+        if f'group="{group}"' in labels and _WRITE.search(labels):
+            total += float(value)
+    return total
