@@ -18,6 +18,12 @@ def _row(what: str, value: str, baseline: str = "") -> None:
     print(f"  {what:58} {value:>14}   {baseline}")
 
 
+def peak_rss_mib(pid: int) -> float:
+    """The process's high-water resident set (VmHWM), in MiB."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
 def _apiserver_metrics(state: platform.PlatformState) -> str:
     pki = Path(state.kubeconfig).parent / "pki"
     context = ssl.create_default_context(cafile=str(pki / "ca.crt"))

@@ -22,7 +22,7 @@ import yaml
 from meridian.localplatform import gobuild, net, platform
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 from tests import edge_nodes
-from tests.bench.figures import _apiserver_writes, _row
+from tests.bench.figures import _apiserver_writes, _row, peak_rss_mib
 
 COUNT = 400
 
@@ -134,13 +134,7 @@ def test_operator_reconcile_throughput_and_idle_writes(
             f"{operator_seconds:.1f}",
             f"baseline: {COUNT} ConfigMaps applied {baseline:.1f} s",
         )
-        rss = int(
-            Path(f"/proc/{supervisor.records()[0].pid}/status")
-            .read_text()
-            .split("VmHWM:")[1]
-            .split()[0]
-        )
-        _row("operator peak RSS (MiB)", f"{rss / 1024:.0f}")
+        _row("operator peak RSS (MiB)", f"{peak_rss_mib(supervisor.records()[0].pid):.0f}")
         before = _apiserver_writes(local_platform, "meridian.io")
         reconciles = _reconciles(ports)
         time.sleep(30)

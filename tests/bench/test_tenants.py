@@ -17,7 +17,7 @@ import yaml
 from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
-from tests.bench.figures import _row, apiserver_requests
+from tests.bench.figures import _row, apiserver_requests, peak_rss_mib
 
 COUNT = 400
 OWNED = (
@@ -112,13 +112,7 @@ def test_400_tenants_onboarded_idle_and_offboarded(
             f"{requests:.0f}",
             f"{requests / COUNT:.1f} per tenant, incl. kubectl's apply and polling",
         )
-        rss = int(
-            Path(f"/proc/{supervisor.records()[0].pid}/status")
-            .read_text()
-            .split("VmHWM:")[1]
-            .split()[0]
-        )
-        _row("operator peak RSS (MiB)", f"{rss / 1024:.0f}")
+        _row("operator peak RSS (MiB)", f"{peak_rss_mib(supervisor.records()[0].pid):.0f}")
 
         writes_before = apiserver_requests(local_platform, OWNED, writes_only=True)
         time.sleep(60)
