@@ -279,6 +279,9 @@ def start_operators(
         **(env or {}),
     }
     argv = [sys.executable, "-m", "meridian", "operator", "run"]
+    if not only and state.postgres is None:
+        # Without datastores (`--no-datastores`) the Tenant operator has nothing to provision into.
+        only = ",".join(name for name in rbac.KIND_OF_OPERATOR if name != "tenant")
     if only:
         argv += ["--only", only]
     supervisor.start(ProcessSpec(name=name, argv=argv, env=process_env))
