@@ -27,6 +27,7 @@ DATABASES = (
     "meridian_platform",
     "meridian_auth",
     "meridian_orders",
+    "meridian_fulfillment",
     "meridian_inventory",
     "meridian_billing",
 )

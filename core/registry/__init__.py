@@ -5,3 +5,7 @@ so that the writers (the Tenant operator) and the readers (auth, gateway) import
 Every tenant-owned table has row-level security keyed by `meridian.tenant_id`; the operator's
 role bypasses it, the services' role `meridian_app` does not.
 """
+
+from pathlib import Path
+
+MIGRATIONS = Path(__file__).parent / "migrations"

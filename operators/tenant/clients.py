@@ -19,7 +19,7 @@ from botocore.config import Config as BotoConfig
 from mypy_boto3_s3 import S3Client
 from stripe._http_client import AIOHTTPClient
 
-from meridian.core.registry import migrate
+from meridian.core import migrations, registry
 from meridian.operators.settings import OperatorSettings
 
 
@@ -65,7 +65,7 @@ def required(settings: OperatorSettings) -> tuple[str, str, str]:
 async def open_clients(settings: OperatorSettings) -> Clients:
     dsn, redis_url, stripe_key = required(settings)
     if settings.migrate_on_start:
-        await migrate.upgrade(dsn)
+        await migrations.upgrade(dsn, registry.MIGRATIONS)
     timeout = settings.dependency_timeout_seconds
     pool = await asyncpg.create_pool(
         dsn,

@@ -49,6 +49,21 @@ def apiserver_requests(
     return total
 
 
+def apiserver_writes_by_request(
+    state: platform.PlatformState, resources: Collection[str]
+) -> dict[str, float]:
+    """Writes per `verb resource[/subresource]`, to say what an unexpected write count was."""
+    found: dict[str, float] = {}
+    for labels, value in _REQUESTS.findall(_apiserver_metrics(state)):
+        resource = re.search(r'resource="([^"]*)"', labels)
+        verb = _WRITE.search(labels)
+        if resource and verb and resource.group(1) in resources:
+            sub = re.search(r'subresource="([^"]+)"', labels)
+            key = f"{verb.group(1)} {resource.group(1)}" + (f"/{sub.group(1)}" if sub else "")
+            found[key] = found.get(key, 0.0) + float(value)
+    return found
+
+
 def _apiserver_writes(state: platform.PlatformState, group: str) -> float:
     total = 0.0
     for labels, value in _REQUESTS.findall(_apiserver_metrics(state)):

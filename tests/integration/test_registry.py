@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest_asyncio
 
-from meridian.core.registry import apikeys, migrate, tenants
+from meridian.core import migrations
+from meridian.core.registry import MIGRATIONS, apikeys, tenants
 from meridian.core.registry.ratelimits import RateLimit
 from meridian.localplatform import platform
 
@@ -16,7 +17,7 @@ from meridian.localplatform import platform
 @pytest_asyncio.fixture(loop_scope="session")
 async def registry(local_platform: platform.PlatformState) -> AsyncIterator[asyncpg.Connection]:
     dsn = local_platform.postgres_info.dsn("meridian_platform")
-    await migrate.upgrade(dsn)
+    await migrations.upgrade(dsn, MIGRATIONS)
     conn = await asyncpg.connect(dsn)
     yield conn
     await conn.close()
@@ -36,8 +37,8 @@ def record(name: str) -> tenants.TenantRecord:
 
 async def test_migrating_twice_is_a_no_op_at_head(local_platform: platform.PlatformState) -> None:
     dsn = local_platform.postgres_info.dsn("meridian_platform")
-    assert await migrate.upgrade(dsn) == migrate.head()
-    assert await migrate.upgrade(dsn) == migrate.head()
+    assert await migrations.upgrade(dsn, MIGRATIONS) == migrations.head(MIGRATIONS)
+    assert await migrations.upgrade(dsn, MIGRATIONS) == migrations.head(MIGRATIONS)
 
 
 async def test_upsert_returns_the_same_id_and_does_not_rewrite_an_unchanged_row(

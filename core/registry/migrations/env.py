@@ -1,4 +1,4 @@
-"""alembic environment: always programmatic, on the connection `migrate.upgrade` hands over."""
+"""alembic environment: always programmatic, on the connection `meridian.core.migrations.upgrade` hands over."""
 
 from __future__ import annotations
 

@@ -1,0 +1,100 @@
+"""What the services say to one another: identity headers, events on the exchanges, and the
+inventory reservation API. One module, so a producer and its consumers cannot drift apart.
+
+Identity: the gateway validates the caller's JWT (or API key via auth) and forwards the request
+with `X-Meridian-Tenant-Id`, `X-Meridian-Subject` and `X-Meridian-Scopes` set, after stripping any
+such header the client sent. Services trust these headers only from the gateway and their peers
+(NetworkPolicies; mTLS in production) and scope every query by the tenant through row-level
+security (`db.tenant_connection`).
+
+Events: JSON bodies (pydantic, camelCase off: snake_case on the wire), `message_id` is the outbox
+row's id (idempotent consumers dedupe on it), `tenant_id` on every event, routing key = `type`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TENANT_HEADER = "X-Meridian-Tenant-Id"
+SUBJECT_HEADER = "X-Meridian-Subject"
+SCOPES_HEADER = "X-Meridian-Scopes"
+IDENTITY_HEADERS = (TENANT_HEADER, SUBJECT_HEADER, SCOPES_HEADER)
+
+ORDERS_EXCHANGE = "orders.events"
+INVENTORY_EXCHANGE = "inventory.events"
+FULFILLMENT_EXCHANGE = "fulfillment.events"
+
+Sku = str
+OrderState = Literal["pending", "confirmed", "fulfilled", "canceled"]
+
+
+class Contract(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Line(Contract):
+    sku: Sku = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    quantity: int = Field(gt=0, le=10_000)
+
+
+class Allocation(Contract):
+    """Where reserved stock comes from: one warehouse per line (inventory chooses)."""
+
+    sku: Sku
+    warehouse: str
+    quantity: int = Field(gt=0)
+
+
+# --- inventory's reservation API (called by orders through its circuit breaker) ---------------
+
+
+class ReservationRequest(Contract):
+    """POST /v1/reservations: all lines or nothing, under row locks (no oversell).
+
+    201 with `Reservation`; 409 problem+json `insufficient-stock` naming the SKU; idempotent per
+    order_id (a repeat returns the existing reservation)."""
+
+    order_id: uuid.UUID
+    lines: list[Line] = Field(min_length=1, max_length=100)
+
+
+class Reservation(Contract):
+    order_id: uuid.UUID
+    allocations: list[Allocation]
+
+
+# --- events ----------------------------------------------------------------------------------
+
+
+class OrderEvent(Contract):
+    """On `orders.events`, routing keys `order.created|order.confirmed|order.canceled|order.fulfilled`."""
+
+    type: Literal["order.created", "order.confirmed", "order.canceled", "order.fulfilled"]
+    message_id: uuid.UUID
+    occurred_at: datetime.datetime
+    tenant_id: uuid.UUID
+    order_id: uuid.UUID
+    state: OrderState
+    lines: list[Line]
+    allocations: list[Allocation] = Field(default_factory=list)
+    """Set from `order.confirmed` on: what inventory reserved, so fulfillment picks from it."""
+
+
+class ShipmentEvent(Contract):
+    """On `fulfillment.events`, routing key `shipment.created`: the order left a warehouse."""
+
+    type: Literal["shipment.created"]
+    message_id: uuid.UUID
+    occurred_at: datetime.datetime
+    tenant_id: uuid.UUID
+    order_id: uuid.UUID
+    shipment_id: uuid.UUID
+    carrier: str
+    tracking_number: str
+    label_key: str
+    """Object key of the label PDF in bucket `meridian-fulfillment`."""
+    allocations: list[Allocation]
