@@ -117,6 +117,46 @@ def status_patch(
     return patch, changes
 
 
+class _Written(NamedTuple):
+    resource_version: str
+    status: Mapping[str, Any]
+    at: float
+
+
+_WRITTEN: dict[str, _Written] = {}
+_WRITTEN_TTL = 30.0
+
+
+def _current_status(body: kopf.Body) -> Mapping[str, Any]:
+    """The status to diff against: the body's, unless kopf has not yet seen our last write.
+
+    kopf runs a timer concurrently with change handlers; under load the timer can get a body
+    from before the create handler's status patch, and would write (and announce) everything
+    again. When the body is still the very version we computed our last write from, that write
+    is the better truth. Short-lived (30 s), so a lost patch is never hidden for long.
+    """
+    meta = body.get("metadata", {})
+    status: Mapping[str, Any] = body.get("status") or {}
+    written = _WRITTEN.get(str(meta.get("uid")))
+    if (
+        written
+        and written.resource_version == meta.get("resourceVersion")
+        and time.monotonic() - written.at < _WRITTEN_TTL
+    ):
+        return {**status, **written.status}
+    return status
+
+
+def _remember(body: kopf.Body, current: Mapping[str, Any], changed: Mapping[str, Any]) -> None:
+    now = time.monotonic()
+    for uid in [uid for uid, written in _WRITTEN.items() if now - written.at >= _WRITTEN_TTL]:
+        del _WRITTEN[uid]
+    meta = body.get("metadata", {})
+    _WRITTEN[str(meta.get("uid"))] = _Written(
+        str(meta.get("resourceVersion")), {**current, **changed}, now
+    )
+
+
 FIELD_MANAGER = "meridian-operator"
 _CLIENT: list[AsyncClient] = []
 
@@ -161,6 +201,7 @@ async def _write_status(
 ) -> None:
     changed, transitions = diff
     if changed:
+        _remember(body, _current_status(body), changed)
         metrics.STATUS_WRITES.labels(kind.kind).inc()
         for key, value in changed.items():
             patch.status[key] = value
@@ -199,7 +240,7 @@ def register(
             started = time.monotonic()
             meta = body.get("metadata", {})
             generation = int(meta.get("generation") or 0)
-            status: Mapping[str, Any] = body.get("status") or {}
+            status = _current_status(body)
             try:
                 spec = spec_model.model_validate(body.get("spec") or {})
             except pydantic.ValidationError as error:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import kopf
+
 from meridian.core import conditions
 from meridian.operators import kit
 
@@ -115,3 +117,17 @@ def test_a_spec_the_model_refuses_sets_ready_false_naming_the_field() -> None:
     assert ready.status == "False"
     assert ready.reason == kit.INVALID_SPEC
     assert "spec.site" in ready.message
+
+
+def test_a_body_from_before_our_last_write_is_diffed_against_that_write() -> None:
+    """kopf's timer may get the body from before the create handler's patch: no second write."""
+    body = kopf.Body({"metadata": {"uid": "u-1", "resourceVersion": "7", "generation": 1}})
+    first = kit.Observation(conditions=(kit.ConditionUpdate("Ready", "True", "Done", "ok"),))
+    changed, _ = kit.status_patch(kit._current_status(body), 1, first)
+    kit._remember(body, kit._current_status(body), changed)
+
+    again, transitions = kit.status_patch(kit._current_status(body), 1, first)
+    assert (again, transitions) == ({}, [])
+
+    newer = kopf.Body({"metadata": {"uid": "u-1", "resourceVersion": "8", "generation": 1}})
+    assert kit._current_status(newer) == {}  # a newer version is the truth, even without status
