@@ -10,6 +10,7 @@ so an idle operator makes no API writes. kopf errors keep their meaning: raise
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -125,6 +126,13 @@ class _Written(NamedTuple):
 
 _WRITTEN: dict[str, _Written] = {}
 _WRITTEN_TTL = 30.0
+_LOCKS: dict[str, asyncio.Lock] = {}
+
+
+def _lock(body: kopf.Body) -> asyncio.Lock:
+    """One reconcile of an object at a time: kopf runs its timer beside the change handlers."""
+    uid = str(body.get("metadata", {}).get("uid"))
+    return _LOCKS.setdefault(uid, asyncio.Lock())
 
 
 def _current_status(body: kopf.Body) -> Mapping[str, Any]:
@@ -151,6 +159,8 @@ def _remember(body: kopf.Body, current: Mapping[str, Any], changed: Mapping[str,
     now = time.monotonic()
     for uid in [uid for uid, written in _WRITTEN.items() if now - written.at >= _WRITTEN_TTL]:
         del _WRITTEN[uid]
+        if uid in _LOCKS and not _LOCKS[uid].locked():
+            del _LOCKS[uid]
     meta = body.get("metadata", {})
     _WRITTEN[str(meta.get("uid"))] = _Written(
         str(meta.get("resourceVersion")), {**current, **changed}, now
@@ -203,6 +213,7 @@ async def _write_status(
     if changed:
         _remember(body, _current_status(body), changed)
         metrics.STATUS_WRITES.labels(kind.kind).inc()
+        logger.info("Status written", extra={"kind": kind.kind, "fields": sorted(changed)})
         for key, value in changed.items():
             patch.status[key] = value
     for change in transitions:
@@ -235,6 +246,12 @@ def register(
 
     def handler(run: Reconciler[SpecT], outcome: str) -> Callable[..., Awaitable[None]]:
         async def handle(
+            body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, retry: int, **kwargs: Any
+        ) -> None:
+            async with _lock(body):
+                await handle_alone(body, patch, logger, retry, **kwargs)
+
+        async def handle_alone(
             body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, retry: int, **kwargs: Any
         ) -> None:
             started = time.monotonic()
