@@ -16,6 +16,7 @@ from meridian.core import kube
 from meridian.localplatform import platform, s3_server
 
 _REQUEST = re.compile(r"^Request: (\w+) (\S+)$", re.M)
+_IDEMPOTENCY_KEY = re.compile(r"meridian_idempotency_key:(\S+)")
 
 
 def manifest(name: str, **spec: Any) -> dict[str, Any]:
@@ -76,7 +77,16 @@ def stripe_request_data(state: platform.PlatformState) -> list[str]:
 
 
 def customers_created(state: platform.PlatformState, name: str) -> int:
-    """Customer creations for the tenant that reached Stripe: only a customer's metadata carries
-    both the tenant's name and its id."""
+    """Customers the tenant has in Stripe: distinct idempotency keys of its customer creations.
+
+    stripe-mock is stateless, so a creation repeated after a crash reaches it twice; real Stripe
+    answers a repeated key with the first customer. Only a customer's metadata carries both the
+    tenant's name and its id, and it carries the call's idempotency key as well."""
     marker = f"meridian_tenant:{name} meridian_tenant_id:"
-    return sum(1 for line in stripe_request_data(state) if marker in line)
+    return len(
+        {
+            found.group(1)
+            for line in stripe_request_data(state)
+            if marker in line and (found := _IDEMPOTENCY_KEY.search(line))
+        }
+    )

@@ -59,13 +59,19 @@ async def ensure(
         customer_id = row["stripe_customer_id"]
         if not customer_id:
             contact = next((c for c in spec.contacts if c.role == "billing"), spec.contacts[0])
+            key = idempotency_key(tenant_id, "customer")
             customer = await client.v1.customers.create_async(
                 params={
                     "name": spec.display_name or name,
                     "email": contact.email,
-                    "metadata": {"meridian_tenant": name, "meridian_tenant_id": str(tenant_id)},
+                    # The key in metadata too: a customer in the dashboard says which call made it.
+                    "metadata": {
+                        "meridian_tenant": name,
+                        "meridian_tenant_id": str(tenant_id),
+                        "meridian_idempotency_key": key,
+                    },
                 },
-                options={"idempotency_key": idempotency_key(tenant_id, "customer")},
+                options={"idempotency_key": key},
             )
             customer_id = customer.id
             await _record(pool, tenant_id, customer_id=customer_id)
