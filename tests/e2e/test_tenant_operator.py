@@ -387,9 +387,7 @@ async def test_operator_killed_mid_provisioning_converges_without_duplicates(
         return phases().count("Ready") == len(names)
 
     try:
-        # The killed replica's peering record outlives it by kopf's peering lifetime (60 s); if
-        # its priority was higher, the new replica waits that long before it resumes.
-        await eventually(all_ready, within=180)
+        await eventually(all_ready, within=90)
     except AssertionError as error:
         raise AssertionError(f"{phases()}\n{operator.log_tail(OPERATOR, 40)}") from error
 

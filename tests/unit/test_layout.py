@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import time
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,12 @@ def test_dev_env_without_a_platform_says_what_to_do(
 
     assert cli.main(["dev", "env", "--run-dir", str(tmp_path)]) == 1
     assert "meridian dev up" in capsys.readouterr().err
+
+
+def test_a_later_operator_replica_outranks_an_earlier_one() -> None:
+    """A replacement for a crashed replica must not pause behind the dead one's peering record."""
+    from meridian.operators import runtime
+
+    earlier = runtime.peering_priority()
+    time.sleep(0.002)
+    assert runtime.peering_priority() > earlier
