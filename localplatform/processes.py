@@ -200,14 +200,31 @@ class Supervisor:
                 time.sleep(0.1)
             if record.alive:
                 _signal_group(record.pid, signal.SIGKILL)
-            while record.alive:
-                time.sleep(0.05)
-            # Children that outlive their leader (a postgres backend, an Erlang port) share its group.
+            self._wait_gone(record)
+        self._forget(record)
+
+    def kill(self, name: str) -> None:
+        """Crash it: SIGKILL to the whole group at once, as the OOM killer would; returns when gone."""
+        record = self._record(name)
+        if record is None:
+            return
+        if record.alive:  # never signal a group whose leader is not ours any more
             _signal_group(record.pid, signal.SIGKILL)
+            self._wait_gone(record)
+        self._forget(record)
+
+    @staticmethod
+    def _wait_gone(record: ProcessRecord) -> None:
+        while record.alive:
+            time.sleep(0.05)
+        # Children that outlive their leader (a postgres backend, an Erlang port) share its group.
+        _signal_group(record.pid, signal.SIGKILL)
+
+    def _forget(self, record: ProcessRecord) -> None:
         child = _CHILDREN.pop(record.pid, None)
         if child is not None:
             child.wait()
-        (self.pid_dir / f"{name}.json").unlink(missing_ok=True)
+        (self.pid_dir / f"{record.name}.json").unlink(missing_ok=True)
 
     def stop_all(self, timeout: float = 20.0) -> list[str]:
         """Stop everything in reverse start order; each gets `timeout` s to exit on its own."""

@@ -6,8 +6,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -378,8 +376,7 @@ async def test_operator_killed_mid_provisioning_converges_without_duplicates(
         return 0 < phases().count("Ready") < len(names)
 
     await eventually(some_provisioned, within=60, interval=0.05)
-    record = next(r for r in operator.records() if r.name == OPERATOR)
-    os.killpg(record.pid, signal.SIGKILL)
+    operator.kill(OPERATOR)
     platform.start_operators(local_platform, supervisor=operator, name=OPERATOR, only="tenant")
 
     async def all_ready() -> bool:
