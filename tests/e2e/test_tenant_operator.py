@@ -353,7 +353,7 @@ async def test_stripe_outage_keeps_tenant_provisioning_until_stripe_returns(
 async def test_operator_killed_mid_provisioning_converges_without_duplicates(
     local_platform: platform.PlatformState, kube_client: AsyncClient, operator: Supervisor
 ) -> None:
-    batch = uuid.uuid4().hex[:6]
+    batch = f"b{uuid.uuid4().hex[:6]}"  # a letter first: YAML would read 123456 as a number
     names = [f"k{batch}-{i}" for i in range(40)]
     documents = [tenants.manifest(n) for n in names]
     for document in documents:
