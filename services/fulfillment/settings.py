@@ -30,7 +30,7 @@ DEFAULT_SHIP_TO = contracts.Address(
 
 class FulfillmentSettings(ServiceSettings):
     model_config = SettingsConfigDict(
-        env_prefix="MERIDIAN_FULFILLMENT_", extra="ignore", frozen=True, env_nested_delimiter="__"
+        env_prefix="MERIDIAN_FULFILLMENT_", extra="ignore", frozen=True
     )
 
     name: str = "fulfillment"
@@ -63,6 +63,7 @@ class FulfillmentSettings(ServiceSettings):
     s3_timeout_s: float = Field(default=10.0, gt=0)
 
     # Where parcels leave from: per warehouse code, else `origin` with the warehouse in its name.
+    # Addresses are JSON in the environment: {"name", "street1", "city", "postal_code", "country"}.
     origin: contracts.Address = DEFAULT_ORIGIN
     warehouse_origins: dict[str, contracts.Address] = Field(default_factory=dict)
     # Orders without `ship_to` (the order API does not take an address yet) ship here.
