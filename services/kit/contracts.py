@@ -49,6 +49,18 @@ class Allocation(Contract):
     quantity: int = Field(gt=0)
 
 
+class Address(Contract):
+    """A postal address, as carriers take it (country: ISO 3166-1 alpha-2)."""
+
+    name: str = Field(min_length=1, max_length=100)
+    street1: str = Field(min_length=1, max_length=100)
+    street2: str = Field(default="", max_length=100)
+    city: str = Field(min_length=1, max_length=60)
+    state: str = Field(default="", max_length=30)
+    postal_code: str = Field(min_length=1, max_length=20)
+    country: str = Field(pattern=r"^[A-Z]{2}$")
+
+
 # --- inventory's reservation API (called by orders through its circuit breaker) ---------------
 
 
@@ -82,6 +94,8 @@ class OrderEvent(Contract):
     lines: list[Line]
     allocations: list[Allocation] = Field(default_factory=list)
     """Set from `order.confirmed` on: what inventory reserved, so fulfillment picks from it."""
+    ship_to: Address | None = None
+    """Where the order goes; fulfillment falls back to its configured default when absent."""
 
 
 class ShipmentEvent(Contract):

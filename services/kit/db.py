@@ -60,12 +60,29 @@ async def ping(pool: Pool) -> None:
 
 
 @contextlib.asynccontextmanager
-async def tenant_connection(pool: Pool, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
-    """A connection inside a transaction that RLS policies see as `tenant_id`'s."""
+async def tenant_connection(
+    pool: Pool, tenant_id: uuid.UUID, *, role: str | None = None
+) -> AsyncIterator[Connection]:
+    """A connection inside a transaction that RLS policies see as `tenant_id`'s.
+
+    `role`: the service's NOLOGIN application role (no BYPASSRLS), taken for the transaction only
+    (`set_config('role', ..., true)` is `SET LOCAL ROLE`), so the policies bind even when the pool
+    logs in as the tables' owner or, locally, as a superuser.
+    """
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError(f"tenant_id must be a UUID, got {type(tenant_id).__name__}")
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
+        if role is None:
+            await connection.execute(
+                "SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id)
+            )
+        else:
+            await connection.execute(
+                "SELECT set_config($1, $2, true), set_config('role', $3, true)",
+                TENANT_SETTING,
+                str(tenant_id),
+                role,
+            )
         yield connection
 
 

@@ -91,3 +91,32 @@ async def test_pool_sets_application_name_and_statement_timeout(orders_dsn: str)
         await db.ping(pool)
     finally:
         await pool.close()
+
+
+async def test_role_makes_policies_bind_a_superuser_pool_for_the_transaction_only(
+    pool: db.Pool, schema: str, suffix: str
+) -> None:
+    """Locally the DSN is a superuser (bypasses RLS); the app role taken per transaction is not."""
+    role = f"svc_app_{suffix}"
+    await pool.execute(
+        f"""
+        CREATE ROLE {role} NOLOGIN;
+        CREATE TABLE {schema}.items (tenant_id uuid NOT NULL, name text NOT NULL);
+        ALTER TABLE {schema}.items ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE {schema}.items FORCE ROW LEVEL SECURITY;
+        CREATE POLICY tenant_isolation ON {schema}.items
+            USING (tenant_id = nullif(current_setting('{db.TENANT_SETTING}', true), '')::uuid);
+        GRANT USAGE ON SCHEMA {schema} TO {role};
+        GRANT SELECT, INSERT ON {schema}.items TO {role};
+        INSERT INTO {schema}.items VALUES ('{TENANT_A}', 'a'), ('{TENANT_B}', 'b');
+        """
+    )
+    try:
+        async with db.tenant_connection(pool, TENANT_A) as connection:
+            assert await connection.fetchval("SELECT count(*) FROM items") == 2  # bypassed
+        async with db.tenant_connection(pool, TENANT_A, role=role) as connection:
+            assert await connection.fetchval("SELECT current_user") == role
+            assert [r["name"] for r in await connection.fetch("SELECT name FROM items")] == ["a"]
+        assert await pool.fetchval("SELECT current_user") != role
+    finally:
+        await pool.execute(f"DROP TABLE {schema}.items; DROP OWNED BY {role}; DROP ROLE {role}")

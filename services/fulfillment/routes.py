@@ -1,0 +1,49 @@
+"""Fulfillment's HTTP API: read-only shipments of the caller's tenant (the gateway's identity)."""
+
+from __future__ import annotations
+
+import uuid
+
+import pydantic
+from aiohttp import web
+
+from meridian.services.fulfillment import models, store
+from meridian.services.kit import contracts, db, problems
+
+
+def tenant_of(request: web.Request) -> uuid.UUID:
+    """The tenant the gateway authenticated; requests that did not come through it have none."""
+    raw = request.headers.get(contracts.TENANT_HEADER, "")
+    try:
+        return uuid.UUID(raw)
+    except ValueError:
+        raise problems.Unauthorized(f"Missing or invalid {contracts.TENANT_HEADER}") from None
+
+
+async def list_shipments(request: web.Request) -> web.Response:
+    tenant_id = tenant_of(request)
+    try:
+        query = models.ShipmentQuery.model_validate(dict(request.query))
+    except pydantic.ValidationError as error:
+        raise problems.from_validation_error(error) from error
+    async with db.tenant_connection(request.app[db.POOL], tenant_id, role=store.APP_ROLE) as conn:
+        found = await store.find(conn, order_id=query.order_id, limit=query.limit)
+    return web.json_response(text=models.ShipmentList(items=found).model_dump_json())
+
+
+async def get_shipment(request: web.Request) -> web.Response:
+    tenant_id = tenant_of(request)
+    try:
+        shipment_id = uuid.UUID(request.match_info["id"])
+    except ValueError:
+        raise problems.NotFound("No such shipment") from None
+    async with db.tenant_connection(request.app[db.POOL], tenant_id, role=store.APP_ROLE) as conn:
+        shipment = await store.get(conn, shipment_id)
+    if shipment is None:
+        raise problems.NotFound("No such shipment")
+    return web.json_response(text=shipment.model_dump_json())
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/fulfillment/shipments", list_shipments)
+    app.router.add_get("/v1/fulfillment/shipments/{id}", get_shipment)
