@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TypeAlias
 
 import asyncpg
 from aiohttp import web
 from asyncpg import pool as asyncpg_pool
 
+from meridian.core import migrations
 from meridian.services.kit import app as kit_app
 from meridian.services.kit.settings import ServiceSettings
 
@@ -60,13 +62,40 @@ async def ping(pool: Pool) -> None:
 
 
 @contextlib.asynccontextmanager
-async def tenant_connection(pool: Pool, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
-    """A connection inside a transaction that RLS policies see as `tenant_id`'s."""
+async def tenant_connection(
+    pool: Pool, tenant_id: uuid.UUID, *, role: str | None = None
+) -> AsyncIterator[Connection]:
+    """A connection inside a transaction that RLS policies see as `tenant_id`'s.
+
+    `role`: the service's application role (NOLOGIN, no BYPASSRLS), assumed with SET LOCAL ROLE
+    for the transaction, so policies bind even when the pool logs in as the tables' owner or (in
+    development) a superuser. The login user must be a member of it."""
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError(f"tenant_id must be a UUID, got {type(tenant_id).__name__}")
     async with pool.acquire() as connection, connection.transaction():
+        if role is not None:
+            await connection.execute(f"SET LOCAL ROLE {_identifier(role)}")
         await connection.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
         yield connection
+
+
+def _identifier(name: str) -> str:
+    """A role name as a quoted SQL identifier (SET ROLE takes no bind parameter)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def migrations_context(
+    settings: ServiceSettings, folder: Path
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry before the pool's: the service's schema is at head before it serves."""
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        if settings.pg_dsn is None:
+            raise ValueError(f"{settings.name}: pg_dsn is not configured")
+        await migrations.upgrade(settings.pg_dsn.get_secret_value(), folder)
+        yield
+
+    return context
 
 
 def pool_context(
