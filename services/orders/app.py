@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from meridian.services.kit import app as kit_app
-from meridian.services.kit import client, consumer, db, messaging, outbox, resilience
+from meridian.services.kit import client, consumer, contracts, db, messaging, outbox, resilience
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
 from meridian.services.orders.settings import Settings
@@ -48,6 +48,7 @@ def create_app(settings: Settings) -> web.Application:
             client.session_context(total=settings.inventory_timeout_s),
             order_flow,
             messaging.connection_context(settings),
+            messaging.exchanges_context(contracts.ORDERS_EXCHANGE),
             outbox.relay_context(db.POOL, relay_url, name="orders"),
             consumer.consumer_context(
                 consumers.shipments_topology(settings),

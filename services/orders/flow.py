@@ -82,6 +82,7 @@ async def drive(ctx: Context, caller: identity.Identity, order_id: uuid.UUID) ->
         raise problems.NotFound(f"Order {order_id} does not exist")
     if row["state"] != "pending":
         return store.order_of(row)
+    refused: UnknownSku | None = None
     outcome = await ctx.inventory.reserve(caller, order_id, store.order_of(row).lines)
     async with ctx.connection(caller.tenant_id) as connection:
         row = await store.get(connection, order_id, lock=True)
@@ -100,13 +101,13 @@ async def drive(ctx: Context, caller: identity.Identity, order_id: uuid.UUID) ->
                 row = await store.transition(
                     connection, row, "canceled", reason="reservation-released", detail=detail
                 )
+            case inventory.UnknownSkus(errors) if not row["announced"]:
+                await store.forget(connection, order_id)
+                await connection.execute(
+                    "DELETE FROM idempotency_keys WHERE body = $1", str(order_id).encode()
+                )
+                refused = UnknownSku(errors, detail="The order names SKUs with no stock record")
             case inventory.UnknownSkus(errors):
-                if not row["announced"]:
-                    await store.forget(connection, order_id)
-                    await connection.execute(
-                        "DELETE FROM idempotency_keys WHERE body = $1", str(order_id).encode()
-                    )
-                    raise UnknownSku(errors, detail="The order names SKUs with no stock record")
                 detail = "; ".join(f"{e.field}: {e.message}" for e in errors)
                 row = await store.transition(
                     connection, row, "canceled", reason="unknown-sku", detail=detail
@@ -114,6 +115,8 @@ async def drive(ctx: Context, caller: identity.Identity, order_id: uuid.UUID) ->
             case inventory.Unavailable(reason):
                 log.warning("Order left pending", order_id=str(order_id), reason=reason)
                 row = await store.still_pending(connection, row)
+    if refused is not None:  # raised after the commit that forgot the order
+        raise refused
     return store.order_of(row)
 
 
