@@ -126,31 +126,25 @@ async def set_stock(
     await connection.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", f"{tenant_id}/{sku}"
     )
-    await connection.execute(LOCK, tenant_id, [sku])
-    try:
-        row = await connection.fetchrow(
-            "INSERT INTO stock AS s (tenant_id, sku, warehouse, on_hand) VALUES ($1, $2, $3, $4)"
-            " ON CONFLICT (tenant_id, sku, warehouse) DO UPDATE SET on_hand = EXCLUDED.on_hand,"
-            " version = s.version + 1, updated_at = now()"
-            " RETURNING sku, warehouse, on_hand, reserved",
-            tenant_id,
-            sku,
-            update.warehouse,
-            update.on_hand,
-        )
-    except asyncpg.CheckViolationError:
-        reserved = await connection.fetchval(
-            "SELECT reserved FROM stock WHERE tenant_id = $1 AND sku = $2 AND warehouse = $3",
-            tenant_id,
-            sku,
-            update.warehouse,
-        )
+    locked = await connection.fetch(LOCK, tenant_id, [sku])
+    reserved = next((r["reserved"] for r in locked if r["warehouse"] == update.warehouse), 0)
+    if update.on_hand < reserved:
         raise problems.Conflict(
             f"on_hand {update.on_hand} is below the {reserved} units reserved in "
             f"{update.warehouse}; ship or release reservations first",
             field="/on_hand",
             reserved=reserved,
-        ) from None
+        )
+    row = await connection.fetchrow(
+        "INSERT INTO stock AS s (tenant_id, sku, warehouse, on_hand) VALUES ($1, $2, $3, $4)"
+        " ON CONFLICT (tenant_id, sku, warehouse) DO UPDATE SET on_hand = EXCLUDED.on_hand,"
+        " version = s.version + 1, updated_at = now()"
+        " RETURNING sku, warehouse, on_hand, reserved",
+        tenant_id,
+        sku,
+        update.warehouse,
+        update.on_hand,
+    )
     assert row is not None
     await _changed(connection, tenant_id, [row], "set")
 
