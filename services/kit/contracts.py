@@ -65,7 +65,7 @@ class Address(Contract):
 
 
 class ReservationRequest(Contract):
-    """POST /v1/reservations: all lines or nothing, under row locks (no oversell).
+    """POST /v1/inventory/reservations: all lines or nothing, under row locks (no oversell).
 
     201 with `Reservation`; 409 problem+json `insufficient-stock` naming the SKU; idempotent per
     order_id (a repeat returns the existing reservation)."""
@@ -77,6 +77,15 @@ class ReservationRequest(Contract):
 class Reservation(Contract):
     order_id: uuid.UUID
     allocations: list[Allocation]
+
+
+INSUFFICIENT_STOCK = "https://meridian.io/problems/insufficient-stock"
+"""Problem type of a 409 from POST /v1/inventory/reservations; extensions `sku`, `requested`,
+`available` (the most one warehouse can give)."""
+UNKNOWN_SKU = "https://meridian.io/problems/unknown-sku"
+"""Problem type of a 422 naming `/lines/<i>/sku` when the tenant has no stock row for that SKU."""
+RESERVATION_RELEASED = "https://meridian.io/problems/reservation-released"
+"""Problem type of a 409 when the order's reservation was already released (order canceled)."""
 
 
 # --- events ----------------------------------------------------------------------------------
@@ -96,6 +105,21 @@ class OrderEvent(Contract):
     """Set from `order.confirmed` on: what inventory reserved, so fulfillment picks from it."""
     ship_to: Address | None = None
     """Where the order goes; fulfillment falls back to its configured default when absent."""
+
+
+class StockChangedEvent(Contract):
+    """On `inventory.events`, routing key `stock.changed`: one SKU in one warehouse changed."""
+
+    type: Literal["stock.changed"]
+    message_id: uuid.UUID
+    occurred_at: datetime.datetime
+    tenant_id: uuid.UUID
+    sku: Sku
+    warehouse: str
+    on_hand: int
+    reserved: int
+    available: int
+    reason: Literal["set", "reserved", "released", "shipped"]
 
 
 class ShipmentEvent(Contract):

@@ -14,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import TypeAlias
 
 import asyncpg
 from aiohttp import web
 from asyncpg import pool as asyncpg_pool
 
+from meridian.core import migrations
 from meridian.services.kit import app as kit_app
 from meridian.services.kit.settings import ServiceSettings
 
@@ -84,6 +86,20 @@ async def tenant_connection(
                 role,
             )
         yield connection
+
+
+def migrations_context(
+    settings: ServiceSettings, folder: Path
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry before the pool's: the service's schema is at head before it serves."""
+
+    async def context(_app: web.Application) -> AsyncIterator[None]:
+        if settings.pg_dsn is None:
+            raise ValueError(f"{settings.name}: pg_dsn is not configured")
+        await migrations.upgrade(settings.pg_dsn.get_secret_value(), folder)
+        yield
+
+    return context
 
 
 def pool_context(

@@ -149,3 +149,36 @@ def connection_context(
             await connection.close()
 
     return context
+
+
+RETAINED_ARGUMENTS: dict[str, Any] = {
+    **QUORUM,
+    "x-max-length": 100_000,
+    "x-overflow": "drop-head",
+    "x-message-ttl": 24 * 3600 * 1000,
+}
+
+
+def exchanges_context(*names: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    """A `cleanup_ctx` entry after the connection's: the exchanges this service publishes to
+    exist before its outbox relay sends (a publish to a missing exchange fails the batch).
+
+    Each also gets `<exchange>.retained`, bound to every routing key and bounded (newest 100k
+    messages, 24 h): publishing is `mandatory`, so an event no consumer has bound yet would come
+    back NO_ROUTE and block the outbox; here it is kept a day instead, for replay and debugging.
+    """
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        channel = await open_channel(app[CONNECTION])
+        try:
+            for name in names:
+                await declare_exchange(channel, name)
+                queue = await channel.declare_queue(
+                    f"{name}.retained", durable=True, arguments=RETAINED_ARGUMENTS
+                )
+                await queue.bind(name, "#")
+        finally:
+            await channel.close()
+        yield
+
+    return context

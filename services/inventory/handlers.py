@@ -1,0 +1,124 @@
+"""Inventory's HTTP handlers: thin — identity, validation, one tenant transaction, the cache."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from typing import TypeVar
+
+import pydantic
+from aiohttp import web
+
+from meridian.services.inventory import models, stockcache, store
+from meridian.services.inventory.settings import Settings
+from meridian.services.kit import app as kit_app
+from meridian.services.kit import contracts, db, identity, payloads, problems
+
+CACHE = web.AppKey("stock_cache", stockcache.StockCache)
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class OrderPath(pydantic.BaseModel):
+    order_id: uuid.UUID
+
+
+class ListQuery(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+    after: str = pydantic.Field(default="", max_length=64)
+    limit: int = pydantic.Field(default=100, ge=1, le=500)
+
+
+def parsed(model: type[M], values: dict[str, str]) -> M:
+    """Path or query parameters as a model; a wrong one is a 422 naming it."""
+    try:
+        return model.model_validate(values)
+    except pydantic.ValidationError as error:
+        raise problems.from_validation_error(error) from error
+
+
+def _role(request: web.Request) -> str:
+    settings = request.app[kit_app.SETTINGS]
+    assert isinstance(settings, Settings)
+    return settings.db_role
+
+
+async def _cache(request: web.Request, tenant_id: uuid.UUID, fresh: Iterable[models.Stock]) -> None:
+    """After commit: the cache gets the snapshots the change committed (see `stockcache`)."""
+    for stock in fresh:
+        await request.app[CACHE].put(tenant_id, stock)
+
+
+def _json(model: pydantic.BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(text=model.model_dump_json(), status=status)
+
+
+async def put_stock(request: web.Request) -> web.Response:
+    caller = identity.of(request)
+    sku = parsed(models.SkuPath, dict(request.match_info)).sku
+    update = await payloads.read_json(request, models.StockUpdate)
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        await store.set_stock(connection, caller.tenant_id, sku, update)
+        (stock,) = await store.snapshots(connection, caller.tenant_id, [sku])
+    await _cache(request, caller.tenant_id, [stock])
+    return _json(stock)
+
+
+async def get_stock(request: web.Request) -> web.Response:
+    caller = identity.of(request)
+    sku = parsed(models.SkuPath, dict(request.match_info)).sku
+    cached = await request.app[CACHE].get(caller.tenant_id, sku)
+    if cached is not None:
+        return _json(cached)
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        found = await store.snapshots(connection, caller.tenant_id, [sku])
+    if not found:
+        raise problems.NotFound(f"No stock recorded for SKU {sku!r}")
+    await request.app[CACHE].put(caller.tenant_id, found[0])
+    return _json(found[0])
+
+
+async def list_stock(request: web.Request) -> web.Response:
+    caller = identity.of(request)
+    query = parsed(ListQuery, dict(request.query))
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        items = await store.page(connection, caller.tenant_id, after=query.after, limit=query.limit)
+    last = items[-1].sku if len(items) == query.limit else None
+    return _json(models.StockList(items=items, next_after=last))
+
+
+async def create_reservation(request: web.Request) -> web.Response:
+    caller = identity.of(request)
+    body = await payloads.read_json(request, contracts.ReservationRequest)
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        reservation, created = await store.reserve(connection, caller.tenant_id, body)
+        skus = [a.sku for a in reservation.allocations] if created else []
+        fresh = await store.snapshots(connection, caller.tenant_id, skus)
+    await _cache(request, caller.tenant_id, fresh)
+    return _json(reservation, status=201 if created else 200)
+
+
+async def delete_reservation(request: web.Request) -> web.Response:
+    caller = identity.of(request)
+    order_id = parsed(OrderPath, dict(request.match_info)).order_id
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        found, skus = await store.release(connection, caller.tenant_id, order_id)
+        fresh = await store.snapshots(connection, caller.tenant_id, skus)
+    if found == "shipped":
+        raise problems.Conflict(f"Order {order_id} has shipped; its stock cannot be released")
+    await _cache(request, caller.tenant_id, fresh)
+    return web.Response(status=204)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_put("/v1/inventory/stock/{sku}", put_stock)
+    app.router.add_get("/v1/inventory/stock/{sku}", get_stock)
+    app.router.add_get("/v1/inventory/stock", list_stock)
+    app.router.add_post("/v1/inventory/reservations", create_reservation)
+    app.router.add_delete("/v1/inventory/reservations/{order_id}", delete_reservation)

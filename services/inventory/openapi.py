@@ -1,0 +1,96 @@
+"""Inventory's OpenAPI 3.1 description, served at GET /openapi.json."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meridian.services.inventory import models
+from meridian.services.kit import contracts, openapi
+
+SKU = {
+    "name": "sku",
+    "in": "path",
+    "required": True,
+    "schema": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 64,
+        "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+    },
+}
+ORDER_ID = {
+    "name": "order_id",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "format": "uuid"},
+}
+
+OPERATIONS = (
+    openapi.Operation(
+        "PUT",
+        "/v1/inventory/stock/{sku}",
+        "putStock",
+        "Set what is on hand of one SKU in one warehouse",
+        request=models.StockUpdate,
+        parameters=[SKU],
+        responses={
+            200: ("The SKU's stock after the change", models.Stock),
+            409: ("on_hand would fall below what is reserved", None),
+        },
+    ),
+    openapi.Operation(
+        "GET",
+        "/v1/inventory/stock/{sku}",
+        "getStock",
+        "One SKU's stock per warehouse and in total (cached)",
+        parameters=[SKU],
+        responses={
+            200: ("The SKU's stock", models.Stock),
+            404: ("No stock recorded for the SKU", None),
+            422: ("The SKU is malformed", None),
+        },
+    ),
+    openapi.Operation(
+        "GET",
+        "/v1/inventory/stock",
+        "listStock",
+        "Every SKU's stock, by SKU, a page at a time",
+        parameters=[
+            {"name": "after", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+            {
+                "name": "limit",
+                "in": "query",
+                "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+            },
+        ],
+        responses={200: ("A page of SKUs", models.StockList), 422: ("A bad parameter", None)},
+    ),
+    openapi.Operation(
+        "POST",
+        "/v1/inventory/reservations",
+        "createReservation",
+        "Reserve every line of an order, or none (idempotent per order_id)",
+        request=contracts.ReservationRequest,
+        responses={
+            200: ("The order's existing reservation", contracts.Reservation),
+            201: ("Reserved", contracts.Reservation),
+            409: ("Insufficient stock (names the SKU), or the reservation was released", None),
+        },
+    ),
+    openapi.Operation(
+        "DELETE",
+        "/v1/inventory/reservations/{order_id}",
+        "deleteReservation",
+        "Release an order's reservation (idempotent)",
+        parameters=[ORDER_ID],
+        responses={
+            204: ("Released (or nothing was held)", None),
+            409: ("The order has shipped", None),
+            422: ("The order id is malformed", None),
+        },
+    ),
+)
+
+
+def description() -> dict[str, Any]:
+    return openapi.document(title="Meridian inventory", version="1.0.0", operations=OPERATIONS)

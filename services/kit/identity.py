@@ -1,0 +1,47 @@
+"""Who is calling: the identity the gateway forwards in `contracts.IDENTITY_HEADERS`.
+
+Handlers call `of(request)` once and scope everything by its `tenant_id` (through
+`db.tenant_connection`); a request without a well-formed tenant header is refused with 401
+before any query runs. `forward(identity)` gives the headers a service passes on when it calls a
+peer on the caller's behalf, so the peer scopes by the same tenant.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import NamedTuple
+
+from aiohttp import web
+
+from meridian.services.kit import contracts, problems
+
+
+class Identity(NamedTuple):
+    tenant_id: uuid.UUID
+    subject: str
+    scopes: frozenset[str]
+
+
+def of(request: web.Request) -> Identity:
+    raw = request.headers.get(contracts.TENANT_HEADER, "")
+    try:
+        tenant_id = uuid.UUID(raw)
+    except ValueError:
+        raise problems.Unauthorized(
+            f"{contracts.TENANT_HEADER} is missing or not a UUID (requests come through the gateway)"
+        ) from None
+    scopes = request.headers.get(contracts.SCOPES_HEADER, "")
+    return Identity(
+        tenant_id=tenant_id,
+        subject=request.headers.get(contracts.SUBJECT_HEADER, ""),
+        scopes=frozenset(scopes.split()),
+    )
+
+
+def forward(identity: Identity) -> dict[str, str]:
+    """The identity headers for a call to a peer service on the caller's behalf."""
+    return {
+        contracts.TENANT_HEADER: str(identity.tenant_id),
+        contracts.SUBJECT_HEADER: identity.subject,
+        contracts.SCOPES_HEADER: " ".join(sorted(identity.scopes)),
+    }

@@ -1,0 +1,129 @@
+"""OpenAPI 3.1 descriptions built from the same pydantic models the handlers validate with.
+
+A service lists its `Operation`s once; `document(...)` turns them into the JSON served at
+`GET /openapi.json` (`route(app, ...)`). Schemas come from `pydantic.json_schema`, so the
+description cannot drift from validation. Every error answer is problem+json; every operation
+but the probes takes the gateway's identity headers (`contracts.IDENTITY_HEADERS`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pydantic
+from aiohttp import web
+from pydantic import json_schema
+
+from meridian.services.kit import contracts, problems
+
+REF = "#/components/schemas/{model}"
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "RFC 9457 problem details; `errors` names each wrong field (JSON pointers).",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+
+IDENTITY_PARAMETERS: list[dict[str, Any]] = [
+    {
+        "name": contracts.TENANT_HEADER,
+        "in": "header",
+        "required": True,
+        "description": "The caller's tenant, set by the gateway.",
+        "schema": {"type": "string", "format": "uuid"},
+    },
+    {"name": contracts.SUBJECT_HEADER, "in": "header", "schema": {"type": "string"}},
+    {"name": contracts.SCOPES_HEADER, "in": "header", "schema": {"type": "string"}},
+]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    operation_id: str
+    summary: str
+    request: type[pydantic.BaseModel] | None = None
+    # status -> response model (JSON), None (problem+json or no body), with a description each.
+    responses: Mapping[int, tuple[str, type[pydantic.BaseModel] | None]] = field(
+        default_factory=dict
+    )
+    parameters: Sequence[Mapping[str, Any]] = ()
+    identity: bool = True
+
+
+def _problem(description: str) -> dict[str, Any]:
+    schema = {"$ref": "#/components/schemas/Problem"}
+    return {"description": description, "content": {problems.CONTENT_TYPE: {"schema": schema}}}
+
+
+def document(*, title: str, version: str, operations: Sequence[Operation]) -> dict[str, Any]:
+    models: list[tuple[type[pydantic.BaseModel], json_schema.JsonSchemaMode]] = []
+    for op in operations:
+        if op.request is not None:
+            models.append((op.request, "validation"))
+        models.extend((model, "serialization") for _, model in op.responses.values() if model)
+    refs, definitions = json_schema.models_json_schema(models, ref_template=REF)
+    schemas = dict(definitions.get("$defs", {}))
+    schemas["Problem"] = PROBLEM_SCHEMA
+    paths: dict[str, dict[str, Any]] = {}
+    for op in operations:
+        entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
+        parameters = [*(IDENTITY_PARAMETERS if op.identity else []), *op.parameters]
+        if parameters:
+            entry["parameters"] = [dict(p) for p in parameters]
+        if op.request is not None:
+            entry["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
+            }
+        responses: dict[str, Any] = {}
+        for status, (description, model) in sorted(op.responses.items()):
+            if model is not None:
+                schema = refs[(model, "serialization")]
+                content = {"application/json": {"schema": schema}}
+                responses[str(status)] = {"description": description, "content": content}
+            elif status >= 400:
+                responses[str(status)] = _problem(description)
+            else:
+                responses[str(status)] = {"description": description}
+        if op.identity:
+            responses.setdefault("401", _problem("No tenant identity (not through the gateway)"))
+        if op.request is not None:
+            responses.setdefault("400", _problem("The body is not JSON"))
+            responses.setdefault("413", _problem("The body is too large"))
+            responses.setdefault("415", _problem("The body is not application/json"))
+            responses.setdefault("422", _problem("A field is invalid; `errors` names it"))
+        entry["responses"] = responses
+        paths.setdefault(op.path, {})[op.method.lower()] = entry
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {"schemas": schemas},
+    }
+
+
+def route(app: web.Application, description: Mapping[str, Any]) -> None:
+    """Serve `description` at GET /openapi.json."""
+
+    async def handler(_request: web.Request) -> web.Response:
+        return web.json_response(description)
+
+    app.router.add_get("/openapi.json", handler)

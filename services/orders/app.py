@@ -1,0 +1,63 @@
+"""Orders' app factory: the kit's skeleton, migrations, pool, inventory client behind its
+breaker, the shipments consumer, the outbox relay and the sweeper."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from meridian.services.kit import app as kit_app
+from meridian.services.kit import client, consumer, contracts, db, messaging, outbox, resilience
+from meridian.services.kit import openapi as kit_openapi
+from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
+from meridian.services.orders.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: Settings) -> web.Application:
+    if settings.amqp_url is None:
+        raise ValueError("orders: amqp_url is not configured")
+    relay_url = (settings.relay_amqp_url or settings.amqp_url).get_secret_value()
+    app = kit_app.create(settings)
+
+    async def order_flow(app: web.Application) -> AsyncIterator[None]:
+        breaker = resilience.CircuitBreaker(
+            "inventory",
+            failure_threshold=settings.breaker_failures,
+            open_for=settings.breaker_open_s,
+            failures=(inventory.Failed,),
+            on_change=app[kit_app.METRICS].breaker_changed,
+        )
+        client_ = inventory.Inventory(
+            app[client.SESSION],
+            settings.inventory_url,
+            breaker,
+            timeout=settings.inventory_timeout_s,
+            attempts=settings.inventory_attempts,
+        )
+        app[handlers.FLOW] = flow.Context(app[db.POOL], settings.db_role, client_)
+        yield
+
+    app.cleanup_ctx.extend(
+        [
+            db.migrations_context(settings, MIGRATIONS),
+            db.pool_context(settings),
+            client.session_context(total=settings.inventory_timeout_s),
+            order_flow,
+            messaging.connection_context(settings),
+            messaging.exchanges_context(contracts.ORDERS_EXCHANGE),
+            outbox.relay_context(db.POOL, relay_url, name="orders"),
+            consumer.consumer_context(
+                consumers.shipments_topology(settings),
+                consumers.shipment_handler(app, settings),
+                prefetch=settings.amqp_prefetch,
+            ),
+            sweeper.sweeper_context(settings),
+        ]
+    )
+    handlers.add_routes(app)
+    kit_openapi.route(app, openapi.description())
+    return app

@@ -1,0 +1,57 @@
+"""Shipments fulfil orders: `shipment.created` on `fulfillment.events`, applied once each.
+
+The dedupe row (`idempotency.first_time`), the state change and its `order.fulfilled` event
+commit together. A body that is not a `ShipmentEvent` goes to the DLQ at once (`Permanent`); an
+order we do not (yet) have, or one still pending, is retried and, if it never appears, parked in
+the DLQ after the retries. A shipment of a canceled order is logged and dropped: the goods left
+the warehouse, which is inventory's business, not a state this order can take.
+"""
+
+from __future__ import annotations
+
+import pydantic
+from aiohttp import web
+
+from meridian.core import logging as meridian_logging
+from meridian.services.kit import consumer, contracts, db, idempotency, messaging
+from meridian.services.orders import store
+from meridian.services.orders.settings import Settings
+
+log = meridian_logging.get_logger("meridian.services.orders.consumers")
+
+
+def shipments_topology(settings: Settings) -> messaging.Topology:
+    return messaging.Topology(
+        exchange=contracts.FULFILLMENT_EXCHANGE,
+        queue=settings.shipments_queue,
+        routing_keys=("shipment.created",),
+        retry_delay_ms=settings.retry_delay_ms,
+    )
+
+
+def shipment_handler(app: web.Application, settings: Settings) -> consumer.Handler:
+    async def handle(delivery: consumer.Delivery) -> None:
+        try:
+            event = contracts.ShipmentEvent.model_validate_json(delivery.body)
+        except pydantic.ValidationError as error:
+            raise consumer.Permanent(f"Not a ShipmentEvent: {error}") from error
+        message_id = delivery.message_id or str(event.message_id)
+        async with db.tenant_connection(
+            app[db.POOL], event.tenant_id, role=settings.db_role
+        ) as connection:
+            if not await idempotency.first_time(connection, settings.shipments_queue, message_id):
+                return
+            row = await store.get(connection, event.order_id, lock=True)
+            if row is None:
+                raise LookupError(f"Order {event.order_id} of tenant {event.tenant_id} not found")
+            if row["state"] == "fulfilled":
+                return  # another shipment event of the same order
+            if row["state"] == "canceled":
+                log.warning("Shipment of a canceled order ignored", order_id=str(event.order_id))
+                return
+            if row["state"] == "pending":
+                raise RuntimeError(f"Order {event.order_id} shipped before it was confirmed")
+            await store.transition(connection, row, "fulfilled")
+        log.info("Order fulfilled", order_id=str(event.order_id))
+
+    return handle
