@@ -60,13 +60,26 @@ async def ping(pool: Pool) -> None:
 
 
 @contextlib.asynccontextmanager
-async def tenant_connection(pool: Pool, tenant_id: uuid.UUID) -> AsyncIterator[Connection]:
-    """A connection inside a transaction that RLS policies see as `tenant_id`'s."""
+async def tenant_connection(
+    pool: Pool, tenant_id: uuid.UUID, *, role: str | None = None
+) -> AsyncIterator[Connection]:
+    """A connection inside a transaction that RLS policies see as `tenant_id`'s.
+
+    `role`: `SET LOCAL ROLE` to it for the transaction, so a pool logged in as a privileged user
+    (locally: a superuser, which bypasses RLS) still runs the queries under the policies.
+    """
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError(f"tenant_id must be a UUID, got {type(tenant_id).__name__}")
     async with pool.acquire() as connection, connection.transaction():
+        if role is not None:
+            await connection.execute(f"SET LOCAL ROLE {quote_ident(role)}")
         await connection.execute("SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id))
         yield connection
+
+
+def quote_ident(name: str) -> str:
+    """A PostgreSQL identifier, double-quoted (for the places bind parameters cannot go)."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def pool_context(
