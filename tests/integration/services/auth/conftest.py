@@ -20,6 +20,21 @@ from meridian.services.auth.app import create_app
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import AuthSettings
 
+# What the gateway's tests take from here (`import *`): the fixtures and their types.
+__all__ = [
+    "AuthClient",
+    "MakeTenant",
+    "MakeUser",
+    "Tenant",
+    "User",
+    "auth",
+    "auth_dsn",
+    "auth_settings",
+    "make_tenant",
+    "make_user",
+    "registry",
+]
+
 PASSWORD = "correct horse battery staple"
 
 
