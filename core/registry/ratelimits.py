@@ -28,11 +28,23 @@ async def cached(client: redis.Redis, tenant_id: uuid.UUID | str) -> RateLimit |
     return RateLimit(int(found[b"rps"]), int(found[b"burst"]))
 
 
-async def publish(client: redis.Redis, tenant_id: uuid.UUID | str, limit: RateLimit) -> None:
-    await client.hset(
-        cache_key(tenant_id),
-        mapping={"rps": limit.requests_per_second, "burst": limit.burst},
-    )
+async def publish(
+    client: redis.Redis,
+    tenant_id: uuid.UUID | str,
+    limit: RateLimit,
+    *,
+    ttl: float | None = None,
+) -> None:
+    """Write the limit; `ttl` for a reader's cache fill (the gateway on a miss), so a value read
+    just before the operator's next write cannot outlive it for long. The operator passes none."""
+    key = cache_key(tenant_id)
+    if ttl is None:
+        await client.hset(key, mapping={"rps": limit.requests_per_second, "burst": limit.burst})
+        return
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.hset(key, mapping={"rps": limit.requests_per_second, "burst": limit.burst})
+        pipe.pexpire(key, max(1, int(ttl * 1000)))
+        await pipe.execute()
 
 
 async def withdraw(client: redis.Redis, tenant_id: uuid.UUID | str) -> None:

@@ -29,11 +29,15 @@ async def _on_request_start(
         params.headers[middlewares.REQUEST_ID_HEADER] = rid
 
 
-def create_session(*, total: float = 10.0, connect: float = 2.0) -> aiohttp.ClientSession:
-    """Bounded waits: `connect` for the TCP/TLS handshake, `total` for the whole exchange."""
+def create_session(
+    *, total: float = 10.0, connect: float = 2.0, connections: int = 100
+) -> aiohttp.ClientSession:
+    """Bounded waits: `connect` for the TCP/TLS handshake, `total` for the whole exchange;
+    at most `connections` open at once (kept alive and reused)."""
     hooks = aiohttp.TraceConfig()
     hooks.on_request_start.append(_on_request_start)
     return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=connections),
         timeout=aiohttp.ClientTimeout(total=total, connect=connect),
         trace_configs=[hooks],
         raise_for_status=False,

@@ -2,10 +2,14 @@
 inventory reservation API. One module, so a producer and its consumers cannot drift apart.
 
 Identity: the gateway validates the caller's JWT (or API key via auth) and forwards the request
-with `X-Meridian-Tenant-Id`, `X-Meridian-Subject` and `X-Meridian-Scopes` set, after stripping any
+with `X-Meridian-Tenant-Id`, `X-Meridian-Subject` and `X-Meridian-Scopes` (space-separated, as
+OAuth 2 scope strings) set, after stripping any
 such header the client sent. Services trust these headers only from the gateway and their peers
 (NetworkPolicies; mTLS in production) and scope every query by the tenant through row-level
 security (`db.tenant_connection`).
+
+Access tokens: auth signs `AccessClaims` (RS256, keys published at `JWKS_PATH`); a revoked token's
+`jti` sits under `revoked_token_key(jti)` in Redis until the token would have expired anyway.
 
 Events: JSON bodies (pydantic, camelCase off: snake_case on the wire), `message_id` is the outbox
 row's id (idempotent consumers dedupe on it), `tenant_id` on every event, routing key = `type`.
@@ -34,6 +38,33 @@ OrderState = Literal["pending", "confirmed", "fulfilled", "canceled"]
 
 class Contract(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- access tokens (auth issues, the gateway validates) ------------------------------------------
+
+JWKS_PATH = "/.well-known/jwks.json"
+TOKEN_ALGORITHM = "RS256"
+
+
+class AccessClaims(Contract):
+    """The claims of an access token (a JWT signed RS256 by auth, `kid` in its header).
+
+    `sub` is a user id, or `apikey:<prefix>` for a machine client's token."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    iss: str
+    sub: str
+    tenant_id: uuid.UUID
+    scopes: list[str]
+    iat: int
+    exp: int
+    jti: str
+
+
+def revoked_token_key(jti: str) -> str:
+    """Redis key present while a revoked access token would otherwise still be valid."""
+    return f"meridian:auth:revoked:{jti}"
 
 
 class Line(Contract):

@@ -102,6 +102,11 @@ def migrations_context(
     return context
 
 
+def quote_ident(name: str) -> str:
+    """A PostgreSQL identifier, double-quoted (for the places bind parameters cannot go)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def pool_context(
     settings: ServiceSettings,
 ) -> Callable[[web.Application], AsyncIterator[None]]:

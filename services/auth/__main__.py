@@ -1,0 +1,74 @@
+"""`python -m meridian.services.auth [serve | create-user ... | rotate-keys ...]`.
+
+- serve (the default): the HTTP service, until SIGTERM.
+- create-user --tenant T --email E --password P [--scope S ...]: prints the new user's id.
+- rotate-keys [--activate-in SECONDS]: a new signing key now (the old one stays published until
+  its tokens have expired); prints its kid.
+
+Settings come from `MERIDIAN_AUTH_*` (PG_DSN: meridian_auth; PLATFORM_DSN: meridian_platform;
+REDIS_URL; see `settings.AuthSettings`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from meridian.core.registry import users as registry_users
+from meridian.services.auth import keys, registry, users
+from meridian.services.auth.app import create_app
+from meridian.services.auth.settings import AuthSettings
+from meridian.services.kit import app as kit_app
+from meridian.services.kit import db
+
+
+async def _rotate(settings: AuthSettings, activate_in: float | None) -> str:
+    await registry.migrate(settings)
+    assert settings.pg_dsn is not None
+    pool = await db.create_pool(settings.pg_dsn.get_secret_value(), application_name="auth-cli")
+    try:
+        return await keys.rotate(pool, settings, activate_in=activate_in)
+    finally:
+        await pool.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m meridian.services.auth")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the HTTP service (default)")
+    create = commands.add_parser("create-user", help="create a tenant's user; prints its id")
+    create.add_argument("--tenant", required=True, help="the tenant's name")
+    create.add_argument("--email", required=True)
+    create.add_argument("--password", required=True)
+    create.add_argument("--scope", action="append", dest="scopes", help="repeatable")
+    rotate = commands.add_parser("rotate-keys", help="create a new signing key; prints its kid")
+    rotate.add_argument(
+        "--activate-in", type=float, default=None, help="seconds (default: settings)"
+    )
+    args = parser.parse_args(argv)
+    settings = AuthSettings()
+    if args.command == "create-user":
+        try:
+            user_id = asyncio.run(
+                users.create_user_from_settings(
+                    settings,
+                    tenant=args.tenant,
+                    email=args.email,
+                    password=args.password,
+                    scopes=args.scopes,
+                )
+            )
+        except (users.UnknownTenant, registry_users.DuplicateEmail) as error:
+            print(error, file=sys.stderr)
+            return 1
+        print(user_id)
+    elif args.command == "rotate-keys":
+        print(asyncio.run(_rotate(settings, args.activate_in)))
+    else:
+        kit_app.run(create_app(settings), settings)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""Auth's app factory: the kit's skeleton, both databases, Redis, the key ring, the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from meridian.services.auth import handlers, keys, openapi, registry
+from meridian.services.auth.passwords import Passwords
+from meridian.services.auth.settings import AuthSettings
+from meridian.services.kit import app as kit_app
+from meridian.services.kit import cache, contracts, db
+
+
+def create_app(settings: AuthSettings) -> web.Application:
+    app = kit_app.create(settings)
+    spec = openapi.document()
+
+    async def passwords(app: web.Application) -> AsyncIterator[None]:
+        app[handlers.PASSWORDS] = Passwords(settings)
+        yield
+
+    # Order matters: the registry context runs both migrations before auth's own pool opens.
+    app.cleanup_ctx.extend(
+        [
+            registry.pool_context(settings),
+            db.pool_context(settings),
+            cache.client_context(settings),
+            keys.ring_context(settings),
+            passwords,
+        ]
+    )
+
+    async def openapi_json(_request: web.Request) -> web.Response:
+        return web.json_response(spec)
+
+    app.router.add_post("/v1/auth/login", handlers.login)
+    app.router.add_post("/v1/auth/refresh", handlers.refresh)
+    app.router.add_post("/v1/auth/token", handlers.api_key_token)
+    app.router.add_post("/v1/auth/revoke", handlers.revoke)
+    app.router.add_get(contracts.JWKS_PATH, handlers.jwks)
+    app.router.add_get("/openapi.json", openapi_json)
+    return app

@@ -1,0 +1,58 @@
+"""The auth service's settings: `MERIDIAN_AUTH_*` (plus the kit's, e.g. `MERIDIAN_AUTH_PG_DSN`)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from meridian.services.kit.settings import ServiceSettings
+
+DAY = 86_400
+
+
+class AuthSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="MERIDIAN_AUTH_", extra="ignore", frozen=True)
+
+    name: str = "auth"
+    # pg_dsn (kit) is auth's own database, meridian_auth: the signing keys.
+    # The platform registry (meridian_platform): tenants, API keys, users, refresh tokens.
+    platform_dsn: SecretStr | None = None
+    platform_pool_max: int = Field(default=10, ge=1)
+
+    issuer: str = "meridian-auth"
+    # Access tokens are short: a revoked one stays in Redis for its remaining lifetime, and the
+    # seed bounds that window at 5 minutes. Never above 15 minutes.
+    access_token_ttl_s: int = Field(default=300, ge=30, le=900)
+    refresh_token_ttl_s: int = Field(default=14 * DAY, ge=60)
+    # Allowed difference between our clock and a verifier's.
+    clock_skew_s: int = Field(default=5, ge=0, le=60)
+
+    # Signing keys: a key older than `key_rotate_after_s` is succeeded by a new one (checked at
+    # start and every `key_refresh_s`); the new key is published at once and signs from
+    # `key_activation_delay_s` later, so every replica (reloading every `key_refresh_s`) and
+    # every gateway knows it before its first token. The old key stays published until its last
+    # token has expired.
+    key_rotate_after_s: int = Field(default=30 * DAY, ge=60)
+    key_activation_delay_s: int = Field(default=60, ge=0)
+    key_refresh_s: float = Field(default=30.0, gt=0)
+    key_bits: int = Field(default=2048, ge=2048)
+
+    # Scopes of a new user unless given, and of every API-key (machine) token.
+    default_user_scopes: list[str] = Field(
+        default_factory=lambda: ["orders:read", "orders:write", "inventory:read"]
+    )
+    api_key_scopes: list[str] = Field(
+        default_factory=lambda: [
+            "orders:read",
+            "orders:write",
+            "inventory:read",
+            "inventory:write",
+        ]
+    )
+
+    # argon2id (RFC 9106's second recommended setting by default): time cost, memory in KiB,
+    # lanes; at most `password_hash_concurrency` hashes at once, each holding `memory_kib`.
+    argon2_time_cost: int = Field(default=3, ge=1)
+    argon2_memory_kib: int = Field(default=65_536, ge=8_192)
+    argon2_parallelism: int = Field(default=4, ge=1)
+    password_hash_concurrency: int = Field(default=4, ge=1)

@@ -1,0 +1,106 @@
+"""The gateway's app factory: the kit's skeleton, the upstream session, JWKS, Redis, the proxy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from meridian.services.gateway import jwks, proxy, ratelimit
+from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.kit import app as kit_app
+from meridian.services.kit import cache, client, contracts, db, problems, tokens
+
+ROUTES = web.AppKey("routes", proxy.RouteTable)
+LIMITER = web.AppKey("limiter", ratelimit.Limiter)
+
+OPENAPI = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "Meridian gateway",
+        "version": "1.0.0",
+        "description": "Routes /v1/<service>/... to the services (see each one's /openapi.json) "
+        "after checking the bearer JWT and the tenant's rate limit. Errors are problem+json: "
+        "401 without a valid token, 429 with Retry-After, 502/504 for upstream failures.",
+    },
+    "paths": {},
+}
+
+
+def _unauthorized(detail: str) -> problems.Unauthorized:
+    problem = problems.Unauthorized(detail)
+    problem.extra_headers["WWW-Authenticate"] = 'Bearer realm="meridian"'
+    return problem
+
+
+async def _authenticate(request: web.Request) -> contracts.AccessClaims:
+    settings = request.app[kit_app.SETTINGS]
+    assert isinstance(settings, GatewaySettings)
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise _unauthorized("A bearer token is required")
+    token = token.strip()
+    try:
+        key = await request.app[jwks.JWKS].key(tokens.kid_of(token))
+        if key is None:
+            raise tokens.InvalidToken("The token is signed by an unknown key")
+        return tokens.verify(token, key, issuer=settings.issuer, leeway=settings.clock_skew_s)
+    except tokens.InvalidToken as error:
+        raise _unauthorized(f"Invalid token: {error}") from error
+
+
+async def handle(request: web.Request) -> web.StreamResponse:
+    route = request.app[ROUTES].match(request.path)
+    if route is None:
+        raise problems.NotFound(f"No service serves {request.path}")
+    identity: dict[str, str] = {}
+    if not route.public:
+        claims = await _authenticate(request)
+        verdict = await request.app[LIMITER].admit(claims)
+        if verdict.revoked:
+            raise _unauthorized("Invalid token: revoked")
+        if not verdict.allowed:
+            raise problems.TooManyRequests(
+                verdict.retry_after, "The tenant's request rate limit is exhausted"
+            )
+        identity = {
+            contracts.TENANT_HEADER: str(claims.tenant_id),
+            contracts.SUBJECT_HEADER: claims.sub,
+            contracts.SCOPES_HEADER: " ".join(claims.scopes),
+        }
+    return await proxy.forward(request, request.app[client.SESSION], route, identity)
+
+
+def create_app(settings: GatewaySettings) -> web.Application:
+    app = kit_app.create(settings)
+    app[ROUTES] = proxy.RouteTable(settings)
+
+    async def upstream_session(app: web.Application) -> AsyncIterator[None]:
+        # One keep-alive pool for every upstream; each route sets its own timeout per request.
+        session = client.create_session(
+            total=settings.upstream_timeout_s,
+            connect=settings.upstream_connect_timeout_s,
+            connections=settings.upstream_connections,
+        )
+        app[client.SESSION] = session
+        try:
+            yield
+        finally:
+            await session.close()
+
+    async def limiter(app: web.Application) -> AsyncIterator[None]:
+        pool = app.get(db.POOL)
+        app[LIMITER] = ratelimit.Limiter(app[cache.CLIENT], pool, settings, app[kit_app.METRICS])
+        yield
+
+    contexts = [upstream_session, jwks.jwks_context(settings), cache.client_context(settings)]
+    if settings.pg_dsn is not None:  # the registry, for limits the operator has not cached
+        contexts.append(db.pool_context(settings))
+    app.cleanup_ctx.extend([*contexts, limiter])
+
+    async def openapi_json(_request: web.Request) -> web.Response:
+        return web.json_response(OPENAPI)
+
+    app.router.add_get("/openapi.json", openapi_json)
+    app.router.add_route("*", "/{path:.*}", handle)
+    return app

@@ -1,0 +1,168 @@
+"""The gateway in front of a real auth and a small upstream that echoes what it received."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+
+from meridian.localplatform import platform
+from meridian.services.gateway.app import create_app
+from meridian.services.gateway.settings import GatewaySettings
+
+# auth's fixtures (auth, make_tenant, make_user, registry, ...) serve the gateway's tests too.
+from tests.integration.services.auth.conftest import *  # noqa: F403
+from tests.integration.services.auth.conftest import AuthClient
+
+GatewayClient = TestClient[web.Request, web.Application]
+
+
+async def _echo(request: web.Request) -> web.StreamResponse:
+    if request.path.startswith("/v1/slow"):
+        await asyncio.sleep(float(request.query.get("s", "2")))
+    if request.path.startswith("/v1/big"):
+        response = web.StreamResponse()
+        await response.prepare(request)
+        for _ in range(int(request.query.get("mib", "3"))):
+            await response.write(b"y" * (1 << 20))
+        await response.write_eof()
+        return response
+    body = await request.read()
+    return web.json_response(
+        {
+            "method": request.method,
+            "path": request.path_qs,
+            "headers": dict(request.headers),
+            "body_bytes": len(body),
+        }
+    )
+
+
+@pytest_asyncio.fixture
+async def upstream() -> AsyncIterator[TestServer]:
+    app = web.Application(client_max_size=64 << 20)
+    app.router.add_route("*", "/{path:.*}", _echo)
+    async with TestServer(app) as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+MakeGateway = Callable[..., Awaitable[GatewayClient]]
+
+
+@pytest_asyncio.fixture
+async def make_gateway(
+    local_platform: platform.PlatformState, auth: AuthClient, upstream: TestServer
+) -> AsyncIterator[MakeGateway]:
+    clients: list[GatewayClient] = []
+    auth_url = str(auth.server.make_url("")).rstrip("/")
+    upstream_url = str(upstream.make_url("")).rstrip("/")
+
+    async def make(**overrides: Any) -> GatewayClient:
+        values: dict[str, Any] = {
+            "routes": {
+                "/v1/auth": auth_url,
+                "/v1/orders": upstream_url,
+                "/v1/big": upstream_url,
+                "/v1/slow": {"url": upstream_url, "timeout_s": 0.5},
+                "/v1/nowhere": f"http://127.0.0.1:{free_port()}",
+            },
+            "jwks_url": f"{auth_url}/.well-known/jwks.json",
+            "redis_url": local_platform.redis_url,
+            "pg_dsn": local_platform.postgres_info.dsn("meridian_platform"),
+            "port": 0,
+            "jwks_min_refresh_s": 0,
+            "max_body_bytes": 16 << 20,
+            **overrides,
+        }
+        settings = GatewaySettings.model_validate(values)
+        client = TestClient(TestServer(create_app(settings)))
+        await client.start_server()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+@pytest_asyncio.fixture
+async def gateway(make_gateway: MakeGateway) -> GatewayClient:
+    return await make_gateway()
+
+
+async def token_for(auth: AuthClient, tenant_key: str) -> str:
+    response = await auth.post("/v1/auth/token", headers={"Authorization": f"ApiKey {tenant_key}"})
+    assert response.status == 200
+    token: str = (await response.json())["access_token"]
+    return token
+
+
+async def metric(client: GatewayClient, name: str) -> float:
+    text = await (await client.get("/metrics")).text()
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+class RedisServer:
+    """A redis-server of this test's own, to stop and start (never the shared platform's)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    async def start(self) -> None:
+        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+        self.process = await asyncio.create_subprocess_exec(
+            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--daemonize", "no",
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        for _ in range(100):
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            await writer.wait_closed()
+            return
+        raise RuntimeError("redis-server did not start")
+
+    async def stop(self) -> None:
+        if self.process is not None and self.process.returncode is None:
+            self.process.terminate()
+            await self.process.wait()
+        self.process = None
+
+
+@pytest_asyncio.fixture
+async def own_redis() -> AsyncIterator[RedisServer]:
+    server = RedisServer(free_port())
+    await server.start()
+    yield server
+    await server.stop()
+
+
+def echoed(body: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(body)
+    return document
