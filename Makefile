@@ -26,12 +26,13 @@ install: $(VENV)/.installed
 	$(MERIDIAN) dev install
 
 up: install
-	$(MERIDIAN) dev up $(if $(DR),--dr) --crds crds --operators --apply crds/examples
+	$(MERIDIAN) dev up $(if $(DR),--dr) --crds crds --operators --apply crds/examples --services
 	@echo
 	@echo 'Platform is up. Next:'
 	@echo '  eval "$$($(MERIDIAN) dev env)"      # KUBECONFIG, kubectl 1.36 on PATH, DSNs, URLs'
 	@echo '  kubectl get meridian -A             # the examples, with their printer columns'
 	@echo '  kubectl explain tenant.spec         # field documentation'
+	@echo '  README "Ordering through the gateway": login, order, watch it fulfilled with curl'
 	@echo '  $(MERIDIAN) dev status              # processes; logs in $$MERIDIAN_RUN_DIR/logs'
 	@echo '  make down'
 

@@ -6,6 +6,7 @@ same state. Everything lives in one run directory; `down()` stops what that dire
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import json
 import os
@@ -17,12 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import asyncpg
+
 from meridian.localplatform import (
     gobuild,
     kubecluster,
     net,
     packages,
     pg,
+    pipeline,
     rabbitmq_server,
     redis_server,
     s3_server,
@@ -51,6 +55,7 @@ class PlatformState:
     rabbitmq: dict[str, Any] | None = None
     s3_endpoint: str | None = None
     stripe_url: str | None = None
+    gateway_url: str | None = None
 
     @property
     def kubeconfig(self) -> str:
@@ -93,6 +98,8 @@ class PlatformState:
             env["AWS_ACCESS_KEY_ID"] = s3_server.ACCESS_KEY
             env["AWS_SECRET_ACCESS_KEY"] = s3_server.SECRET_KEY
             env["AWS_DEFAULT_REGION"] = s3_server.REGION
+        if self.gateway_url:
+            env["MERIDIAN_GATEWAY_URL"] = self.gateway_url
         if self.stripe_url:
             env["MERIDIAN_STRIPE_API_BASE"] = self.stripe_url
             env["MERIDIAN_STRIPE_API_KEY"] = stripe_mock.API_KEY
@@ -288,3 +295,37 @@ def start_operators(
     healthz = f"http://{net.LOOPBACK}:{ports.health}/healthz"
     supervisor.wait_ready(name, lambda: net.http_ok(healthz), timeout=60)
     return ports
+
+
+async def _tenant_registered(dsn: str, name: str) -> bool:
+
+    conn = await asyncpg.connect(dsn)
+    try:
+        found = await conn.fetchval(
+            "SELECT to_regclass('platform.tenants') IS NOT NULL"
+            " AND EXISTS (SELECT 1 FROM platform.tenants WHERE name = $1)",
+            name,
+        )
+        return bool(found)
+    finally:
+        await conn.close()
+
+
+def start_pipeline(state: PlatformState) -> tuple[pipeline.Pipeline, str, str]:
+    """The order pipeline behind the gateway, plus the demo tenant's user and stock.
+
+    The demo tenant is the example Tenant, registered by the Tenant operator: `up` must run with
+    the operators and the examples applied first. Returns the pipeline and the demo credentials.
+    """
+    run_dir = Path(state.run_dir)
+    started = pipeline.start(state, Supervisor(run_dir), run_dir / "services")
+    state.gateway_url = started.gateway_url
+    _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
+    dsn = state.postgres_info.dsn("meridian_platform")
+    net.wait_until(
+        lambda: asyncio.run(_tenant_registered(dsn, pipeline.DEMO_TENANT)),
+        what=f"tenant {pipeline.DEMO_TENANT} in the registry (the Tenant operator provisions it)",
+        timeout=120,
+    )
+    email, password = pipeline.seed_demo(state, started, run_dir)
+    return started, email, password

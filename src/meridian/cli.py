@@ -31,6 +31,10 @@ def _dev_up(args: argparse.Namespace) -> int:
         platform.start_operators(state)
     for path in args.apply:
         print(platform.kubectl(state, "apply", "-f", str(path)), end="")
+    if args.services:
+        started, email, password = platform.start_pipeline(state)
+        print(f"# gateway {started.gateway_url}  (MERIDIAN_GATEWAY_URL)", file=sys.stderr)
+        print(f"# demo user: tenant acme, {email}, password {password}", file=sys.stderr)
     print(f"# platform up in {state.run_dir}", file=sys.stderr)
     return 0
 
@@ -121,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--no-datastores", action="store_true", help="control plane only")
             sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
             sub.add_argument("--operators", action="store_true", help="start the operators")
+            sub.add_argument(
+                "--services",
+                action="store_true",
+                help="start the order pipeline behind the gateway and seed the demo tenant",
+            )
             sub.add_argument(
                 "--apply", type=Path, action="append", default=[], help="kubectl apply -f this path"
             )
