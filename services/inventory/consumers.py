@@ -7,13 +7,12 @@ A body that is not a `ShipmentEvent` can never succeed: `Permanent`, straight to
 
 from __future__ import annotations
 
-import pydantic
 from aiohttp import web
 
 from meridian.core import logging as meridian_logging
 from meridian.services.inventory import handlers, store
 from meridian.services.inventory.settings import Settings
-from meridian.services.kit import consumer, contracts, db, idempotency, messaging
+from meridian.services.kit import applying, consumer, contracts, db, messaging
 
 log = meridian_logging.get_logger("meridian.services.inventory.consumers")
 
@@ -28,22 +27,23 @@ def shipments_topology(settings: Settings) -> messaging.Topology:
 
 
 def shipment_handler(app: web.Application, settings: Settings) -> consumer.Handler:
-    async def handle(delivery: consumer.Delivery) -> None:
-        try:
-            event = contracts.ShipmentEvent.model_validate_json(delivery.body)
-        except pydantic.ValidationError as error:
-            raise consumer.Permanent(f"Not a ShipmentEvent: {error}") from error
-        message_id = delivery.message_id or str(event.message_id)
-        async with db.tenant_connection(
-            app[db.POOL], event.tenant_id, role=settings.db_role
-        ) as connection:
-            if not await idempotency.first_time(connection, settings.shipments_queue, message_id):
-                log.info("Shipment already applied", message_id=message_id)
-                return
-            skus = await store.ship(connection, event)
-            fresh = await store.snapshots(connection, event.tenant_id, skus)
-        for stock in fresh:
-            await app[handlers.CACHE].put(event.tenant_id, stock)
+    async def apply(
+        connection: db.Connection, event: contracts.ShipmentEvent
+    ) -> applying.AfterCommit:
+        skus = await store.ship(connection, event)
+        fresh = await store.snapshots(connection, event.tenant_id, skus)
         log.info("Shipment applied", order_id=str(event.order_id), skus=skus)
 
-    return handle
+        async def refresh_cache() -> None:
+            for stock in fresh:
+                await app[handlers.CACHE].put(event.tenant_id, stock)
+
+        return refresh_cache
+
+    return applying.applied_once(
+        app,
+        model=contracts.ShipmentEvent,
+        consumer_name=settings.shipments_queue,
+        role=settings.db_role,
+        apply=apply,
+    )

@@ -9,11 +9,10 @@ the warehouse, which is inventory's business, not a state this order can take.
 
 from __future__ import annotations
 
-import pydantic
 from aiohttp import web
 
 from meridian.core import logging as meridian_logging
-from meridian.services.kit import consumer, contracts, db, idempotency, messaging
+from meridian.services.kit import applying, consumer, contracts, db, messaging
 from meridian.services.orders import store
 from meridian.services.orders.settings import Settings
 
@@ -30,28 +29,24 @@ def shipments_topology(settings: Settings) -> messaging.Topology:
 
 
 def shipment_handler(app: web.Application, settings: Settings) -> consumer.Handler:
-    async def handle(delivery: consumer.Delivery) -> None:
-        try:
-            event = contracts.ShipmentEvent.model_validate_json(delivery.body)
-        except pydantic.ValidationError as error:
-            raise consumer.Permanent(f"Not a ShipmentEvent: {error}") from error
-        message_id = delivery.message_id or str(event.message_id)
-        async with db.tenant_connection(
-            app[db.POOL], event.tenant_id, role=settings.db_role
-        ) as connection:
-            if not await idempotency.first_time(connection, settings.shipments_queue, message_id):
-                return
-            row = await store.get(connection, event.order_id, lock=True)
-            if row is None:
-                raise LookupError(f"Order {event.order_id} of tenant {event.tenant_id} not found")
-            if row["state"] == "fulfilled":
-                return  # another shipment event of the same order
-            if row["state"] == "canceled":
-                log.warning("Shipment of a canceled order ignored", order_id=str(event.order_id))
-                return
-            if row["state"] == "pending":
-                raise RuntimeError(f"Order {event.order_id} shipped before it was confirmed")
-            await store.transition(connection, row, "fulfilled")
+    async def apply(connection: db.Connection, event: contracts.ShipmentEvent) -> None:
+        row = await store.get(connection, event.order_id, lock=True)
+        if row is None:
+            raise LookupError(f"Order {event.order_id} of tenant {event.tenant_id} not found")
+        if row["state"] == "fulfilled":
+            return  # another shipment event of the same order
+        if row["state"] == "canceled":
+            log.warning("Shipment of a canceled order ignored", order_id=str(event.order_id))
+            return
+        if row["state"] == "pending":
+            raise RuntimeError(f"Order {event.order_id} shipped before it was confirmed")
+        await store.transition(connection, row, "fulfilled")
         log.info("Order fulfilled", order_id=str(event.order_id))
 
-    return handle
+    return applying.applied_once(
+        app,
+        model=contracts.ShipmentEvent,
+        consumer_name=settings.shipments_queue,
+        role=settings.db_role,
+        apply=apply,
+    )
