@@ -8,28 +8,11 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from meridian.services.auth import models
+from meridian.services.kit import openapi as kit_openapi
 
 REF = "#/components/schemas/{model}"
 
-PROBLEM: dict[str, Any] = {
-    "type": "object",
-    "description": "RFC 9457 problem details; `errors` names each invalid field by JSON pointer.",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "instance": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-    "required": ["type", "title", "status"],
-}
+PROBLEM = kit_openapi.PROBLEM_SCHEMA
 
 
 def _body(model: type[BaseModel]) -> dict[str, Any]:

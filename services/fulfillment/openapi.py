@@ -14,27 +14,11 @@ from pydantic.json_schema import models_json_schema
 from meridian.services import fulfillment
 from meridian.services.fulfillment import models
 from meridian.services.kit import contracts
+from meridian.services.kit import openapi as kit_openapi
 
 REF = "#/components/schemas/{model}"
 
-_PROBLEM = {
-    "type": "object",
-    "description": "RFC 9457 problem details",
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
-    },
-    "required": ["type", "title", "status"],
-}
+_PROBLEM = kit_openapi.PROBLEM_SCHEMA
 
 
 def _json(schema: str, description: str) -> dict[str, Any]:
