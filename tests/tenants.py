@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from lightkube import AsyncClient
 from mypy_boto3_s3 import S3Client
 
 from meridian.core import kube
+from meridian.core.registry import tenants as registry_tenants
+from meridian.core.registry.ratelimits import RateLimit
+from meridian.core.registry.tenants import TenantRecord
 from meridian.localplatform import platform, s3_server
 
 _REQUEST = re.compile(r"^Request: (\w+) (\S+)$", re.M)
@@ -48,6 +52,23 @@ def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
 
 async def registry(state: platform.PlatformState) -> asyncpg.Connection:
     return await asyncpg.connect(state.postgres_info.dsn("meridian_platform"))
+
+
+GROWTH_RATE_LIMIT = RateLimit(500, 1000)
+
+
+async def register(
+    state: platform.PlatformState, name: str, rate_limit: RateLimit = GROWTH_RATE_LIMIT
+) -> uuid.UUID:
+    """The registry row the Tenant operator would write (the operator is not under test here);
+    returns the tenant's registry id, the value of the gateway's tenant identity header."""
+    conn = await registry(state)
+    try:
+        return await registry_tenants.upsert(
+            conn, TenantRecord(name, "growth", "us-east-1", "", "active", {}, rate_limit)
+        )
+    finally:
+        await conn.close()
 
 
 def s3(state: platform.PlatformState) -> S3Client:
