@@ -15,9 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
-import jwt
 import pytest
-import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, errors, given, settings
 from schemathesis import GenerationMode
@@ -25,7 +23,6 @@ from schemathesis.checks import not_a_server_error
 
 from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
-from meridian.services.kit import contracts
 from tests import tenants
 
 FUZZED = ("auth", "orders", "inventory", "fulfillment")
@@ -52,22 +49,8 @@ def fuzzed(local_platform: platform.PlatformState) -> Iterator[Fuzzed]:
         name = f"f{uuid.uuid4().hex[:8]}"
         tenant_id = asyncio.run(tenants.register(local_platform, name))
         email, password = pipeline.seed_demo(local_platform, started, run_dir, tenant=name)
-        login = requests.post(
-            f"{started.gateway_url}/v1/auth/login",
-            json={"tenant": name, "email": email, "password": password},
-            timeout=30,
-        )
-        login.raise_for_status()
-        token = login.json()["access_token"]
-        claims = jwt.decode(token, options={"verify_signature": False})
-        yield Fuzzed(
-            started,
-            {
-                contracts.TENANT_HEADER: str(tenant_id),
-                contracts.SUBJECT_HEADER: claims["sub"],
-                contracts.SCOPES_HEADER: " ".join(claims["scopes"]),
-            },
-        )
+        token = tenants.login(started.gateway_url, name, email, password)
+        yield Fuzzed(started, tenants.identity_headers(tenant_id, token))
     finally:
         supervisor.stop_all()
 
