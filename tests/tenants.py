@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import boto3
+import jwt
 import yaml
 from lightkube import AsyncClient
 from mypy_boto3_s3 import S3Client
 
 from meridian.core import kube
+from meridian.core.registry import tenants as registry_tenants
+from meridian.core.registry.ratelimits import RateLimit
+from meridian.core.registry.tenants import TenantRecord
 from meridian.localplatform import platform, s3_server
+from meridian.services.kit import contracts
 
 _REQUEST = re.compile(r"^Request: (\w+) (\S+)$", re.M)
 _IDEMPOTENCY_KEY = re.compile(r"meridian_idempotency_key:(\S+)")
@@ -48,6 +56,46 @@ def condition(status: dict[str, Any], type_: str) -> dict[str, Any]:
 
 async def registry(state: platform.PlatformState) -> asyncpg.Connection:
     return await asyncpg.connect(state.postgres_info.dsn("meridian_platform"))
+
+
+GROWTH_RATE_LIMIT = RateLimit(500, 1000)
+
+
+async def register(
+    state: platform.PlatformState, name: str, rate_limit: RateLimit = GROWTH_RATE_LIMIT
+) -> uuid.UUID:
+    """The registry row the Tenant operator would write (the operator is not under test here);
+    returns the tenant's registry id, the value of the gateway's tenant identity header."""
+    conn = await registry(state)
+    try:
+        return await registry_tenants.upsert(
+            conn, TenantRecord(name, "growth", "us-east-1", "", "active", {}, rate_limit)
+        )
+    finally:
+        await conn.close()
+
+
+def login(gateway_url: str, tenant: str, email: str, password: str) -> str:
+    """An access token for the user, through the gateway (it lives a few minutes: log in again)."""
+    request = urllib.request.Request(
+        f"{gateway_url}/v1/auth/login",
+        method="POST",
+        data=json.dumps({"tenant": tenant, "email": email, "password": password}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        token: str = json.loads(response.read())["access_token"]
+        return token
+
+
+def identity_headers(tenant_id: uuid.UUID, token: str) -> dict[str, str]:
+    """What the gateway forwards for this token: to call a service directly, as the gateway."""
+    claims = jwt.decode(token, options={"verify_signature": False})
+    return {
+        contracts.TENANT_HEADER: str(tenant_id),
+        contracts.SUBJECT_HEADER: claims["sub"],
+        contracts.SCOPES_HEADER: " ".join(claims["scopes"]),
+    }
 
 
 def s3(state: platform.PlatformState) -> S3Client:

@@ -17,9 +17,6 @@ from typing import Any
 
 import pytest
 
-from meridian.core.registry import tenants as registry_tenants
-from meridian.core.registry.ratelimits import RateLimit
-from meridian.core.registry.tenants import TenantRecord
 from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
@@ -50,23 +47,11 @@ def call(method: str, url: str, body: Any = None, **headers: str) -> tuple[int, 
         return error.code, json.loads(error.read() or b"null")
 
 
-async def register_tenant(state: platform.PlatformState, name: str) -> None:
-    """The registry row the Tenant operator would write (the operator is not under test here)."""
-    conn = await tenants.registry(state)
-    try:
-        await registry_tenants.upsert(
-            conn,
-            TenantRecord(name, "growth", "us-east-1", "", "active", {}, RateLimit(500, 1000)),
-        )
-    finally:
-        await conn.close()
-
-
 async def test_a_user_orders_through_the_gateway_and_the_order_is_fulfilled(
     local_platform: platform.PlatformState, order_pipeline: pipeline.Pipeline, tmp_path: Path
 ) -> None:
     name = f"p{uuid.uuid4().hex[:8]}"
-    await register_tenant(local_platform, name)
+    await tenants.register(local_platform, name)
     email, password = pipeline.seed_demo(local_platform, order_pipeline, tmp_path, tenant=name)
     gateway = order_pipeline.gateway_url
 

@@ -1,0 +1,171 @@
+"""Order creation at rising load: through the gateway, and straight to orders, in the same run.
+
+Not part of `make test`. The whole pipeline runs as local processes (auth, inventory, orders,
+fulfillment, the gateway, the carrier fake) on the local platform's PostgreSQL, Redis and RabbitMQ;
+the load generator is this process. At each offered rate, orders (1 unit of one demo SKU, in
+turn; each its own Idempotency-Key) leave open-loop, on a schedule that does not wait for answers,
+first straight to orders with the identity headers the gateway would set, then through the gateway
+with a bearer token. A latency runs from the order's scheduled departure to its answer, so a
+saturated client or server shows as latency, not as a lower offered rate. Printed per rate:
+achieved throughput (201s per second, until the last answer), p50/p99 and errors, each way, and the
+gateway-added p50/p99. Goals: >= 500 orders/s with p99 < 100 ms; gateway-added p99 < 15 ms.
+Every process shares this machine's cores (fulfillment ships the orders meanwhile), so the figures
+include that contention.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+import aiohttp
+import pytest
+
+from meridian.core.registry.ratelimits import RateLimit
+from meridian.localplatform import pipeline, platform
+from meridian.localplatform.processes import Supervisor
+from tests import tenants
+from tests.bench.figures import _row
+
+RATES = (50, 100, 200, 400, 800)
+SECONDS = 10.0
+STOCK = 1_000_000  # per SKU and warehouse: no level runs out
+
+
+class Level(NamedTuple):
+    throughput: float
+    p50: float
+    p99: float
+    errors: Counter[str]
+
+
+class Seeded(NamedTuple):
+    pipeline: pipeline.Pipeline
+    tenant_id: uuid.UUID
+    tenant: str
+    email: str
+    password: str
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _load(url: str, headers: dict[str, str], rate: int, seconds: float) -> Level:
+    """Open loop: order i is due at start + i/rate; latency counts from when it was due."""
+    latencies: list[float] = []
+    errors: Counter[str] = Counter()
+    connector = aiohttp.TCPConnector(limit=1000)
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+
+        async def one(i: int, due: float) -> None:
+            body = {
+                "lines": [{"sku": pipeline.DEMO_SKUS[i % len(pipeline.DEMO_SKUS)], "quantity": 1}]
+            }
+            key = {"Idempotency-Key": str(uuid.uuid4())}
+            try:
+                async with session.post(url, json=body, headers={**headers, **key}) as answer:
+                    await answer.read()
+                    status = str(answer.status)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                status = type(error).__name__
+            if status == "201":
+                latencies.append((time.perf_counter() - due) * 1000)
+            else:
+                errors[status] += 1
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(int(rate * seconds)):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return Level(
+        len(latencies) / elapsed, _percentile(latencies, 0.5), _percentile(latencies, 0.99), errors
+    )
+
+
+@pytest.fixture
+def seeded(local_platform: platform.PlatformState) -> Iterator[Seeded]:
+    run_dir = Path(local_platform.run_dir) / "bench-orders"
+    supervisor = Supervisor(run_dir)
+    try:
+        started = pipeline.start(local_platform, supervisor, run_dir)
+        name = f"b{uuid.uuid4().hex[:8]}"
+        tenant_id = asyncio.run(
+            tenants.register(local_platform, name, rate_limit=RateLimit(100_000, 100_000))
+        )
+        email, password = pipeline.seed_demo(local_platform, started, run_dir, tenant=name)
+        asyncio.run(
+            _stock(started.gateway_url, tenants.login(started.gateway_url, name, email, password))
+        )
+        yield Seeded(started, tenant_id, name, email, password)
+    finally:
+        supervisor.stop_all()
+
+
+async def _stock(gateway_url: str, token: str) -> None:
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session:
+        for sku in pipeline.DEMO_SKUS:
+            for warehouse in pipeline.DEMO_WAREHOUSES:
+                async with session.put(
+                    f"{gateway_url}/v1/inventory/stock/{sku}",
+                    json={"warehouse": warehouse, "on_hand": STOCK},
+                ) as answer:
+                    assert answer.status == 200, await answer.text()
+
+
+def _errors(errors: Counter[str]) -> str:
+    if not errors:
+        return "0 errors"
+    kinds = ", ".join(f"{kind} x{n}" for kind, n in errors.most_common())
+    return f"{sum(errors.values())} errors ({kinds})"
+
+
+def _print(label: str, rate: int, level: Level) -> None:
+    _row(
+        f"{rate}/s offered, {label}: achieved, p50 / p99",
+        f"{level.throughput:.0f}/s",
+        f"p50 {level.p50:.1f} ms, p99 {level.p99:.1f} ms, {_errors(level.errors)}",
+    )
+
+
+@pytest.mark.timeout(900)
+def test_order_creation_at_rising_load(seeded: Seeded) -> None:
+    urls = seeded.pipeline.urls
+    direct_url, gateway_url = f"{urls['orders']}/v1/orders", f"{urls['gateway']}/v1/orders"
+    print(
+        f"\n== order creation ({SECONDS:.0f} s per level, open loop, {os.cpu_count()} cores shared"
+        " by every process; goals: >= 500/s with p99 < 100 ms, gateway adds p99 < 15 ms) =="
+    )
+    for rate in RATES:
+        # Access tokens live minutes: a fresh one per level, as a client would refresh.
+        token = tenants.login(
+            seeded.pipeline.gateway_url, seeded.tenant, seeded.email, seeded.password
+        )
+        identity = tenants.identity_headers(seeded.tenant_id, token)
+        if rate == RATES[0]:  # warm-up: JWKS, the tenant's limits, pools, keep-alive
+            asyncio.run(_load(direct_url, identity, 20, 1.0))
+            asyncio.run(_load(gateway_url, {"Authorization": f"Bearer {token}"}, 20, 1.0))
+        direct = asyncio.run(_load(direct_url, identity, rate, SECONDS))
+        through = asyncio.run(
+            _load(gateway_url, {"Authorization": f"Bearer {token}"}, rate, SECONDS)
+        )
+        _print("direct to orders", rate, direct)
+        _print("through gateway", rate, through)
+        _row(
+            f"{rate}/s offered, gateway adds p50 / p99",
+            f"{through.p50 - direct.p50:.1f} / {through.p99 - direct.p99:.1f} ms",
+        )
