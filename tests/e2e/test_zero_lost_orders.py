@@ -24,7 +24,7 @@ import pytest
 from meridian.localplatform import net, pipeline, platform, rabbitmq_server
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
-from tests.e2e.test_order_pipeline import call, register_tenant
+from tests.e2e.test_order_pipeline import call
 from tests.waiting import eventually
 
 RATE_PER_S = 10
@@ -128,7 +128,7 @@ async def test_no_accepted_order_is_lost_or_doubled_when_rabbitmq_stops_for_20_s
     local_platform: platform.PlatformState, order_pipeline: pipeline.Pipeline, tmp_path: Path
 ) -> None:
     name = f"z{uuid.uuid4().hex[:8]}"
-    await register_tenant(local_platform, name)
+    await tenants.register(local_platform, name)
     email, password = pipeline.seed_demo(local_platform, order_pipeline, tmp_path, tenant=name)
     gateway = order_pipeline.gateway_url
     status, login = call(
