@@ -7,7 +7,7 @@ import re
 import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import boto3
@@ -20,7 +20,7 @@ from meridian.core import kube
 from meridian.core.registry import tenants as registry_tenants
 from meridian.core.registry.ratelimits import RateLimit
 from meridian.core.registry.tenants import TenantRecord
-from meridian.localplatform import platform, s3_server
+from meridian.localplatform import pipeline, platform, s3_server
 from meridian.services.kit import contracts
 
 _REQUEST = re.compile(r"^Request: (\w+) (\S+)$", re.M)
@@ -86,6 +86,24 @@ def login(gateway_url: str, tenant: str, email: str, password: str) -> str:
     with urllib.request.urlopen(request, timeout=30) as response:
         token: str = json.loads(response.read())["access_token"]
         return token
+
+
+class Customer(NamedTuple):
+    name: str
+    tenant_id: uuid.UUID
+    auth: dict[str, str]
+    """The Authorization header of the tenant's logged-in demo user."""
+
+
+async def customer(
+    state: platform.PlatformState, order_pipeline: pipeline.Pipeline, run_dir: Path, prefix: str
+) -> Customer:
+    """A new tenant with the demo user and stock, logged in through the gateway."""
+    name = f"{prefix}{uuid.uuid4().hex[:8]}"
+    tenant_id = await register(state, name)
+    email, password = pipeline.seed_demo(state, order_pipeline, run_dir, tenant=name)
+    token = login(order_pipeline.gateway_url, name, email, password)
+    return Customer(name, tenant_id, {"Authorization": f"Bearer {token}"})
 
 
 def identity_headers(tenant_id: uuid.UUID, token: str) -> dict[str, str]:

@@ -50,16 +50,8 @@ def call(method: str, url: str, body: Any = None, **headers: str) -> tuple[int, 
 async def test_a_user_orders_through_the_gateway_and_the_order_is_fulfilled(
     local_platform: platform.PlatformState, order_pipeline: pipeline.Pipeline, tmp_path: Path
 ) -> None:
-    name = f"p{uuid.uuid4().hex[:8]}"
-    await tenants.register(local_platform, name)
-    email, password = pipeline.seed_demo(local_platform, order_pipeline, tmp_path, tenant=name)
+    auth = (await tenants.customer(local_platform, order_pipeline, tmp_path, prefix="p")).auth
     gateway = order_pipeline.gateway_url
-
-    status, login = call(
-        "POST", f"{gateway}/v1/auth/login", {"tenant": name, "email": email, "password": password}
-    )
-    assert status == 200, login
-    auth = {"Authorization": f"Bearer {login['access_token']}"}
     sku = pipeline.DEMO_SKUS[0]
     _, before = call("GET", f"{gateway}/v1/inventory/stock/{sku}", **auth)
 

@@ -127,15 +127,8 @@ async def fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:
 async def test_no_accepted_order_is_lost_or_doubled_when_rabbitmq_stops_for_20_s(
     local_platform: platform.PlatformState, order_pipeline: pipeline.Pipeline, tmp_path: Path
 ) -> None:
-    name = f"z{uuid.uuid4().hex[:8]}"
-    await tenants.register(local_platform, name)
-    email, password = pipeline.seed_demo(local_platform, order_pipeline, tmp_path, tenant=name)
+    auth = (await tenants.customer(local_platform, order_pipeline, tmp_path, prefix="z")).auth
     gateway = order_pipeline.gateway_url
-    status, login = call(
-        "POST", f"{gateway}/v1/auth/login", {"tenant": name, "email": email, "password": password}
-    )
-    assert status == 200, login
-    auth = {"Authorization": f"Bearer {login['access_token']}"}
     sku = pipeline.DEMO_SKUS[0]
     _, before = call("GET", f"{gateway}/v1/inventory/stock/{sku}", **auth)
 
