@@ -154,8 +154,9 @@ def seed_demo(
     created = subprocess.run(
         [
             *(sys.executable, "-m", "meridian.services.auth", "create-user"),
-            *("--tenant", tenant, "--email", email, "--password", password),
+            *("--tenant", tenant, "--email", email),
         ],
+        input=f"{password}\n",
         env=env,
         capture_output=True,
         text=True,

@@ -1,7 +1,9 @@
 """`python -m meridian.services.auth [serve | create-user ... | rotate-keys ...]`.
 
 - serve (the default): the HTTP service, until SIGTERM.
-- create-user --tenant T --email E --password P [--scope S ...]: prints the new user's id.
+- create-user --tenant T --email E [--scope S ...] < password: prints the new user's id. The
+  password is the first line of stdin, never an argument: argv is visible in `ps` and shell
+  history, and a password starting with '-' would be parsed as an option.
 - rotate-keys [--activate-in SECONDS]: a new signing key now (the old one stays published until
   its tokens have expired); prints its kid.
 
@@ -40,7 +42,6 @@ def main(argv: list[str] | None = None) -> int:
     create = commands.add_parser("create-user", help="create a tenant's user; prints its id")
     create.add_argument("--tenant", required=True, help="the tenant's name")
     create.add_argument("--email", required=True)
-    create.add_argument("--password", required=True)
     create.add_argument("--scope", action="append", dest="scopes", help="repeatable")
     rotate = commands.add_parser("rotate-keys", help="create a new signing key; prints its kid")
     rotate.add_argument(
@@ -49,13 +50,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = AuthSettings()
     if args.command == "create-user":
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            print("create-user: the password is read from stdin, and it was empty", file=sys.stderr)
+            return 2
         try:
             user_id = asyncio.run(
                 users.create_user_from_settings(
                     settings,
                     tenant=args.tenant,
                     email=args.email,
-                    password=args.password,
+                    password=password,
                     scopes=args.scopes,
                 )
             )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from typing import TypeVar
 
 import pydantic
 from aiohttp import web
@@ -16,8 +15,6 @@ from meridian.services.kit import contracts, db, identity, payloads, problems
 
 CACHE = web.AppKey("stock_cache", stockcache.StockCache)
 
-M = TypeVar("M", bound=pydantic.BaseModel)
-
 
 class OrderPath(pydantic.BaseModel):
     order_id: uuid.UUID
@@ -26,16 +23,10 @@ class OrderPath(pydantic.BaseModel):
 class ListQuery(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
 
-    after: str = pydantic.Field(default="", max_length=64)
+    after: str = pydantic.Field(  # a SKU (the last of the previous page), or "" for the first
+        default="", max_length=64, pattern=f"{contracts.CODE_PATTERN}|^$"
+    )
     limit: int = pydantic.Field(default=100, ge=1, le=500)
-
-
-def parsed(model: type[M], values: dict[str, str]) -> M:
-    """Path or query parameters as a model; a wrong one is a 422 naming it."""
-    try:
-        return model.model_validate(values)
-    except pydantic.ValidationError as error:
-        raise problems.from_validation_error(error) from error
 
 
 def _role(request: web.Request) -> str:
@@ -56,7 +47,7 @@ def _json(model: pydantic.BaseModel, status: int = 200) -> web.Response:
 
 async def put_stock(request: web.Request) -> web.Response:
     caller = identity.of(request)
-    sku = parsed(models.SkuPath, dict(request.match_info)).sku
+    sku = payloads.parse(models.SkuPath, request.match_info).sku
     update = await payloads.read_json(request, models.StockUpdate)
     pool = request.app[db.POOL]
     async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
@@ -68,7 +59,7 @@ async def put_stock(request: web.Request) -> web.Response:
 
 async def get_stock(request: web.Request) -> web.Response:
     caller = identity.of(request)
-    sku = parsed(models.SkuPath, dict(request.match_info)).sku
+    sku = payloads.parse(models.SkuPath, request.match_info).sku
     cached = await request.app[CACHE].get(caller.tenant_id, sku)
     if cached is not None:
         return _json(cached)
@@ -83,7 +74,7 @@ async def get_stock(request: web.Request) -> web.Response:
 
 async def list_stock(request: web.Request) -> web.Response:
     caller = identity.of(request)
-    query = parsed(ListQuery, dict(request.query))
+    query = payloads.parse(ListQuery, request.query)
     pool = request.app[db.POOL]
     async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
         items = await store.page(connection, caller.tenant_id, after=query.after, limit=query.limit)
@@ -105,7 +96,7 @@ async def create_reservation(request: web.Request) -> web.Response:
 
 async def delete_reservation(request: web.Request) -> web.Response:
     caller = identity.of(request)
-    order_id = parsed(OrderPath, dict(request.match_info)).order_id
+    order_id = payloads.parse(OrderPath, request.match_info).order_id
     pool = request.app[db.POOL]
     async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
         found, skus = await store.release(connection, caller.tenant_id, order_id)

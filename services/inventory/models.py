@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from meridian.services.kit import contracts
 
-WAREHOUSE = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+WAREHOUSE = Field(min_length=1, max_length=64, pattern=contracts.CODE_PATTERN)
 
 
 class StockUpdate(BaseModel):
@@ -19,7 +19,7 @@ class StockUpdate(BaseModel):
 
 
 class SkuPath(BaseModel):
-    sku: contracts.Sku = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    sku: contracts.Sku = Field(min_length=1, max_length=64, pattern=contracts.CODE_PATTERN)
 
 
 class WarehouseStock(BaseModel):

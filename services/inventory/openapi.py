@@ -15,7 +15,7 @@ SKU = {
         "type": "string",
         "minLength": 1,
         "maxLength": 64,
-        "pattern": r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        "pattern": contracts.CODE_PATTERN,
     },
 }
 ORDER_ID = {
@@ -56,7 +56,15 @@ OPERATIONS = (
         "listStock",
         "Every SKU's stock, by SKU, a page at a time",
         parameters=[
-            {"name": "after", "in": "query", "schema": {"type": "string", "maxLength": 64}},
+            {
+                "name": "after",
+                "in": "query",
+                "schema": {
+                    "type": "string",
+                    "maxLength": 64,
+                    "pattern": f"{contracts.CODE_PATTERN}|^$",
+                },
+            },
             {
                 "name": "limit",
                 "in": "query",

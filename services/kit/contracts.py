@@ -67,8 +67,12 @@ def revoked_token_key(jti: str) -> str:
     return f"meridian:auth:revoked:{jti}"
 
 
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+"""SKUs and warehouse codes: what tenants type, safe in URLs, keys and logs."""
+
+
 class Line(Contract):
-    sku: Sku = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    sku: Sku = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
     quantity: int = Field(gt=0, le=10_000)
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import uuid
-from typing import TypeVar
 
 import pydantic
 from aiohttp import web
@@ -14,8 +13,6 @@ from meridian.services.orders import flow, models, store
 
 FLOW = web.AppKey("order_flow", flow.Context)
 IDEMPOTENCY_KEY = "Idempotency-Key"
-
-M = TypeVar("M", bound=pydantic.BaseModel)
 
 
 class OrderPath(pydantic.BaseModel):
@@ -30,14 +27,6 @@ class ListQuery(pydantic.BaseModel):
     limit: int = pydantic.Field(default=100, ge=1, le=500)
 
 
-def parsed(model: type[M], values: dict[str, str]) -> M:
-    """Path or query parameters as a model; a wrong one is a 422 naming it."""
-    try:
-        return model.model_validate(values)
-    except pydantic.ValidationError as error:
-        raise problems.from_validation_error(error) from error
-
-
 async def create_order(request: web.Request) -> web.Response:
     caller = identity.of(request)
     new = await payloads.read_json(request, models.NewOrder)
@@ -48,7 +37,7 @@ async def create_order(request: web.Request) -> web.Response:
 
 async def get_order(request: web.Request) -> web.Response:
     caller = identity.of(request)
-    order_id = parsed(OrderPath, dict(request.match_info)).id
+    order_id = payloads.parse(OrderPath, request.match_info).id
     async with request.app[FLOW].connection(caller.tenant_id) as connection:
         row = await store.get(connection, order_id)
     if row is None:
@@ -58,7 +47,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 async def list_orders(request: web.Request) -> web.Response:
     caller = identity.of(request)
-    query = parsed(ListQuery, dict(request.query))
+    query = payloads.parse(ListQuery, request.query)
     async with request.app[FLOW].connection(caller.tenant_id) as connection:
         rows = await store.page(
             connection, state=query.state, before=query.before, limit=query.limit
@@ -70,7 +59,7 @@ async def list_orders(request: web.Request) -> web.Response:
 
 async def cancel_order(request: web.Request) -> web.Response:
     caller = identity.of(request)
-    order_id = parsed(OrderPath, dict(request.match_info)).id
+    order_id = payloads.parse(OrderPath, request.match_info).id
     order = await flow.cancel(request.app[FLOW], caller, order_id)
     return web.json_response(text=order.model_dump_json())
 

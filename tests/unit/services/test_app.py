@@ -35,6 +35,14 @@ async def create_order(request: web.Request) -> web.Response:
     return web.json_response({"items": len(order.items)}, status=201)
 
 
+class Page(pydantic.BaseModel):
+    after: str = ""
+
+
+async def list_orders(request: web.Request) -> web.Response:
+    return web.json_response({"after": payloads.parse(Page, request.query).after})
+
+
 async def get_order(request: web.Request) -> web.Response:
     raise problems.NotFound(f"No order {request.match_info['id']}")
 
@@ -53,6 +61,7 @@ def create_app(settings: ServiceSettings) -> web.Application:
 
     app[kit_app.READINESS].add("postgres", dependency)
     app.router.add_post("/orders", create_order)
+    app.router.add_get("/pages", list_orders)
     app.router.add_get("/orders/{id}", get_order)
     app.router.add_get("/boom", boom)
     return app
@@ -118,6 +127,21 @@ async def test_invalid_fields_answer_422_naming_each_field(
         "/items/1/quantity",
     ]
     assert body["instance"] == "/orders"
+
+
+async def test_a_nul_character_answers_422_naming_its_field_in_body_and_query(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    """PostgreSQL cannot store NUL in text: refused here, it never becomes a 500 there."""
+    body = '{"items": [{"sku": "a\\u0000b", "quantity": 1}]}'
+    response = await client.post("/orders", data=body, headers={"Content-Type": "application/json"})
+    assert response.status == 422
+    assert [e["field"] for e in (await problem_of(response))["errors"]] == ["/items/0/sku"]  # type: ignore[attr-defined]
+    response = await client.get("/pages", params={"after": "x\x00"})
+    assert response.status == 422
+    assert [e["field"] for e in (await problem_of(response))["errors"]] == ["/after"]  # type: ignore[attr-defined]
+    response = await client.get("/pages", params={"after": "x"})
+    assert await response.json() == {"after": "x"}
 
 
 async def test_malformed_json_answers_400(

@@ -155,14 +155,15 @@ async def test_create_user_cli_prints_the_new_users_id(
     email = f"cli{uuid.uuid4().hex[:6]}@example.com"
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "meridian.services.auth", "create-user",
-        "--tenant", tenant.name, "--email", email, "--password", "s3cret-pass",
-        env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        "--tenant", tenant.name, "--email", email,
+        env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(), 60)
+    out, err = await asyncio.wait_for(process.communicate(b"-s3cret-pass\n"), 60)
     assert process.returncode == 0, err.decode()
     user_id = uuid.UUID(out.decode().strip())
     response = await auth.post(
-        "/v1/auth/login", json={"tenant": tenant.name, "email": email, "password": "s3cret-pass"}
+        "/v1/auth/login", json={"tenant": tenant.name, "email": email, "password": "-s3cret-pass"}
     )
     assert response.status == 200
     claims = await response.json()
