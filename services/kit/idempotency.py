@@ -7,7 +7,7 @@ and the retry runs the effect again. For HTTP, `claim` a key before the work and
 with the response after, both in the work's transaction: a concurrent duplicate blocks on the key's
 row until the first commits, then replays the stored response. Keys live 24 hours; the same key
 with a different request (by fingerprint) is refused with 422, as the IETF Idempotency-Key draft
-says. Tables: include `DDL` in the service's migrations.
+says. Tables: include `schema.IDEMPOTENCY_V1` in the service's migrations.
 """
 
 from __future__ import annotations
@@ -19,25 +19,6 @@ from typing import NamedTuple
 
 from meridian.services.kit import db, problems
 
-DDL = """
-CREATE TABLE IF NOT EXISTS processed_messages (
-    consumer text NOT NULL,
-    message_id text NOT NULL,
-    processed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (consumer, message_id)
-);
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    tenant_id uuid NOT NULL,
-    key text NOT NULL,
-    fingerprint text NOT NULL,
-    status integer,
-    content_type text,
-    body bytea,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    expires_at timestamptz NOT NULL,
-    PRIMARY KEY (tenant_id, key)
-);
-"""
 KEY_TTL = datetime.timedelta(hours=24)
 MAX_KEY_LENGTH = 255
 

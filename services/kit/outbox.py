@@ -7,7 +7,7 @@ replicas) claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes them in id
 publisher confirms, and marks them sent in the same transaction. A broker outage only rolls the
 claim back; the relay reconnects with full-jitter backoff and resends. A crash between confirm and
 commit resends a row: delivery is at-least-once, with the row's `message_id` as the dedupe key
-consumers pass to `idempotency.first_time`. Include `OUTBOX_DDL` in the service's migrations;
+consumers pass to `idempotency.first_time`. Include `schema.OUTBOX_V1` in the service's migrations;
 the table has no tenant policy because the relay reads every tenant's events.
 """
 
@@ -25,20 +25,6 @@ from aiohttp import web
 
 from meridian.core import logging as meridian_logging
 from meridian.services.kit import db, messaging, resilience, tracing
-
-OUTBOX_DDL = """
-CREATE TABLE IF NOT EXISTS outbox (
-    id bigserial PRIMARY KEY,
-    message_id uuid NOT NULL UNIQUE,
-    exchange text NOT NULL,
-    routing_key text NOT NULL,
-    payload jsonb NOT NULL,
-    headers jsonb NOT NULL DEFAULT '{}',
-    created_at timestamptz NOT NULL DEFAULT now(),
-    sent_at timestamptz
-);
-CREATE INDEX IF NOT EXISTS outbox_unsent ON outbox (id) WHERE sent_at IS NULL;
-"""
 
 log = meridian_logging.get_logger("meridian.services.kit.outbox")
 

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from meridian.localplatform import platform
 from meridian.services.kit import app as kit_app
 from meridian.services.kit import cache, consumer, db, messaging, outbox, payloads
+from meridian.services.kit import schema as kit_schema
 from meridian.services.kit.settings import ServiceSettings
 from tests.integration.services.conftest import delete_queues
 
@@ -52,7 +53,7 @@ async def test_order_event_travels_from_handler_through_outbox_to_consumer(
 ) -> None:
     admin = await asyncpg.connect(orders_dsn)
     try:
-        await admin.execute(f"SET search_path = {schema}; {outbox.OUTBOX_DDL}")
+        await admin.execute(f"SET search_path = {schema}; {';'.join(kit_schema.OUTBOX_V1)}")
     finally:
         await admin.close()
     settings = Settings(

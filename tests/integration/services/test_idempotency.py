@@ -12,6 +12,7 @@ import pytest_asyncio
 from aio_pika import abc as pika_abc
 
 from meridian.services.kit import consumer, db, idempotency, messaging, problems
+from meridian.services.kit import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -20,7 +21,9 @@ TENANT = uuid.UUID("cccccccc-0000-4000-8000-000000000003")
 
 @pytest_asyncio.fixture
 async def idem_pool(pool: db.Pool) -> db.Pool:
-    await pool.execute(idempotency.DDL + "CREATE TABLE effects (message_id text, n serial);")
+    await pool.execute(
+        ";".join((*kit_schema.IDEMPOTENCY_V1, "CREATE TABLE effects (message_id text, n serial)"))
+    )
     return pool
 
 

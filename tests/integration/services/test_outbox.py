@@ -13,13 +13,14 @@ import pytest_asyncio
 from aio_pika import abc as pika_abc
 
 from meridian.services.kit import db, messaging, outbox
+from meridian.services.kit import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
 
 @pytest_asyncio.fixture
 async def outbox_pool(pool: db.Pool) -> db.Pool:
-    await pool.execute(outbox.OUTBOX_DDL)
+    await pool.execute(";".join(kit_schema.OUTBOX_V1))
     return pool
 
 

@@ -8,17 +8,12 @@ from __future__ import annotations
 
 from alembic import op
 
-from meridian.services.kit import idempotency, outbox
+from meridian.services.kit import schema
 
 revision = "0001"
 down_revision = None
 branch_labels = None
 depends_on = None
-
-
-def _split(ddl: str) -> list[str]:
-    """The kit's DDL scripts, one statement per execute (asyncpg prepares each one)."""
-    return [statement.strip() for statement in ddl.split(";") if statement.strip()]
 
 
 STATEMENTS = (
@@ -48,8 +43,8 @@ STATEMENTS = (
     "ALTER TABLE shipments FORCE ROW LEVEL SECURITY",
     """CREATE POLICY tenant_isolation ON shipments
         USING (tenant_id = nullif(current_setting('meridian.tenant_id', true), '')::uuid)""",
-    *_split(outbox.OUTBOX_DDL),
-    *_split(idempotency.DDL),
+    *schema.OUTBOX_V1,
+    *schema.IDEMPOTENCY_V1,
     "GRANT USAGE ON SCHEMA public TO meridian_fulfillment_app",
     "GRANT SELECT, INSERT ON shipments TO meridian_fulfillment_app",
     "GRANT INSERT ON outbox TO meridian_fulfillment_app",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from meridian.services.kit import idempotency, outbox
+from meridian.services.kit import schema
 
 revision = "0001"
 down_revision = None
@@ -43,13 +43,8 @@ STATEMENTS = (
         updated_at timestamptz NOT NULL DEFAULT now(),
         PRIMARY KEY (tenant_id, order_id)
     )""",
-    # One statement per execute: the kit's DDL constants hold several.
-    *(
-        part
-        for ddl in (outbox.OUTBOX_DDL, idempotency.DDL)
-        for part in ddl.split(";")
-        if part.strip()
-    ),
+    *schema.OUTBOX_V1,
+    *schema.IDEMPOTENCY_V1,
     *(
         statement
         for table in TENANT_TABLES

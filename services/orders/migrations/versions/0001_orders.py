@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 
-from meridian.services.kit import idempotency, outbox
+from meridian.services.kit import schema
 
 revision = "0001"
 down_revision = None
@@ -40,13 +40,8 @@ STATEMENTS = (
     )""",
     "CREATE INDEX orders_by_tenant ON orders (tenant_id, created_at DESC, id)",
     "CREATE INDEX orders_unfinished ON orders (updated_at) WHERE state = 'pending' OR release_pending",
-    # One statement per execute: the kit's DDL constants hold several.
-    *(
-        part
-        for ddl in (outbox.OUTBOX_DDL, idempotency.DDL)
-        for part in ddl.split(";")
-        if part.strip()
-    ),
+    *schema.OUTBOX_V1,
+    *schema.IDEMPOTENCY_V1,
     *(
         statement
         for table in TENANT_TABLES

@@ -1,0 +1,30 @@
+"""The kit's table revisions are frozen: migrations include them by reference."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+from meridian.services.kit import schema
+
+# A mismatch means a released revision was edited. Revert it, and put the change in a new
+# revision (OUTBOX_V2 = ALTER ...) plus a new migration in each service that includes the table.
+RELEASED = {
+    "OUTBOX_V1": "32fbab7ae1ff2b620617a8be8bdd614d7d4ddfd20be17ddfc8ee52fdfe861a9a",
+    "IDEMPOTENCY_V1": "5ae0356f882ccf87380cee0248ce72dc043596431350806651aca0e9181e3d3d",
+}
+
+
+@pytest.mark.parametrize("name", sorted(RELEASED))
+def test_a_released_revision_is_never_edited(name: str) -> None:
+    statements: tuple[str, ...] = getattr(schema, name)
+    digest = hashlib.sha256("\n;\n".join(statements).encode()).hexdigest()
+    assert digest == RELEASED[name], f"schema.{name} changed after release"
+
+
+def test_each_string_is_one_statement() -> None:
+    """asyncpg prepares one statement per execute; a hidden second one would fail a migration."""
+    for name in RELEASED:
+        for statement in getattr(schema, name):
+            assert ";" not in statement, f"schema.{name}: {statement[:40]}..."
