@@ -17,6 +17,7 @@ import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 
+import uvloop
 from aiohttp import web
 from opentelemetry import trace
 
@@ -156,6 +157,8 @@ async def serve(app: web.Application, settings: ServiceSettings) -> None:
 
 
 def run(app: web.Application, settings: ServiceSettings) -> None:
-    """What a service's `__main__` calls: JSON logs configured, then `serve` until signalled."""
+    """What a service's `__main__` calls: JSON logs configured, then `serve` until signalled,
+    on uvloop (libuv's loop: less CPU per request than asyncio's selector loop)."""
     meridian_logging.configure(settings.log_level, settings.log_json)
-    asyncio.run(serve(app, settings))
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(serve(app, settings))

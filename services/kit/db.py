@@ -2,11 +2,13 @@
 
 Row-level security policies read the tenant from the transaction-local setting
 `meridian.tenant_id` (`USING (tenant_id = current_setting('meridian.tenant_id')::uuid)`).
-`tenant_connection` sets it with `set_config(..., is_local => true)` — `SET LOCAL` cannot take a
-bind parameter, set_config can and has the same transaction scope — so the value vanishes at
-commit or rollback and a pooled connection never carries one tenant's id into another request.
-The pool's role must not be a superuser nor own the tables without FORCE ROW LEVEL SECURITY,
-or the policies are bypassed.
+`tenant_connection` sets it with `set_config(..., is_local => true)`, in the same round trip as
+`BEGIN`, so the value vanishes at commit or rollback and a pooled connection never carries one
+tenant's id into another request. The pool's role must not be a superuser nor own the tables
+without FORCE ROW LEVEL SECURITY, or the policies are bypassed.
+
+Because every setting we make is transaction-local, a released connection is not `RESET ALL`
+(asyncpg's default costs a round trip per release); asyncpg still rolls back an open transaction.
 """
 
 from __future__ import annotations
@@ -49,11 +51,16 @@ async def create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        reset=_keep_session,
         server_settings={
             "application_name": application_name,
             "statement_timeout": str(statement_timeout_ms),
         },
     )
+
+
+async def _keep_session(_connection: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Release without `RESET ALL`: our settings are transaction-local (see the module's doc)."""
 
 
 async def ping(pool: Pool) -> None:
@@ -73,19 +80,21 @@ async def tenant_connection(
     """
     if not isinstance(tenant_id, uuid.UUID):
         raise TypeError(f"tenant_id must be a UUID, got {type(tenant_id).__name__}")
-    async with pool.acquire() as connection, connection.transaction():
-        if role is None:
-            await connection.execute(
-                "SELECT set_config($1, $2, true)", TENANT_SETTING, str(tenant_id)
-            )
-        else:
-            await connection.execute(
-                "SELECT set_config($1, $2, true), set_config('role', $3, true)",
-                TENANT_SETTING,
-                str(tenant_id),
-                role,
-            )
-        yield connection
+    settings = f"set_config({quote_literal(TENANT_SETTING)}, '{tenant_id}', true)"
+    if role is not None:
+        settings += f", set_config('role', {quote_literal(role)}, true)"
+    async with pool.acquire() as connection:
+        # One round trip for both (the simple protocol takes several statements, no parameters:
+        # the values are a UUID's text and a quoted literal).
+        await connection.execute(f"BEGIN; SELECT {settings}")
+        try:
+            yield connection
+        except BaseException:
+            if not connection.is_closed():
+                with contextlib.suppress(Exception):
+                    await connection.execute("ROLLBACK")
+            raise
+        await connection.execute("COMMIT")
 
 
 def migrations_context(
@@ -105,6 +114,13 @@ def migrations_context(
 def quote_ident(name: str) -> str:
     """A PostgreSQL identifier, double-quoted (for the places bind parameters cannot go)."""
     return '"' + name.replace('"', '""') + '"'
+
+
+def quote_literal(value: str) -> str:
+    """A PostgreSQL string literal (standard_conforming_strings, the default since 9.1)."""
+    if "\x00" in value:
+        raise ValueError("a PostgreSQL string cannot contain NUL")
+    return "'" + value.replace("'", "''") + "'"
 
 
 def pool_context(

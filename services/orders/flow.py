@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 
+import asyncpg
 from aiohttp import web
 
 from meridian.core import logging as meridian_logging
@@ -74,10 +75,21 @@ def answer(order: models.Order) -> web.Response:
     return web.json_response(body, status=201, headers=location)
 
 
-async def drive(ctx: Context, caller: identity.Identity, order_id: uuid.UUID) -> models.Order:
-    """Ask inventory for a pending order's stock and settle the order; returns it as it is now."""
-    async with ctx.connection(caller.tenant_id) as connection:
-        row = await store.get(connection, order_id)
+async def drive(
+    ctx: Context,
+    caller: identity.Identity,
+    order_id: uuid.UUID,
+    *,
+    inserted: asyncpg.Record | None = None,
+) -> models.Order:
+    """Ask inventory for a pending order's stock and settle the order; returns it as it is now.
+
+    `inserted`: the row this request just committed, which spares reading it back.
+    """
+    row = inserted
+    if row is None:
+        async with ctx.connection(caller.tenant_id) as connection:
+            row = await store.get(connection, order_id)
     if row is None:
         raise problems.NotFound(f"Order {order_id} does not exist")
     if row["state"] != "pending":
@@ -129,6 +141,7 @@ async def create(
     fingerprint: str,
 ) -> web.Response:
     order_id = uuid.uuid4()
+    inserted = None
     async with ctx.connection(caller.tenant_id) as connection:
         replay = None
         if key is not None:
@@ -136,7 +149,7 @@ async def create(
                 connection, tenant_id=caller.tenant_id, key=key, fingerprint=fingerprint
             )
         if replay is None:
-            await store.insert_pending(connection, caller.tenant_id, order_id, new)
+            inserted = await store.insert_pending(connection, caller.tenant_id, order_id, new)
             if key is not None:
                 stored = idempotency.StoredResponse(201, ORDER_REF, str(order_id).encode())
                 await idempotency.complete(
@@ -149,7 +162,7 @@ async def create(
             )
         order_id = uuid.UUID(replay.body.decode())
     try:
-        order = await drive(ctx, caller, order_id)
+        order = await drive(ctx, caller, order_id, inserted=inserted)
     except problems.NotFound:
         # The key's order was refused meanwhile (unknown SKU) and deleted with its key.
         raise problems.Conflict("The request with this Idempotency-Key failed; retry it") from None

@@ -75,6 +75,26 @@ async def test_tenant_setting_does_not_outlive_the_transaction(tenant_pool: db.P
             await connection.fetch("SELECT * FROM items")
 
 
+async def test_an_exception_rolls_back_and_the_connection_serves_the_next_tenant(
+    tenant_pool: db.Pool,
+) -> None:
+    """The pool has one connection: after a failure inside, nothing was written, no transaction
+    stays open, and the next caller gets its own tenant."""
+    with pytest.raises(RuntimeError, match="after the insert"):
+        async with db.tenant_connection(tenant_pool, TENANT_A) as connection:
+            await connection.execute("INSERT INTO items VALUES ($1, 'lost')", TENANT_A)
+            raise RuntimeError("after the insert")
+    async with db.tenant_connection(tenant_pool, TENANT_B) as connection:
+        assert await connection.fetchval(f"SELECT current_setting('{db.TENANT_SETTING}')") == str(
+            TENANT_B
+        )
+        await connection.execute("INSERT INTO items VALUES ($1, 'kept')", TENANT_B)
+    async with db.tenant_connection(tenant_pool, TENANT_A) as connection:
+        assert await connection.fetchval("SELECT count(*) FROM items") == 0
+    async with tenant_pool.acquire() as connection:
+        assert not connection.is_in_transaction()
+
+
 async def test_tenant_id_must_be_a_uuid(tenant_pool: db.Pool) -> None:
     with pytest.raises(TypeError):
         async with db.tenant_connection(tenant_pool, "' OR true --"):  # type: ignore[arg-type]
