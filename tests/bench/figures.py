@@ -1,7 +1,9 @@
-"""How benchmarks print a figure beside its baseline, and read the apiserver's request counters."""
+"""How benchmarks print a figure beside its baseline, read the apiserver's request counters, and
+charge CPU time to the processes the local platform started."""
 
 from __future__ import annotations
 
+import os
 import re
 import ssl
 import urllib.request
@@ -9,6 +11,7 @@ from collections.abc import Collection
 from pathlib import Path
 
 from meridian.localplatform import platform
+from meridian.localplatform.processes import Supervisor
 
 _REQUESTS = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
 _WRITE = re.compile(r'verb="(POST|PUT|PATCH|DELETE|APPLY)"')
@@ -22,6 +25,32 @@ def peak_rss_mib(pid: int) -> float:
     """The process's high-water resident set (VmHWM), in MiB."""
     status = Path(f"/proc/{pid}/status").read_text()
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
+
+
+def _group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU of every live process in the group, plus what they reaped: a PostgreSQL
+    backend or an Erlang port is a child in its leader's group (the supervisor starts each in its
+    own session)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        if int(fields[2]) == pgid:  # pgrp; then utime stime cutime cstime
+            total += sum(int(value) for value in fields[11:15])
+    return total / tick
+
+
+def cpu_seconds(*run_dirs: Path | str) -> dict[str, float]:
+    """CPU time so far of each process (and its group) the supervisors of these run dirs started."""
+    return {
+        record.name: _group_cpu_seconds(record.pid)
+        for run_dir in run_dirs
+        for record in Supervisor(Path(run_dir)).records()
+        if record.alive
+    }
 
 
 def _apiserver_metrics(state: platform.PlatformState) -> str:

@@ -10,7 +10,10 @@ saturated client or server shows as latency, not as a lower offered rate. Printe
 achieved throughput (201s per second, until the last answer), p50/p99 and errors, each way, and the
 gateway-added p50/p99. Goals: >= 500 orders/s with p99 < 100 ms; gateway-added p99 < 15 ms.
 Every process shares this machine's cores (fulfillment ships the orders meanwhile), so the figures
-include that contention.
+include that contention. After each run the pipeline drains (every order fulfilled or canceled), and
+the CPU time every process used from the run's start to the end of the drain is charged to its
+orders: ms of CPU per order, by process. Their sum against the machine's cores bounds the
+throughput any tuning of one service can reach here.
 """
 
 from __future__ import annotations
@@ -25,17 +28,19 @@ from pathlib import Path
 from typing import NamedTuple
 
 import aiohttp
+import asyncpg
 import pytest
 
 from meridian.core.registry.ratelimits import RateLimit
 from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
-from tests.bench.figures import _row
+from tests.bench.figures import _row, cpu_seconds
 
 RATES = (50, 100, 200, 400, 800)
 SECONDS = 10.0
 STOCK = 1_000_000  # per SKU and warehouse: no level runs out
+DRAIN_SECONDS = 600
 
 
 class Level(NamedTuple):
@@ -46,6 +51,8 @@ class Level(NamedTuple):
 
 
 class Seeded(NamedTuple):
+    state: platform.PlatformState
+    run_dir: Path
     pipeline: pipeline.Pipeline
     tenant_id: uuid.UUID
     tenant: str
@@ -111,7 +118,7 @@ def seeded(local_platform: platform.PlatformState) -> Iterator[Seeded]:
         asyncio.run(
             _stock(started.gateway_url, tenants.login(started.gateway_url, name, email, password))
         )
-        yield Seeded(started, tenant_id, name, email, password)
+        yield Seeded(local_platform, run_dir, started, tenant_id, name, email, password)
     finally:
         supervisor.stop_all()
 
@@ -125,6 +132,35 @@ async def _stock(gateway_url: str, token: str) -> None:
                     json={"warehouse": warehouse, "on_hand": STOCK},
                 ) as answer:
                     assert answer.status == 200, await answer.text()
+
+
+async def _drained(dsn: str, tenant_id: uuid.UUID) -> None:
+    """Until every order of the tenant is fulfilled or canceled (read as the superuser)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while await connection.fetchval(
+            "SELECT count(*) FROM orders WHERE tenant_id = $1 AND state IN ('pending', 'confirmed')",
+            tenant_id,
+        ):
+            assert time.monotonic() < deadline, "the pipeline did not drain"
+            await asyncio.sleep(0.5)
+    finally:
+        await connection.close()
+
+
+def _measured(seeded: Seeded, url: str, headers: dict[str, str], rate: int) -> tuple[Level, str]:
+    """One run and its drain; the CPU it cost, in ms per created order, by process."""
+    dsn = seeded.state.postgres_info.dsn("meridian_orders")
+    before = cpu_seconds(seeded.state.run_dir, seeded.run_dir)
+    level = asyncio.run(_load(url, headers, rate, SECONDS))
+    asyncio.run(_drained(dsn, seeded.tenant_id))
+    after = cpu_seconds(seeded.state.run_dir, seeded.run_dir)
+    orders = max(1.0, level.throughput * SECONDS)  # about: throughput runs to the last answer
+    spent = {name: 1000 * (after[name] - before.get(name, 0.0)) / orders for name in after}
+    top = sorted(spent.items(), key=lambda item: -item[1])
+    shown = ", ".join(f"{name.removeprefix('svc-')} {ms:.1f}" for name, ms in top[:8])
+    return level, f"{sum(spent.values()):.1f} ms ({shown})"
 
 
 def _errors(errors: Counter[str]) -> str:
@@ -159,9 +195,9 @@ def test_order_creation_at_rising_load(seeded: Seeded) -> None:
         if rate == RATES[0]:  # warm-up: JWKS, the tenant's limits, pools, keep-alive
             asyncio.run(_load(direct_url, identity, 20, 1.0))
             asyncio.run(_load(gateway_url, {"Authorization": f"Bearer {token}"}, 20, 1.0))
-        direct = asyncio.run(_load(direct_url, identity, rate, SECONDS))
-        through = asyncio.run(
-            _load(gateway_url, {"Authorization": f"Bearer {token}"}, rate, SECONDS)
+        direct, direct_cpu = _measured(seeded, direct_url, identity, rate)
+        through, through_cpu = _measured(
+            seeded, gateway_url, {"Authorization": f"Bearer {token}"}, rate
         )
         _print("direct to orders", rate, direct)
         _print("through gateway", rate, through)
@@ -169,3 +205,5 @@ def test_order_creation_at_rising_load(seeded: Seeded) -> None:
             f"{rate}/s offered, gateway adds p50 / p99",
             f"{through.p50 - direct.p50:.1f} / {through.p99 - direct.p99:.1f} ms",
         )
+        _row(f"{rate}/s offered, CPU per order, direct", direct_cpu)
+        _row(f"{rate}/s offered, CPU per order, through gateway", through_cpu)

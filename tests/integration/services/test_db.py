@@ -80,10 +80,14 @@ async def test_an_exception_rolls_back_and_the_connection_serves_the_next_tenant
 ) -> None:
     """The pool has one connection: after a failure inside, nothing was written, no transaction
     stays open, and the next caller gets its own tenant."""
-    with pytest.raises(RuntimeError, match="after the insert"):
+
+    async def insert_then_fail() -> None:
         async with db.tenant_connection(tenant_pool, TENANT_A) as connection:
             await connection.execute("INSERT INTO items VALUES ($1, 'lost')", TENANT_A)
             raise RuntimeError("after the insert")
+
+    with pytest.raises(RuntimeError, match="after the insert"):
+        await insert_then_fail()
     async with db.tenant_connection(tenant_pool, TENANT_B) as connection:
         assert await connection.fetchval(f"SELECT current_setting('{db.TENANT_SETTING}')") == str(
             TENANT_B
