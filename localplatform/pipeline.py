@@ -28,6 +28,7 @@ DEMO_TENANT = "acme"
 DEMO_EMAIL = "demo@acme-outdoor.example"
 DEMO_SKUS = ("SKU-TENT-2P", "SKU-STOVE-1", "SKU-LAMP-3")
 DEMO_WAREHOUSES = {"ewr1": 600, "ord1": 400}
+DEMO_SCOPES = ("orders:read", "orders:write", "inventory:read", "inventory:write")
 
 
 class Pipeline(NamedTuple):
@@ -155,6 +156,8 @@ def seed_demo(
         [
             *(sys.executable, "-m", "meridian.services.auth", "create-user"),
             *("--tenant", tenant, "--email", email),
+            # The tenant's admin: it also sets stock levels (inventory:write), below.
+            *(f"--scope={scope}" for scope in DEMO_SCOPES),
         ],
         input=f"{password}\n",
         env=env,

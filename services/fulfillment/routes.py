@@ -8,20 +8,11 @@ import pydantic
 from aiohttp import web
 
 from meridian.services.fulfillment import models, store
-from meridian.services.kit import contracts, db, problems
-
-
-def tenant_of(request: web.Request) -> uuid.UUID:
-    """The tenant the gateway authenticated; requests that did not come through it have none."""
-    raw = request.headers.get(contracts.TENANT_HEADER, "")
-    try:
-        return uuid.UUID(raw)
-    except ValueError:
-        raise problems.Unauthorized(f"Missing or invalid {contracts.TENANT_HEADER}") from None
+from meridian.services.kit import contracts, db, identity, problems
 
 
 async def list_shipments(request: web.Request) -> web.Response:
-    tenant_id = tenant_of(request)
+    tenant_id = identity.of(request, needs=contracts.ORDERS_READ).tenant_id
     try:
         query = models.ShipmentQuery.model_validate(dict(request.query))
     except pydantic.ValidationError as error:
@@ -32,7 +23,7 @@ async def list_shipments(request: web.Request) -> web.Response:
 
 
 async def get_shipment(request: web.Request) -> web.Response:
-    tenant_id = tenant_of(request)
+    tenant_id = identity.of(request, needs=contracts.ORDERS_READ).tenant_id
     try:
         shipment_id = uuid.UUID(request.match_info["id"])
     except ValueError:

@@ -46,7 +46,7 @@ def _json(model: pydantic.BaseModel, status: int = 200) -> web.Response:
 
 
 async def put_stock(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.INVENTORY_WRITE)
     sku = payloads.parse(models.SkuPath, request.match_info).sku
     update = await payloads.read_json(request, models.StockUpdate)
     pool = request.app[db.POOL]
@@ -58,7 +58,7 @@ async def put_stock(request: web.Request) -> web.Response:
 
 
 async def get_stock(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.INVENTORY_READ)
     sku = payloads.parse(models.SkuPath, request.match_info).sku
     cached = await request.app[CACHE].get(caller.tenant_id, sku)
     if cached is not None:
@@ -73,7 +73,7 @@ async def get_stock(request: web.Request) -> web.Response:
 
 
 async def list_stock(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.INVENTORY_READ)
     query = payloads.parse(ListQuery, request.query)
     pool = request.app[db.POOL]
     async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
@@ -83,7 +83,7 @@ async def list_stock(request: web.Request) -> web.Response:
 
 
 async def create_reservation(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.ORDERS_WRITE)
     body = await payloads.read_json(request, contracts.ReservationRequest)
     pool = request.app[db.POOL]
     async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
@@ -95,7 +95,7 @@ async def create_reservation(request: web.Request) -> web.Response:
 
 
 async def delete_reservation(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.ORDERS_WRITE)
     order_id = payloads.parse(OrderPath, request.match_info).order_id
     pool = request.app[db.POOL]
     async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:

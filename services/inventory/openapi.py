@@ -31,6 +31,7 @@ OPERATIONS = (
         "/v1/inventory/stock/{sku}",
         "putStock",
         "Set what is on hand of one SKU in one warehouse",
+        scope=contracts.INVENTORY_WRITE,
         request=models.StockUpdate,
         parameters=[SKU],
         responses={
@@ -43,6 +44,7 @@ OPERATIONS = (
         "/v1/inventory/stock/{sku}",
         "getStock",
         "One SKU's stock per warehouse and in total (cached)",
+        scope=contracts.INVENTORY_READ,
         parameters=[SKU],
         responses={
             200: ("The SKU's stock", models.Stock),
@@ -55,6 +57,7 @@ OPERATIONS = (
         "/v1/inventory/stock",
         "listStock",
         "Every SKU's stock, by SKU, a page at a time",
+        scope=contracts.INVENTORY_READ,
         parameters=[
             {
                 "name": "after",
@@ -78,6 +81,7 @@ OPERATIONS = (
         "/v1/inventory/reservations",
         "createReservation",
         "Reserve every line of an order, or none (idempotent per order_id)",
+        scope=contracts.ORDERS_WRITE,
         request=contracts.ReservationRequest,
         responses={
             200: ("The order's existing reservation", contracts.Reservation),
@@ -90,6 +94,7 @@ OPERATIONS = (
         "/v1/inventory/reservations/{order_id}",
         "deleteReservation",
         "Release an order's reservation (idempotent)",
+        scope=contracts.ORDERS_WRITE,
         parameters=[ORDER_ID],
         responses={
             204: ("Released (or nothing was held)", None),

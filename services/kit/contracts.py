@@ -28,6 +28,12 @@ SUBJECT_HEADER = "X-Meridian-Subject"
 SCOPES_HEADER = "X-Meridian-Scopes"
 IDENTITY_HEADERS = (TENANT_HEADER, SUBJECT_HEADER, SCOPES_HEADER)
 
+# Scopes, as auth puts them in tokens and each handler requires them (`identity.of(..., needs=)`).
+ORDERS_READ = "orders:read"  # orders and their shipments
+ORDERS_WRITE = "orders:write"  # place and cancel orders (and, on the caller's behalf, reserve)
+INVENTORY_READ = "inventory:read"
+INVENTORY_WRITE = "inventory:write"  # set stock levels: a tenant admin's or a machine's job
+
 ORDERS_EXCHANGE = "orders.events"
 INVENTORY_EXCHANGE = "inventory.events"
 FULFILLMENT_EXCHANGE = "fulfillment.events"

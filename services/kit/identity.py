@@ -1,8 +1,9 @@
 """Who is calling: the identity the gateway forwards in `contracts.IDENTITY_HEADERS`.
 
-Handlers call `of(request)` once and scope everything by its `tenant_id` (through
-`db.tenant_connection`); a request without a well-formed tenant header is refused with 401
-before any query runs. `forward(identity)` gives the headers a service passes on when it calls a
+Handlers call `of(request, needs=<scope>)` once and scope everything by its `tenant_id` (through
+`db.tenant_connection`); a request without a well-formed tenant header is refused with 401, and
+one whose token lacks the operation's scope with 403, before any query runs. Every handler names
+its scope: there is no default, so a new route cannot forget to check. `forward(identity)` gives the headers a service passes on when it calls a
 peer on the caller's behalf, so the peer scopes by the same tenant.
 """
 
@@ -22,7 +23,7 @@ class Identity(NamedTuple):
     scopes: frozenset[str]
 
 
-def of(request: web.Request) -> Identity:
+def of(request: web.Request, *, needs: str) -> Identity:
     raw = request.headers.get(contracts.TENANT_HEADER, "")
     try:
         tenant_id = uuid.UUID(raw)
@@ -30,11 +31,13 @@ def of(request: web.Request) -> Identity:
         raise problems.Unauthorized(
             f"{contracts.TENANT_HEADER} is missing or not a UUID (requests come through the gateway)"
         ) from None
-    scopes = request.headers.get(contracts.SCOPES_HEADER, "")
+    scopes = frozenset(request.headers.get(contracts.SCOPES_HEADER, "").split())
+    if needs not in scopes:
+        raise problems.Forbidden(f"The token lacks the scope {needs!r} this operation needs")
     return Identity(
         tenant_id=tenant_id,
         subject=request.headers.get(contracts.SUBJECT_HEADER, ""),
-        scopes=frozenset(scopes.split()),
+        scopes=scopes,
     )
 
 

@@ -66,6 +66,7 @@ class Operation:
     )
     parameters: Sequence[Mapping[str, Any]] = ()
     identity: bool = True
+    scope: str | None = None  # what the handler's `identity.of(..., needs=)` requires
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -105,6 +106,9 @@ def document(*, title: str, version: str, operations: Sequence[Operation]) -> di
                 responses[str(status)] = {"description": description}
         if op.identity:
             responses.setdefault("401", _problem("No tenant identity (not through the gateway)"))
+        if op.scope is not None:
+            entry["x-meridian-scope"] = op.scope
+            responses.setdefault("403", _problem(f"The token lacks the scope {op.scope}"))
         if op.request is not None:
             responses.setdefault("400", _problem("The body is not JSON"))
             responses.setdefault("413", _problem("The body is too large"))

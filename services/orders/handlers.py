@@ -28,7 +28,7 @@ class ListQuery(pydantic.BaseModel):
 
 
 async def create_order(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.ORDERS_WRITE)
     new = await payloads.read_json(request, models.NewOrder)
     key = request.headers.get(IDEMPOTENCY_KEY)
     fingerprint = idempotency.fingerprint(request.method, request.path, await request.read())
@@ -36,7 +36,7 @@ async def create_order(request: web.Request) -> web.Response:
 
 
 async def get_order(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.ORDERS_READ)
     order_id = payloads.parse(OrderPath, request.match_info).id
     async with request.app[FLOW].connection(caller.tenant_id) as connection:
         row = await store.get(connection, order_id)
@@ -46,7 +46,7 @@ async def get_order(request: web.Request) -> web.Response:
 
 
 async def list_orders(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.ORDERS_READ)
     query = payloads.parse(ListQuery, request.query)
     async with request.app[FLOW].connection(caller.tenant_id) as connection:
         rows = await store.page(
@@ -58,7 +58,7 @@ async def list_orders(request: web.Request) -> web.Response:
 
 
 async def cancel_order(request: web.Request) -> web.Response:
-    caller = identity.of(request)
+    caller = identity.of(request, needs=contracts.ORDERS_WRITE)
     order_id = payloads.parse(OrderPath, request.match_info).id
     order = await flow.cancel(request.app[FLOW], caller, order_id)
     return web.json_response(text=order.model_dump_json())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from meridian.services.kit import openapi
+from meridian.services.kit import contracts, openapi
 from meridian.services.orders import models
 
 ORDER_ID = {
@@ -26,6 +26,7 @@ OPERATIONS = (
         "/v1/orders",
         "createOrder",
         "Place an order: its stock is reserved and it is confirmed, or canceled",
+        scope=contracts.ORDERS_WRITE,
         request=models.NewOrder,
         parameters=[IDEMPOTENCY_KEY],
         responses={
@@ -43,6 +44,7 @@ OPERATIONS = (
         "/v1/orders",
         "listOrders",
         "The tenant's orders, newest first, optionally in one state",
+        scope=contracts.ORDERS_READ,
         parameters=[
             {
                 "name": "state",
@@ -63,6 +65,7 @@ OPERATIONS = (
         "/v1/orders/{id}",
         "getOrder",
         "One order",
+        scope=contracts.ORDERS_READ,
         parameters=[ORDER_ID],
         responses={
             200: ("The order", models.Order),
@@ -75,6 +78,7 @@ OPERATIONS = (
         "/v1/orders/{id}/cancel",
         "cancelOrder",
         "Cancel a pending or confirmed order and release its stock",
+        scope=contracts.ORDERS_WRITE,
         parameters=[ORDER_ID],
         responses={
             200: ("Canceled", models.Order),

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Callable
 from aiohttp import web
 
 from meridian.core import logging as meridian_logging
-from meridian.services.kit import identity, problems
+from meridian.services.kit import contracts, identity, problems
 from meridian.services.orders import flow, handlers, store
 from meridian.services.orders.settings import Settings
 
@@ -36,7 +36,7 @@ async def sweep_once(ctx: flow.Context, *, older_than: float, batch: int = 100) 
         )
     for item in work:
         tenant_id, order_id = item["tenant_id"], item["id"]
-        caller = identity.Identity(tenant_id, SUBJECT, frozenset())
+        caller = identity.Identity(tenant_id, SUBJECT, frozenset({contracts.ORDERS_WRITE}))
         try:
             order = await flow.drive(ctx, caller, order_id)
             if order.state == "canceled":

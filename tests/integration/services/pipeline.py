@@ -21,10 +21,21 @@ from meridian.services.kit import contracts, messaging
 from meridian.services.orders import app as orders_app
 from meridian.services.orders import settings as orders_settings
 
+ALL_SCOPES = (
+    contracts.ORDERS_READ,
+    contracts.ORDERS_WRITE,
+    contracts.INVENTORY_READ,
+    contracts.INVENTORY_WRITE,
+)
 
-def caller(tenant_id: uuid.UUID) -> dict[str, str]:
-    """The identity headers the gateway would set for a user of `tenant_id`."""
-    return {contracts.TENANT_HEADER: str(tenant_id), contracts.SUBJECT_HEADER: "user-1"}
+
+def caller(tenant_id: uuid.UUID, scopes: tuple[str, ...] = ALL_SCOPES) -> dict[str, str]:
+    """The identity headers the gateway would set for a user of `tenant_id` with `scopes`."""
+    return {
+        contracts.TENANT_HEADER: str(tenant_id),
+        contracts.SUBJECT_HEADER: "user-1",
+        contracts.SCOPES_HEADER: " ".join(scopes),
+    }
 
 
 def inventory_config(

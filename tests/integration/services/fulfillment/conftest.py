@@ -216,7 +216,10 @@ async def shipments_of(
     response = await client.get(
         "/v1/fulfillment/shipments",
         params={"order_id": str(order_id)},
-        headers={contracts.TENANT_HEADER: str(tenant_id)},
+        headers={
+            contracts.TENANT_HEADER: str(tenant_id),
+            contracts.SCOPES_HEADER: contracts.ORDERS_READ,
+        },
     )
     assert response.status == 200
     items: list[dict[str, Any]] = (await response.json())["items"]

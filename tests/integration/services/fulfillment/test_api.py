@@ -39,7 +39,7 @@ async def pool(fulfillment_dsn: str, service: Client) -> AsyncIterator[db.Pool]:
 
 
 def as_tenant(tenant_id: uuid.UUID) -> dict[str, str]:
-    return {contracts.TENANT_HEADER: str(tenant_id)}
+    return {contracts.TENANT_HEADER: str(tenant_id), contracts.SCOPES_HEADER: contracts.ORDERS_READ}
 
 
 async def test_tenant_reads_its_own_shipment(
