@@ -27,30 +27,37 @@ def peak_rss_mib(pid: int) -> float:
     return int(status.split("VmHWM:")[1].split()[0]) / 1024
 
 
-def _group_cpu_seconds(pgid: int) -> float:
-    """User + system CPU of every live process in the group, plus what they reaped: a PostgreSQL
-    backend or an Erlang port is a child in its leader's group (the supervisor starts each in its
-    own session)."""
+def _processes() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds: user + system, plus what it reaped of its children)."""
     tick = os.sysconf("SC_CLK_TCK")
-    total = 0
+    found = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError):
             continue
-        if int(fields[2]) == pgid:  # pgrp; then utime stime cutime cstime
-            total += sum(int(value) for value in fields[11:15])
-    return total / tick
+        found[int(stat.parent.name)] = (int(fields[1]), sum(map(int, fields[11:15])) / tick)
+    return found
 
 
 def cpu_seconds(*run_dirs: Path | str) -> dict[str, float]:
-    """CPU time so far of each process (and its group) the supervisors of these run dirs started."""
-    return {
-        record.name: _group_cpu_seconds(record.pid)
-        for run_dir in run_dirs
-        for record in Supervisor(Path(run_dir)).records()
-        if record.alive
-    }
+    """CPU time so far of each process the supervisors of these run dirs started, with all its
+    descendants (PostgreSQL backends and Erlang ports among them; backends leave the process
+    group, so the tree is walked by parent pid)."""
+    processes = _processes()
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in processes.items():
+        children.setdefault(parent, []).append(pid)
+    spent = {}
+    for run_dir in run_dirs:
+        for record in Supervisor(Path(run_dir)).records():
+            total, stack = 0.0, [record.pid]
+            while stack:
+                pid = stack.pop()
+                total += processes.get(pid, (0, 0.0))[1]
+                stack.extend(children.get(pid, ()))
+            spent[record.name] = total
+    return spent
 
 
 def _apiserver_metrics(state: platform.PlatformState) -> str:
