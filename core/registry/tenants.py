@@ -14,7 +14,9 @@ from meridian.core.registry.connection import Connection
 from meridian.core.registry.ratelimits import RateLimit
 
 TenantState = Literal["active", "suspended"]
-EXPORTED_TABLES = ("tenants", "api_keys")
+# What a Retain offboarding exports, and the column naming the tenant. Refresh tokens are not
+# kept: they are sessions, worthless after the deletion and a risk in a backup.
+EXPORTED_TABLES = {"tenants": "id", "api_keys": "tenant_id", "users": "tenant_id"}
 
 
 class TenantRecord(NamedTuple):
@@ -107,7 +109,7 @@ def _jsonable(value: Any) -> Any:
 async def export(conn: Connection, tenant_id: uuid.UUID) -> dict[str, list[str]]:
     """Every registry row the tenant owns, per table, as JSON Lines (one JSON object per line)."""
     exported: dict[str, list[str]] = {}
-    for table, column in zip(EXPORTED_TABLES, ("id", "tenant_id"), strict=True):
+    for table, column in EXPORTED_TABLES.items():
         rows = await conn.fetch(
             f"SELECT * FROM platform.{table} WHERE {column} = $1 ORDER BY created_at", tenant_id
         )

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from meridian.services.auth import handlers, keys, openapi, registry
+from meridian.services.auth import handlers, keys, openapi, registry, throttle
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import AuthSettings
 from meridian.services.kit import app as kit_app
@@ -27,6 +27,7 @@ def create_app(settings: AuthSettings) -> web.Application:
             registry.pool_context(settings),
             db.pool_context(settings),
             cache.client_context(settings),
+            throttle.context(settings),
             keys.ring_context(settings),
             passwords,
         ]

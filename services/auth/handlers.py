@@ -14,7 +14,7 @@ import uuid
 from aiohttp import web
 
 from meridian.core.registry import apikeys, refreshtokens, users
-from meridian.services.auth import keys, models, registry, tokens
+from meridian.services.auth import keys, models, registry, throttle, tokens
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import AuthSettings
 from meridian.services.kit import app as kit_app
@@ -88,6 +88,7 @@ def _login_response(
 
 async def login(request: web.Request) -> web.Response:
     body = await payloads.read_json(request, models.LoginRequest)
+    await request.app[throttle.THROTTLE].spend_attempt(body.tenant, body.email)
     settings, pool = _settings(request), request.app[registry.POOL]
     passwords = request.app[PASSWORDS]
     async with registry.unscoped(pool) as conn:

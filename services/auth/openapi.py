@@ -33,6 +33,7 @@ def _post(
     *,
     security: str | None = None,
     status: str = "200",
+    throttled: bool = False,
 ) -> dict[str, Any]:
     responses: dict[str, Any] = {
         status: {"description": "OK", **(_body(response) if response else {})},
@@ -50,6 +51,8 @@ def _post(
                 "422": _problem("A field is invalid"),
             }
         )
+    if throttled:
+        responses["429"] = _problem("Too many attempts for this account; see Retry-After")
     if security is not None:
         operation["security"] = [{security: []}]
     return {"post": operation}
@@ -76,7 +79,10 @@ def document() -> dict[str, Any]:
         "info": {"title": "Meridian auth", "version": "1.0.0"},
         "paths": {
             "/v1/auth/login": _post(
-                "A tenant's user logs in", models.LoginRequest, models.LoginResponse
+                "A tenant's user logs in",
+                models.LoginRequest,
+                models.LoginResponse,
+                throttled=True,
             ),
             "/v1/auth/refresh": _post(
                 "Spend a refresh token for new tokens", models.RefreshRequest, models.LoginResponse

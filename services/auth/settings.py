@@ -20,6 +20,9 @@ class AuthSettings(ServiceSettings):
     platform_pool_max: int = Field(default=10, ge=1)
 
     issuer: str = "meridian-auth"
+    # Login attempts per (tenant, email): a burst, then a steady rate (`throttle`).
+    login_attempt_burst: int = Field(default=10, ge=1)
+    login_attempts_per_minute: float = Field(default=2.0, gt=0)
     # Access tokens are short: a revoked one stays in Redis for its remaining lifetime, and the
     # seed bounds that window at 5 minutes. Never above 15 minutes.
     access_token_ttl_s: int = Field(default=300, ge=30, le=900)

@@ -66,6 +66,6 @@ class FulfillmentSettings(ServiceSettings):
     # Addresses are JSON in the environment: {"name", "street1", "city", "postal_code", "country"}.
     origin: contracts.Address = DEFAULT_ORIGIN
     warehouse_origins: dict[str, contracts.Address] = Field(default_factory=dict)
-    # Orders without `ship_to` (the order API does not take an address yet) ship here.
+    # Orders placed without `ship_to` ship here.
     default_ship_to: contracts.Address = DEFAULT_SHIP_TO
     parcel_weight_oz_per_unit: float = Field(default=8.0, gt=0)

@@ -16,6 +16,9 @@ class NewOrder(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     lines: list[contracts.Line] = Field(min_length=1, max_length=100)
+    ship_to: contracts.Address | None = Field(
+        default=None, description="Where it goes; omitted: fulfillment's default address"
+    )
     reference: str | None = Field(
         default=None, max_length=128, description="The customer's own reference"
     )
@@ -26,6 +29,7 @@ class Order(BaseModel):
     state: contracts.OrderState
     lines: list[contracts.Line]
     allocations: list[contracts.Allocation]
+    ship_to: contracts.Address | None
     reference: str | None
     reason: str | None = Field(
         description="Why it was canceled: insufficient-stock, unknown-sku, canceled-by-customer"

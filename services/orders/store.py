@@ -19,8 +19,8 @@ from meridian.services.kit import contracts, db, outbox
 from meridian.services.orders import models, states
 
 COLUMNS = (
-    "id, tenant_id, state, lines, allocations, reference, reason, reason_detail, announced,"
-    " release_pending, created_at, updated_at"
+    "id, tenant_id, state, lines, allocations, ship_to, reference, reason, reason_detail,"
+    " announced, release_pending, created_at, updated_at"
 )
 
 
@@ -30,6 +30,7 @@ def order_of(row: asyncpg.Record) -> models.Order:
         state=row["state"],
         lines=json.loads(row["lines"]),
         allocations=json.loads(row["allocations"]),
+        ship_to=_ship_to(row),
         reference=row["reference"],
         reason=row["reason"],
         reason_detail=row["reason_detail"],
@@ -38,15 +39,21 @@ def order_of(row: asyncpg.Record) -> models.Order:
     )
 
 
+def _ship_to(row: asyncpg.Record) -> contracts.Address | None:
+    raw = row["ship_to"]
+    return None if raw is None else contracts.Address.model_validate_json(raw)
+
+
 async def insert_pending(
     connection: db.Connection, tenant_id: uuid.UUID, order_id: uuid.UUID, new: models.NewOrder
 ) -> asyncpg.Record:
     row = await connection.fetchrow(
-        f"INSERT INTO orders (id, tenant_id, state, lines, reference)"
-        f" VALUES ($1, $2, 'pending', $3::jsonb, $4) RETURNING {COLUMNS}",
+        f"INSERT INTO orders (id, tenant_id, state, lines, ship_to, reference)"
+        f" VALUES ($1, $2, 'pending', $3::jsonb, $4::jsonb, $5) RETURNING {COLUMNS}",
         order_id,
         tenant_id,
         json.dumps([line.model_dump(mode="json") for line in new.lines]),
+        None if new.ship_to is None else new.ship_to.model_dump_json(),
         new.reference,
     )
     assert row is not None
@@ -90,6 +97,7 @@ async def _event(connection: db.Connection, row: asyncpg.Record, kind: str) -> N
         state=row["state"],
         lines=json.loads(row["lines"]),
         allocations=json.loads(row["allocations"]),
+        ship_to=_ship_to(row),
     )
     await outbox.write(
         connection,

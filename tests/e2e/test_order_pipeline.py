@@ -7,6 +7,7 @@ fulfilled (a label PDF in S3), and stock is decremented; every state is visible 
 
 from __future__ import annotations
 
+import io
 import json
 import urllib.error
 import urllib.request
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pypdf
 import pytest
 
 from meridian.localplatform import pipeline, platform
@@ -47,6 +49,16 @@ def call(method: str, url: str, body: Any = None, **headers: str) -> tuple[int, 
         return error.code, json.loads(error.read() or b"null")
 
 
+SHIP_TO = {
+    "name": "Grace Hopper",
+    "street1": "1 Navy Pier",
+    "city": "Arlington",
+    "state": "VA",
+    "postal_code": "22202",
+    "country": "US",
+}
+
+
 async def test_a_user_orders_through_the_gateway_and_the_order_is_fulfilled(
     local_platform: platform.PlatformState, order_pipeline: pipeline.Pipeline, tmp_path: Path
 ) -> None:
@@ -58,7 +70,7 @@ async def test_a_user_orders_through_the_gateway_and_the_order_is_fulfilled(
     status, order = call(
         "POST",
         f"{gateway}/v1/orders",
-        {"lines": [{"sku": sku, "quantity": 3}]},
+        {"lines": [{"sku": sku, "quantity": 3}], "ship_to": SHIP_TO},
         **auth,
         **{"Idempotency-Key": str(uuid.uuid4())},
     )
@@ -79,7 +91,8 @@ async def test_a_user_orders_through_the_gateway_and_the_order_is_fulfilled(
     label = tenants.s3(local_platform).get_object(
         Bucket="meridian-fulfillment", Key=shipments["items"][0]["label_key"]
     )
-    assert label["Body"].read().startswith(b"%PDF-")
+    pdf = pypdf.PdfReader(io.BytesIO(label["Body"].read()), strict=True)
+    assert SHIP_TO["name"] in pdf.pages[0].extract_text()  # the carrier shipped it there
 
     async def decremented() -> bool:
         """on-hand stock goes down by the shipped quantity, and the reservation is released"""

@@ -21,6 +21,7 @@ from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.resources.rbac_authorization_v1 import RoleBinding
 
 from meridian.core.registry import ratelimits
+from meridian.core.registry import users as registry_users
 from meridian.localplatform import platform, stripe_mock
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
@@ -248,13 +249,28 @@ async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
 ) -> None:
     tenants.apply(local_platform, tenants.manifest(name, deletionPolicy="Retain"))
     status = await wait_ready(kube_client, name)
+    conn = await tenants.registry(local_platform)
+    try:
+        await registry_users.insert(
+            conn,
+            uuid.UUID(status["tenantId"]),
+            email=f"admin@{name}.example",
+            password_hash="$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$aGFzaA",
+            scopes=["orders:read"],
+        )
+    finally:
+        await conn.close()
     platform.kubectl(local_platform, "delete", "tenant", name, "--wait=false")
     await wait_gone(kube_client, name)
 
     s3 = tenants.s3(local_platform)
     listed = s3.list_objects_v2(Bucket="meridian-backups", Prefix=f"tenants/{name}/")
     keys = sorted(item["Key"] for item in listed.get("Contents", []))
-    assert [key.rsplit("/", 1)[1] for key in keys] == ["api_keys.jsonl", "tenants.jsonl"]
+    assert [key.rsplit("/", 1)[1] for key in keys] == [
+        "api_keys.jsonl",
+        "tenants.jsonl",
+        "users.jsonl",
+    ]
     exported = {
         key.rsplit("/", 1)[1]: [
             json.loads(line)
@@ -266,6 +282,7 @@ async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
     }
     assert [row["id"] for row in exported["tenants.jsonl"]] == [status["tenantId"]]
     assert len(exported["api_keys.jsonl"]) == 1
+    assert [row["email"] for row in exported["users.jsonl"]] == [f"admin@{name}.example"]
     await _assert_deprovisioned(local_platform, kube_client, name, status["tenantId"])
 
 

@@ -149,3 +149,23 @@ async def test_suspended_tenants_user_is_refused_after_the_password_check(
         json={"tenant": user.tenant.name, "email": user.email, "password": user.password},
     )
     assert response.status == 403
+
+
+async def test_login_attempts_per_account_are_bounded_whether_or_not_it_exists(
+    auth: AuthClient, make_user: MakeUser, auth_settings: AuthSettings
+) -> None:
+    """After the burst, even the right password gets 429 (with Retry-After) for that account;
+    an unknown email is throttled alike (no enumeration), and another account is untouched."""
+    user, other = await make_user(), await make_user()
+    ghost = {"tenant": user.tenant.name, "email": f"ghost{uuid.uuid4().hex[:6]}@example.com"}
+    for credentials in ({"tenant": user.tenant.name, "email": user.email}, ghost):
+        statuses = [
+            (await auth.post("/v1/auth/login", json={**credentials, "password": "wrong"})).status
+            for _ in range(auth_settings.login_attempt_burst)
+        ]
+        assert statuses == [401] * auth_settings.login_attempt_burst
+        refused = await auth.post("/v1/auth/login", json={**credentials, "password": user.password})
+        assert refused.status == 429
+        assert int(refused.headers["Retry-After"]) >= 1
+        assert (await refused.json())["title"] == "Too Many Requests"
+    await login(auth, other)

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 
+import aio_pika
+
+from meridian.localplatform import platform
+from meridian.services.kit import contracts, messaging
 from tests.integration.services import pipeline
 from tests.integration.services.orders.conftest import Pipeline
+from tests.waiting import eventually
 
 
 def sku() -> str:
@@ -27,6 +33,65 @@ async def test_order_is_confirmed_with_allocations_and_stock_reserved(services: 
         f"{services.orders}/v1/orders/{order['id']}", headers=pipeline.caller(services.tenant)
     ) as response:
         assert (await response.json())["state"] == "confirmed"
+
+
+async def test_ship_to_is_kept_answered_and_carried_to_fulfillment_on_the_event(
+    services: Pipeline, local_platform: platform.PlatformState, suffix: str
+) -> None:
+    address = {
+        "name": "Ada Lovelace",
+        "street1": "12 St James's Square",
+        "city": "London",
+        "postal_code": "SW1Y 4JH",
+        "country": "GB",
+    }
+    connection = await aio_pika.connect(local_platform.rabbitmq_info.amqp_url)
+    try:
+        channel = await connection.channel()
+        await messaging.declare_exchange(channel, contracts.ORDERS_EXCHANGE)
+        watch = await channel.declare_queue(f"test.ship-to.{suffix}", exclusive=True)
+        await watch.bind(contracts.ORDERS_EXCHANGE, "order.confirmed")
+        item = sku()
+        await services.stock(item, 5)
+        async with services.http.post(
+            f"{services.orders}/v1/orders",
+            json={"lines": [{"sku": item, "quantity": 1}], "ship_to": address},
+            headers=pipeline.caller(services.tenant),
+        ) as response:
+            assert response.status == 201, await response.text()
+            order = await response.json()
+        expected = {**address, "street2": "", "state": ""}
+        assert order["ship_to"] == expected
+        async with services.http.get(
+            f"{services.orders}/v1/orders/{order['id']}", headers=pipeline.caller(services.tenant)
+        ) as response:
+            assert (await response.json())["ship_to"] == expected
+
+        async def confirmed() -> dict[str, object] | None:
+            """order.confirmed arrived for the order"""
+            while (message := await watch.get(no_ack=True, fail=False)) is not None:
+                event: dict[str, object] = json.loads(message.body)
+                if event["order_id"] == order["id"]:
+                    return event
+            return None
+
+        event = await eventually(confirmed, within=15, interval=0.2)
+        assert event["ship_to"] == expected
+    finally:
+        await connection.close()
+
+
+async def test_an_address_with_a_bad_country_is_422_naming_it(services: Pipeline) -> None:
+    item = sku()
+    await services.stock(item, 5)
+    address = {"name": "A", "street1": "B", "city": "C", "postal_code": "D", "country": "Britain"}
+    async with services.http.post(
+        f"{services.orders}/v1/orders",
+        json={"lines": [{"sku": item, "quantity": 1}], "ship_to": address},
+        headers=pipeline.caller(services.tenant),
+    ) as response:
+        assert response.status == 422
+        assert [e["field"] for e in (await response.json())["errors"]] == ["/ship_to/country"]
 
 
 async def test_200_concurrent_orders_for_50_units_confirm_exactly_50(services: Pipeline) -> None:
