@@ -93,7 +93,11 @@ def create(settings: ServiceSettings) -> web.Application:
     app_metrics = metrics.create()
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[middlewares.observe(app_metrics, tracer), middlewares.problem_json],
+        middlewares=[
+            middlewares.observe(app_metrics, tracer),
+            middlewares.problem_json,
+            middlewares.shed(settings.max_in_flight, app_metrics),
+        ],
     )
     app[SETTINGS] = settings
     app[METRICS] = app_metrics

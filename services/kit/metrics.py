@@ -24,6 +24,7 @@ class Metrics:
     requests: prometheus_client.Counter
     latency: prometheus_client.Histogram
     breaker_state: prometheus_client.Gauge
+    shed: prometheus_client.Counter
 
     def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:
         labels = {"route": route, "method": method, "status": str(status)}
@@ -54,6 +55,11 @@ def create() -> Metrics:
             "circuit_breaker_state",
             "Circuit breaker state: 0 closed, 1 half-open, 2 open",
             ("breaker",),
+            registry=registry,
+        ),
+        shed=prometheus_client.Counter(
+            "http_requests_shed",
+            "Requests refused with 503 because max_in_flight were being handled",
             registry=registry,
         ),
     )

@@ -1,9 +1,10 @@
-"""The two middlewares every service runs, outermost first: `observe`, then `problem_json`.
+"""The middlewares every service runs, outermost first: `observe`, `problem_json`, `shed`.
 
 `observe` gives each request an id (the caller's `X-Request-ID` when it is sane), continues the
 caller's trace in a server span, binds both ids into structlog's context so every log line of the
 request carries them, and records the access log line and the metrics after the response is
-final. `problem_json` is the one place where exceptions become HTTP answers.
+final. `problem_json` is the one place where exceptions become HTTP answers. `shed` refuses
+what is beyond the service's capacity before any work starts.
 """
 
 from __future__ import annotations
@@ -83,6 +84,36 @@ def observe(metrics_: metrics.Metrics, tracer: trace.Tracer) -> Middleware:
                 trace_id=trace_hex,
             )
             request_id.reset(token)
+
+    return middleware
+
+
+SHED_RETRY_AFTER_S = 1
+
+
+def shed(limit: int, metrics_: metrics.Metrics) -> Middleware:
+    """At most `limit` requests in the handlers at once; the next gets 503 with Retry-After.
+
+    Probes and scrapes always pass: an overloaded replica is still alive, and must say so.
+    """
+    in_flight = 0
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        nonlocal in_flight
+        if request.path in QUIET_ROUTES:
+            return await handler(request)
+        if in_flight >= limit:
+            metrics_.shed.inc()
+            raise problems.ServiceUnavailable(
+                f"Overloaded: {limit} requests in progress; retry shortly",
+                retry_after=SHED_RETRY_AFTER_S,
+            )
+        in_flight += 1
+        try:
+            return await handler(request)
+        finally:
+            in_flight -= 1
 
     return middleware
 

@@ -39,6 +39,9 @@ class ServiceSettings(core_settings.ProcessSettings):
 
     # aiohttp's client_max_size: bodies above it are answered with 413 before a handler reads them.
     max_body_bytes: int = Field(default=1 << 20, ge=1)
+    # Requests handled at once (probes aside); beyond it, 503 + Retry-After at once, so overload
+    # shows as fast refusals a client retries rather than seconds of queueing for everyone.
+    max_in_flight: int = Field(default=256, ge=1)
 
     # How long readiness reports "draining" before the listener closes (endpoints catch up), then
     # how long in-flight requests may take to finish.

@@ -291,3 +291,33 @@ async def test_server_drains_in_flight_requests_before_cleanup() -> None:
         assert await response.json() == {"done": True}
         await stopping
     assert events == ["request finished", "pool closed"]
+
+
+async def test_requests_beyond_max_in_flight_are_shed_with_503_and_probes_still_answer() -> None:
+    settings = ServiceSettings(name="shed", max_in_flight=2)
+    app = kit_app.create(settings)
+    release, both_in = asyncio.Event(), asyncio.Event()
+    entered = 0
+
+    async def held(_request: web.Request) -> web.Response:
+        nonlocal entered
+        entered += 1
+        if entered == 2:
+            both_in.set()
+        await release.wait()
+        return web.json_response({"done": True})
+
+    app.router.add_get("/held", held)
+    async with TestClient(TestServer(app)) as client:
+        holding = [asyncio.create_task(client.get("/held")) for _ in range(2)]
+        await asyncio.wait_for(both_in.wait(), 10)
+        refused = await client.get("/held")
+        assert refused.status == 503
+        assert refused.headers["Retry-After"] == "1"
+        assert "Overloaded" in str((await problem_of(refused))["detail"])
+        assert entered == 2  # the refused one never reached the handler
+        assert (await client.get("/healthz")).status == 200
+        assert "http_requests_shed_total 1.0" in await (await client.get("/metrics")).text()
+        release.set()
+        assert [r.status for r in await asyncio.gather(*holding)] == [200, 200]
+        assert (await client.get("/held")).status == 200
