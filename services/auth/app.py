@@ -11,11 +11,11 @@ from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import AuthSettings
 from meridian.services.kit import app as kit_app
 from meridian.services.kit import cache, contracts, db
+from meridian.services.kit import openapi as kit_openapi
 
 
 def create_app(settings: AuthSettings) -> web.Application:
     app = kit_app.create(settings)
-    spec = openapi.document()
 
     async def passwords(app: web.Application) -> AsyncIterator[None]:
         app[handlers.PASSWORDS] = Passwords(settings)
@@ -33,13 +33,10 @@ def create_app(settings: AuthSettings) -> web.Application:
         ]
     )
 
-    async def openapi_json(_request: web.Request) -> web.Response:
-        return web.json_response(spec)
-
     app.router.add_post("/v1/auth/login", handlers.login)
     app.router.add_post("/v1/auth/refresh", handlers.refresh)
     app.router.add_post("/v1/auth/token", handlers.api_key_token)
     app.router.add_post("/v1/auth/revoke", handlers.revoke)
     app.router.add_get(contracts.JWKS_PATH, handlers.jwks)
-    app.router.add_get("/openapi.json", openapi_json)
+    kit_openapi.route(app, openapi.description())
     return app

@@ -17,6 +17,7 @@ from meridian.services.fulfillment import carrier, labels, openapi, routes, ship
 from meridian.services.fulfillment.settings import FulfillmentSettings
 from meridian.services.kit import app as kit_app
 from meridian.services.kit import client, consumer, db, messaging, outbox
+from meridian.services.kit import openapi as kit_openapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 FULFILLER = web.AppKey("fulfiller", shipping.Fulfiller)
@@ -95,5 +96,5 @@ def create_app(settings: FulfillmentSettings) -> web.Application:
         ]
     )
     routes.add_routes(app)
-    app.router.add_get("/openapi.json", openapi.serve)
+    kit_openapi.route(app, openapi.description())
     return app

@@ -1,7 +1,8 @@
 """OpenAPI 3.1 descriptions built from the same pydantic models the handlers validate with.
 
 A service lists its `Operation`s once; `document(...)` turns them into the JSON served at
-`GET /openapi.json` (`route(app, ...)`). Schemas come from `pydantic.json_schema`, so the
+`GET /openapi.json` (`route(app, ...)`), together with the routes every kit app serves (probes,
+metrics, this document), so the description covers exactly what the app answers. Schemas come from `pydantic.json_schema`, so the
 description cannot drift from validation. Every error answer is problem+json; every operation
 but the probes takes the gateway's identity headers (`contracts.IDENTITY_HEADERS`).
 """
@@ -65,8 +66,10 @@ class Operation:
         default_factory=dict
     )
     parameters: Sequence[Mapping[str, Any]] = ()
-    identity: bool = True
+    identity: bool = True  # takes the gateway's identity headers (auth's own routes do not)
     scope: str | None = None  # what the handler's `identity.of(..., needs=)` requires
+    security: str | None = None  # a security scheme's name, for routes a credential opens
+    request_required: bool = True
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -74,7 +77,29 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {problems.CONTENT_TYPE: {"schema": schema}}}
 
 
-def document(*, title: str, version: str, operations: Sequence[Operation]) -> dict[str, Any]:
+def _kit_paths() -> dict[str, dict[str, Any]]:
+    probe = {"200": {"description": "OK"}, "503": _problem("Not ready, or draining")}
+    plain = {"200": {"description": "OK"}}
+    return {
+        "/healthz": {"get": {"operationId": "healthz", "summary": "Liveness", "responses": probe}},
+        "/readyz": {"get": {"operationId": "readyz", "summary": "Readiness", "responses": probe}},
+        "/metrics": {
+            "get": {"operationId": "metrics", "summary": "Prometheus", "responses": plain}
+        },
+        "/openapi.json": {
+            "get": {"operationId": "openapi", "summary": "This document", "responses": plain}
+        },
+    }
+
+
+def document(
+    *,
+    title: str,
+    version: str,
+    operations: Sequence[Operation],
+    description: str = "",
+    security_schemes: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     models: list[tuple[type[pydantic.BaseModel], json_schema.JsonSchemaMode]] = []
     for op in operations:
         if op.request is not None:
@@ -83,7 +108,7 @@ def document(*, title: str, version: str, operations: Sequence[Operation]) -> di
     refs, definitions = json_schema.models_json_schema(models, ref_template=REF)
     schemas = dict(definitions.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
-    paths: dict[str, dict[str, Any]] = {}
+    paths: dict[str, dict[str, Any]] = _kit_paths()
     for op in operations:
         entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
         parameters = [*(IDENTITY_PARAMETERS if op.identity else []), *op.parameters]
@@ -91,7 +116,7 @@ def document(*, title: str, version: str, operations: Sequence[Operation]) -> di
             entry["parameters"] = [dict(p) for p in parameters]
         if op.request is not None:
             entry["requestBody"] = {
-                "required": True,
+                "required": op.request_required,
                 "content": {"application/json": {"schema": refs[(op.request, "validation")]}},
             }
         responses: dict[str, Any] = {}
@@ -106,6 +131,8 @@ def document(*, title: str, version: str, operations: Sequence[Operation]) -> di
                 responses[str(status)] = {"description": description}
         if op.identity:
             responses.setdefault("401", _problem("No tenant identity (not through the gateway)"))
+        if op.security is not None:
+            entry["security"] = [{op.security: []}]
         if op.scope is not None:
             entry["x-meridian-scope"] = op.scope
             responses.setdefault("403", _problem(f"The token lacks the scope {op.scope}"))
@@ -118,9 +145,16 @@ def document(*, title: str, version: str, operations: Sequence[Operation]) -> di
         paths.setdefault(op.path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
-        "info": {"title": title, "version": version},
+        "info": {
+            "title": title,
+            "version": version,
+            **({"description": description} if description else {}),
+        },
         "paths": paths,
-        "components": {"schemas": schemas},
+        "components": {
+            "schemas": schemas,
+            **({"securitySchemes": dict(security_schemes)} if security_schemes else {}),
+        },
     }
 
 

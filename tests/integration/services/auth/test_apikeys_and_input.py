@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import sys
 import uuid
@@ -12,6 +13,7 @@ import asyncpg
 import pytest
 
 from meridian.core.registry import apikeys, users
+from meridian.services.auth import openapi as auth_openapi
 from meridian.services.auth.settings import AuthSettings
 from meridian.services.kit import contracts, tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser
@@ -106,16 +108,10 @@ async def test_oversized_body_is_413(auth: AuthClient) -> None:
     assert response.status == 413
 
 
-async def test_openapi_describes_every_route(auth: AuthClient) -> None:
+async def test_openapi_json_serves_the_description(auth: AuthClient) -> None:
+    """What the coverage test checks against the router is what clients get."""
     document = await (await auth.get("/openapi.json")).json()
-    assert document["openapi"].startswith("3.1")
-    assert set(document["paths"]) == {
-        "/v1/auth/login",
-        "/v1/auth/refresh",
-        "/v1/auth/token",
-        "/v1/auth/revoke",
-        contracts.JWKS_PATH,
-    }
+    assert document == json.loads(json.dumps(auth_openapi.description()))
     assert "LoginRequest" in document["components"]["schemas"]
 
 

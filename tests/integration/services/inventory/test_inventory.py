@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -12,6 +13,7 @@ import pytest_asyncio
 import redis.asyncio as aioredis
 
 from meridian.localplatform import platform
+from meridian.services.inventory import openapi as inventory_openapi
 from meridian.services.inventory import stockcache
 from tests.integration.services import pipeline
 
@@ -141,13 +143,8 @@ async def test_other_tenants_see_no_stock(inventory: Inventory) -> None:
     assert status == 422
 
 
-async def test_openapi_describes_every_route(inventory: Inventory) -> None:
+async def test_openapi_json_serves_the_description(inventory: Inventory) -> None:
+    """What the coverage test checks against the router is what clients get."""
     status, document = await inventory.call("GET", "/openapi.json")
     assert status == 200
-    assert document["openapi"] == "3.1.0"
-    assert set(document["paths"]) == {
-        "/v1/inventory/stock/{sku}",
-        "/v1/inventory/stock",
-        "/v1/inventory/reservations",
-        "/v1/inventory/reservations/{order_id}",
-    }
+    assert document == json.loads(json.dumps(inventory_openapi.description()))
