@@ -25,6 +25,7 @@ class Metrics:
     latency: prometheus_client.Histogram
     breaker_state: prometheus_client.Gauge
     shed: prometheus_client.Counter
+    outbox_parked: prometheus_client.Counter
 
     def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:
         labels = {"route": route, "method": method, "status": str(status)}
@@ -60,6 +61,11 @@ def create() -> Metrics:
         shed=prometheus_client.Counter(
             "http_requests_shed",
             "Requests refused with 503 because max_in_flight were being handled",
+            registry=registry,
+        ),
+        outbox_parked=prometheus_client.Counter(
+            "outbox_parked",
+            "Outbox rows set aside after the broker refused them max_attempts times",
             registry=registry,
         ),
     )

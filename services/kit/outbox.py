@@ -3,12 +3,21 @@
 A service writes its event with `write(connection, ...)` inside the same transaction as its
 business rows, so "order saved" and "order.created will be published" commit together or not at
 all — no event is lost while RabbitMQ is down. `Relay` (one task per replica, any number of
-replicas) claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes them in id order with
-publisher confirms, and marks them sent in the same transaction. A broker outage only rolls the
-claim back; the relay reconnects with full-jitter backoff and resends. A crash between confirm and
-commit resends a row: delivery is at-least-once, with the row's `message_id` as the dedupe key
-consumers pass to `idempotency.first_time`. Include `schema.OUTBOX_V1` in the service's migrations;
-the table has no tenant policy because the relay reads every tenant's events.
+replicas) claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes a batch in id order with
+publisher confirms (awaited together), and marks what was confirmed sent in the same transaction.
+A broker outage only rolls the claim back; the relay reconnects with full-jitter backoff and
+resends. A crash between confirm and commit resends a row: delivery is at-least-once, with the
+row's `message_id` as the dedupe key consumers pass to `idempotency.first_time`.
+
+A row the broker refuses by itself (nacked, returned unroutable, or aimed at an exchange that does
+not exist) must not hold back the rows behind it: each refusal is counted on the row, and after
+`max_attempts` the row is parked (`parked_at`, `last_error`; logged at error level and counted in
+`outbox_parked_total`). Rows behind it flow on; order is kept among rows that succeed. To
+re-drive parked rows once the cause is fixed: `UPDATE outbox SET parked_at = NULL, attempts = 0
+WHERE parked_at IS NOT NULL`.
+
+Include `schema.OUTBOX_V1` and `schema.OUTBOX_V2` in the service's migrations; the table has no
+tenant policy because the relay reads every tenant's events.
 """
 
 from __future__ import annotations
@@ -21,10 +30,12 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
+import aiormq.exceptions
 from aiohttp import web
 
 from meridian.core import logging as meridian_logging
-from meridian.services.kit import db, messaging, resilience, tracing
+from meridian.services.kit import app as kit_app
+from meridian.services.kit import db, messaging, metrics, resilience, tracing
 
 log = meridian_logging.get_logger("meridian.services.kit.outbox")
 
@@ -67,6 +78,8 @@ class Relay:
         poll_interval: float = 0.2,
         backoff_base: float = 0.2,
         backoff_cap: float = 10.0,
+        max_attempts: int = 5,
+        metrics_: metrics.Metrics | None = None,
     ) -> None:
         self.pool = pool
         self.amqp_url = amqp_url
@@ -75,31 +88,87 @@ class Relay:
         self.poll_interval = poll_interval
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self.max_attempts = max_attempts
+        self.metrics = metrics_
         self.failures = 0  # consecutive; readable by tests and readiness
+        self._isolating = 0  # rows still to publish one at a time (see relay_once)
         self._stopping = asyncio.Event()
 
     async def relay_once(self, publisher: messaging.Publisher) -> int:
-        """Claim, publish and mark one batch; returns how many rows were sent."""
+        """Claim, publish and mark one batch; returns how many rows were sent.
+
+        Raises, after committing what it could, when the channel or connection broke. A message
+        aimed at a missing exchange closes the whole channel, failing every publish in flight
+        alike; the batch is then replayed one row at a time (`_isolating`), so only the row that
+        caused it is counted.
+        """
+        broken: BaseException | None = None
         async with self.pool.acquire() as connection, connection.transaction():
             rows = await connection.fetch(
-                "SELECT id, message_id, exchange, routing_key, payload, headers FROM outbox"
-                " WHERE sent_at IS NULL ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
-                self.batch_size,
+                "SELECT id, message_id, exchange, routing_key, payload, headers, attempts"
+                " FROM outbox WHERE sent_at IS NULL AND parked_at IS NULL"
+                " ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+                1 if self._isolating else self.batch_size,
             )
-            for row in rows:
-                await publisher.publish(
-                    row["exchange"],
-                    row["routing_key"],
-                    row["payload"].encode(),
-                    message_id=str(row["message_id"]),
-                    headers=json.loads(row["headers"]),
-                )
-            if rows:
+            outcomes = await asyncio.gather(
+                *(self._publish(publisher, row) for row in rows), return_exceptions=True
+            )
+            sent = [row["id"] for row, outcome in zip(rows, outcomes, strict=True) if not outcome]
+            if sent:
                 await connection.execute(
-                    "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])",
-                    [row["id"] for row in rows],
+                    "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", sent
                 )
-        return len(rows)
+            decided = len(sent)
+            for row, outcome in zip(rows, outcomes, strict=True):
+                alone = len(rows) == 1
+                if isinstance(outcome, messaging.NotConfirmed) or (
+                    alone and isinstance(outcome, CHANNEL_REFUSED)
+                ):
+                    await self._refused(connection, row, outcome)
+                    decided += 1
+                if isinstance(outcome, Exception) and not isinstance(
+                    outcome, messaging.NotConfirmed
+                ):
+                    broken = broken or outcome
+            if self._isolating:
+                self._isolating = max(0, self._isolating - decided)
+            elif any(isinstance(outcome, CHANNEL_REFUSED) for outcome in outcomes):
+                self._isolating = len(rows) - len(sent)
+        if broken is not None:
+            raise broken
+        return len(sent)
+
+    @staticmethod
+    async def _publish(publisher: messaging.Publisher, row: Any) -> None:
+        await publisher.publish(
+            row["exchange"],
+            row["routing_key"],
+            row["payload"].encode(),
+            message_id=str(row["message_id"]),
+            headers=json.loads(row["headers"]),
+        )
+
+    async def _refused(self, connection: db.Connection, row: Any, error: BaseException) -> None:
+        attempts = row["attempts"] + 1
+        parked = attempts >= self.max_attempts
+        reason = f"{type(error).__name__}: {error}"
+        await connection.execute(
+            "UPDATE outbox SET attempts = $2, last_error = $3,"
+            " parked_at = CASE WHEN $4 THEN now() END WHERE id = $1",
+            row["id"],
+            attempts,
+            reason,
+            parked,
+        )
+        fields = {"relay": self.name, "outbox_id": row["id"], "exchange": row["exchange"]}
+        if parked:
+            log.error("Outbox row parked", attempts=attempts, error=reason, **fields)
+            if self.metrics is not None:
+                self.metrics.outbox_parked.inc()
+        else:
+            log.warning(
+                "Outbox row refused by the broker", attempts=attempts, error=reason, **fields
+            )
 
     async def run(self) -> None:
         connection = None
@@ -148,13 +217,17 @@ class Relay:
         self._stopping.set()
 
 
+CHANNEL_REFUSED = (aiormq.exceptions.ChannelNotFoundEntity,)
+"""The broker closed the channel over one message (its exchange does not exist)."""
+
+
 def relay_context(
     pool_key: web.AppKey[db.Pool], amqp_url: str, *, name: str
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry (after the pool's): the relay runs as long as the app does."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        relay = Relay(app[pool_key], amqp_url, name=name)
+        relay = Relay(app[pool_key], amqp_url, name=name, metrics_=app[kit_app.METRICS])
         task = asyncio.create_task(relay.run(), name=f"outbox-relay-{name}")
         try:
             yield

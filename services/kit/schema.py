@@ -28,6 +28,15 @@ OUTBOX_V1: tuple[str, ...] = (
 """The transactional outbox (`outbox.write`, `outbox.Relay`). No tenant policy: the relay reads
 every tenant's events."""
 
+OUTBOX_V2: tuple[str, ...] = (
+    "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS attempts integer NOT NULL DEFAULT 0",
+    "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS last_error text",
+    "ALTER TABLE outbox ADD COLUMN IF NOT EXISTS parked_at timestamptz",
+    "DROP INDEX IF EXISTS outbox_unsent",
+    "CREATE INDEX outbox_unsent ON outbox (id) WHERE sent_at IS NULL AND parked_at IS NULL",
+)
+"""A row the broker keeps refusing is counted and then parked, so it cannot hold back the rest."""
+
 IDEMPOTENCY_V1: tuple[str, ...] = (
     """CREATE TABLE IF NOT EXISTS processed_messages (
     consumer text NOT NULL,

@@ -53,7 +53,9 @@ async def test_order_event_travels_from_handler_through_outbox_to_consumer(
 ) -> None:
     admin = await asyncpg.connect(orders_dsn)
     try:
-        await admin.execute(f"SET search_path = {schema}; {';'.join(kit_schema.OUTBOX_V1)}")
+        await admin.execute(
+            f"SET search_path = {schema}; {';'.join((*kit_schema.OUTBOX_V1, *kit_schema.OUTBOX_V2))}"
+        )
     finally:
         await admin.close()
     settings = Settings(

@@ -1,4 +1,5 @@
-"""The outbox relay: rows written while RabbitMQ is unreachable are all published, once each."""
+"""The outbox relay: rows written while RabbitMQ is unreachable are all published, once each;
+a row the broker refuses is parked instead of holding back the rows behind it."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
-from meridian.services.kit import db, messaging, outbox
+from meridian.services.kit import db, messaging, metrics, outbox
 from meridian.services.kit import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
@@ -20,7 +21,7 @@ from tests.waiting import eventually
 
 @pytest_asyncio.fixture
 async def outbox_pool(pool: db.Pool) -> db.Pool:
-    await pool.execute(";".join(kit_schema.OUTBOX_V1))
+    await pool.execute(";".join((*kit_schema.OUTBOX_V1, *kit_schema.OUTBOX_V2)))
     return pool
 
 
@@ -120,3 +121,47 @@ async def test_rolled_back_transaction_leaves_no_event(outbox_pool: db.Pool) -> 
     with pytest.raises(ZeroDivisionError):
         await write_then_fail()
     assert await outbox_pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_row_the_broker_refuses_is_parked_and_the_rows_behind_it_flow(
+    outbox_pool: db.Pool, events: tuple[str, pika_abc.AbstractQueue], amqp_url: str, suffix: str
+) -> None:
+    exchange, queue = events
+    missing = f"test-{suffix}.no-such-exchange"
+    (bad,) = await write_events(outbox_pool, missing, 0, 1)
+    good = await write_events(outbox_pool, exchange, 1, 3)
+    counters = metrics.create()
+    relay = outbox.Relay(
+        outbox_pool,
+        amqp_url,
+        name="relay-parking",
+        max_attempts=2,
+        backoff_base=0.05,
+        backoff_cap=0.2,
+        metrics_=counters,
+    )
+    task = asyncio.create_task(relay.run())
+
+    async def settled() -> bool:
+        """the good rows were sent and the bad one parked"""
+        parked = await outbox_pool.fetchval(
+            "SELECT parked_at IS NOT NULL FROM outbox WHERE message_id = $1", bad
+        )
+        return bool(parked) and await unsent(outbox_pool) == 1
+
+    try:
+        await eventually(settled, within=30, interval=0.1)
+    finally:
+        relay.stop()
+        await task
+    row = await outbox_pool.fetchrow(
+        "SELECT attempts, last_error, sent_at FROM outbox WHERE message_id = $1", bad
+    )
+    assert (row["attempts"], row["sent_at"]) == (2, None)
+    assert "NOT_FOUND" in row["last_error"] or "not found" in row["last_error"].lower()
+    assert counters.outbox_parked._value.get() == 1
+    received = []
+    while (message := await queue.get(fail=False, timeout=5)) is not None:
+        await message.ack()
+        received.append(message.message_id)
+    assert sorted(received) == sorted(str(i) for i in good)

@@ -12,6 +12,7 @@ from meridian.services.kit import schema
 # revision (OUTBOX_V2 = ALTER ...) plus a new migration in each service that includes the table.
 RELEASED = {
     "OUTBOX_V1": "32fbab7ae1ff2b620617a8be8bdd614d7d4ddfd20be17ddfc8ee52fdfe861a9a",
+    "OUTBOX_V2": "ee6d65249dc0169431a7e1ebafad3c2cb5156f5be8d369ed3e0fcfd413e413f8",
     "IDEMPOTENCY_V1": "5ae0356f882ccf87380cee0248ce72dc043596431350806651aca0e9181e3d3d",
 }
 

@@ -1,0 +1,26 @@
+"""The outbox counts the broker's refusals per row and parks a row it keeps refusing
+(kit schema.OUTBOX_V2), so one bad event cannot hold back the rest.
+
+Revision ID: 0002
+Revises: 0001
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+from meridian.services.kit import schema
+
+revision = "0002"
+down_revision = "0001"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    for statement in schema.OUTBOX_V2:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    raise NotImplementedError("Migrations are forward-only: write a new revision instead.")
