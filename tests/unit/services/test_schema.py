@@ -29,3 +29,8 @@ def test_each_string_is_one_statement() -> None:
     for name in RELEASED:
         for statement in getattr(schema, name):
             assert ";" not in statement, f"schema.{name}: {statement[:40]}..."
+
+
+def test_every_revision_is_pinned() -> None:
+    """A new revision is released with its digest here, or it could change unnoticed."""
+    assert {name for name in vars(schema) if name.isupper()} == set(RELEASED)
