@@ -3,8 +3,9 @@
 Handlers call `of(request, needs=<scope>)` once and scope everything by its `tenant_id` (through
 `db.tenant_connection`); a request without a well-formed tenant header is refused with 401, and
 one whose token lacks the operation's scope with 403, before any query runs. Every handler names
-its scope: there is no default, so a new route cannot forget to check. `forward(identity)` gives the headers a service passes on when it calls a
-peer on the caller's behalf, so the peer scopes by the same tenant.
+its scope: there is no default, so a new route cannot forget to check. `forward(identity)` gives
+the headers a service passes on when it calls a peer on the caller's behalf, so the peer scopes
+by the same tenant (and checks the same scopes).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 A service lists its `Operation`s once; `document(...)` turns them into the JSON served at
 `GET /openapi.json` (`route(app, ...)`), together with the routes every kit app serves (probes,
-metrics, this document), so the description covers exactly what the app answers. Schemas come from `pydantic.json_schema`, so the
-description cannot drift from validation. Every error answer is problem+json; every operation
-but the probes takes the gateway's identity headers (`contracts.IDENTITY_HEADERS`).
+metrics, this document), so the description covers exactly what the app answers. Schemas come
+from `pydantic.json_schema`, so the description cannot drift from validation. Every error answer
+is problem+json; an operation takes the gateway's identity headers (`contracts.IDENTITY_HEADERS`)
+unless it says otherwise (auth's), and names the scope its handler requires.
 """
 
 from __future__ import annotations
