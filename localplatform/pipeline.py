@@ -40,7 +40,9 @@ class Pipeline(NamedTuple):
         return self.urls["gateway"]
 
 
-def _environments(state: Any, urls: dict[str, str], carrier_url: str) -> dict[str, dict[str, str]]:
+def _environments(
+    state: Any, urls: dict[str, str], carrier_url: str, run_dir: Path
+) -> dict[str, dict[str, str]]:
     pg = state.postgres_info
     redis_url, amqp_url = str(state.redis_url), state.rabbitmq_info.amqp_url
     routes = {
@@ -54,6 +56,7 @@ def _environments(state: Any, urls: dict[str, str], carrier_url: str) -> dict[st
             "PG_DSN": pg.dsn("meridian_auth"),
             "PLATFORM_DSN": pg.dsn("meridian_platform"),
             "REDIS_URL": redis_url,
+            "SIGNING_KEY_PASSPHRASE": run_secret(run_dir, "signing-key-passphrase"),
         },
         "inventory": {
             "PG_DSN": pg.dsn("meridian_inventory"),
@@ -99,7 +102,7 @@ def start(state: Any, supervisor: Supervisor, run_dir: Path) -> Pipeline:
     urls = {
         name: f"http://{net.LOOPBACK}:{port}" for name, port in zip(SERVICES, ports, strict=True)
     }
-    for name, env in _environments(state, urls, carrier_url).items():
+    for name, env in _environments(state, urls, carrier_url, run_dir).items():
         process = f"svc-{name}"
         supervisor.start(
             ProcessSpec(
@@ -132,12 +135,18 @@ def _call(method: str, url: str, body: Any = None, token: str | None = None) -> 
         raise RuntimeError(f"{method} {url}: {error.code} {error.read().decode()}") from error
 
 
-def demo_password(run_dir: Path) -> str:
-    path = run_dir / "demo-password"
+def run_secret(run_dir: Path, name: str) -> str:
+    """A random secret kept in the run directory (mode 0600), the same on every start."""
+    path = run_dir / name
     if not path.exists():
-        path.write_text(secrets.token_urlsafe(12))
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_urlsafe(18))
         path.chmod(0o600)
     return path.read_text()
+
+
+def demo_password(run_dir: Path) -> str:
+    return run_secret(run_dir, "demo-password")
 
 
 def seed_demo(

@@ -6,6 +6,10 @@ A key's life, in `auth.signing_keys` (database meridian_auth):
 - stays published until `retire_at` = its successor's `active_from` + the access-token lifetime
   + clock skew: by then every token it signed has expired. Retired rows stay for the record.
 
+Private keys are stored as encrypted PKCS#8 PEM (`signing_key_passphrase`), so a copy of the
+database (a backup, a replica, a dump) does not hand out the power to mint tokens. Keys written
+before encryption are still read, with a warning, and leave with the next rotation.
+
 Entry points for rotation: `rotate_if_due` runs at start and every `key_refresh_s` in each replica
 (a key older than `key_rotate_after_s` is succeeded), and `python -m meridian.services.auth
 rotate-keys` forces one now (after a suspected leak, say). Replicas serialise on an advisory lock,
@@ -51,17 +55,33 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def _generate_pem(bits: int) -> str:
+def passphrase(settings: AuthSettings) -> bytes:
+    """The key-encryption passphrase; a clear error when it is not configured."""
+    if (
+        settings.signing_key_passphrase is None
+        or not settings.signing_key_passphrase.get_secret_value()
+    ):
+        raise ValueError(
+            "MERIDIAN_AUTH_SIGNING_KEY_PASSPHRASE is not set: private signing keys are stored"
+            " encrypted with it"
+        )
+    return settings.signing_key_passphrase.get_secret_value().encode()
+
+
+def _generate_pem(bits: int, secret: bytes) -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=bits)
     return key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
+        serialization.BestAvailableEncryption(secret),
     ).decode()
 
 
-def _load_pem(pem: str) -> rsa.RSAPrivateKey:
-    key = serialization.load_pem_private_key(pem.encode(), password=None)
+def _load_pem(kid: str, pem: str, secret: bytes) -> rsa.RSAPrivateKey:
+    encrypted = "ENCRYPTED PRIVATE KEY" in pem
+    if not encrypted:
+        log.warning("Signing key stored unencrypted; it leaves with the next rotation", kid=kid)
+    key = serialization.load_pem_private_key(pem.encode(), password=secret if encrypted else None)
     if not isinstance(key, rsa.RSAPrivateKey):
         raise TypeError("auth.signing_keys holds a key that is not RSA")
     return key
@@ -71,9 +91,11 @@ async def _lock(conn: db.Connection) -> None:
     await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", ROTATION_LOCK)
 
 
-async def _insert(conn: db.Connection, *, bits: int, active_from: datetime.datetime) -> str:
+async def _insert(
+    conn: db.Connection, *, bits: int, secret: bytes, active_from: datetime.datetime
+) -> str:
     kid = f"{_now():%Y%m%d}-{secrets.token_hex(6)}"
-    pem = await asyncio.to_thread(_generate_pem, bits)
+    pem = await asyncio.to_thread(_generate_pem, bits, secret)
     await conn.execute(
         "INSERT INTO auth.signing_keys (kid, private_key_pem, active_from) VALUES ($1, $2, $3)",
         kid,
@@ -96,7 +118,9 @@ async def rotate(pool: db.Pool, settings: AuthSettings, *, activate_in: float | 
 
 async def _rotate_locked(conn: db.Connection, settings: AuthSettings, delay: float) -> str:
     active_from = await conn.fetchval("SELECT now()") + datetime.timedelta(seconds=delay)
-    kid = await _insert(conn, bits=settings.key_bits, active_from=active_from)
+    kid = await _insert(
+        conn, bits=settings.key_bits, secret=passphrase(settings), active_from=active_from
+    )
     retire_at = active_from + datetime.timedelta(
         seconds=settings.access_token_ttl_s + settings.clock_skew_s
     )
@@ -130,6 +154,7 @@ class KeyRing:
     def __init__(self, settings: AuthSettings) -> None:
         self.settings = settings
         self.keys: dict[str, SigningKey] = {}
+        self._secret = passphrase(settings)
 
     async def reload(self, pool: db.Pool) -> None:
         rows = await pool.fetch(
@@ -139,7 +164,11 @@ class KeyRing:
         keys: dict[str, SigningKey] = {}
         for row in rows:
             known = self.keys.get(row["kid"])
-            private = known.private_key if known else await asyncio.to_thread(_load_pem, row[1])
+            private = (
+                known.private_key
+                if known
+                else await asyncio.to_thread(_load_pem, row["kid"], row[1], self._secret)
+            )
             keys[row["kid"]] = SigningKey(
                 row["kid"], private, row["created_at"], row["active_from"], row["retire_at"]
             )
@@ -181,7 +210,7 @@ def ring_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIte
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         pool = app[db.POOL]
-        ring = KeyRing(settings)
+        ring = KeyRing(settings)  # fails first when the passphrase is missing
         await rotate_if_due(pool, settings)
         await ring.reload(pool)
         app[RING] = ring

@@ -39,6 +39,10 @@ class AuthSettings(ServiceSettings):
     key_activation_delay_s: int = Field(default=60, ge=0)
     key_refresh_s: float = Field(default=30.0, gt=0)
     key_bits: int = Field(default=2048, ge=2048)
+    # Private signing keys are stored encrypted with it (PKCS#8, the best encryption the
+    # cryptography library offers); the service refuses to start without it. From a Secret, never
+    # from the database it protects.
+    signing_key_passphrase: SecretStr | None = None
 
     # Scopes of a new user unless given, and of every API-key (machine) token.
     default_user_scopes: list[str] = Field(

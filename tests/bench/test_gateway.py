@@ -102,6 +102,7 @@ def processes(local_platform: platform.PlatformState, tmp_path: Path) -> Iterato
         MERIDIAN_AUTH_PG_DSN=pg.dsn(auth_db),
         MERIDIAN_AUTH_PLATFORM_DSN=pg.dsn("meridian_platform"),
         MERIDIAN_AUTH_REDIS_URL=str(local_platform.redis_url),
+        MERIDIAN_AUTH_SIGNING_KEY_PASSPHRASE=uuid.uuid4().hex,
         MERIDIAN_GATEWAY_PORT=str(ports["gateway"]),
         MERIDIAN_GATEWAY_REDIS_URL=str(local_platform.redis_url),
         MERIDIAN_GATEWAY_PG_DSN=pg.dsn("meridian_platform"),

@@ -81,6 +81,7 @@ async def auth_settings(local_platform: platform.PlatformState, auth_dsn: str) -
         redis_url=local_platform.redis_url,
         port=0,
         key_activation_delay_s=0,
+        signing_key_passphrase="integration-test-passphrase",
         # Cheaper argon2id than production's 64 MiB x 3, same algorithm and code path.
         argon2_time_cost=1,
         argon2_memory_kib=8_192,

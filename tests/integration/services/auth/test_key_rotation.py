@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import datetime
 
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
 from meridian.services.auth import keys
 from meridian.services.auth.settings import AuthSettings
 from meridian.services.kit import contracts, db, tokens
@@ -64,3 +68,37 @@ async def test_rotation_is_due_only_when_the_newest_key_is_old(
     await pool.execute("UPDATE auth.signing_keys SET created_at = now() - interval '60 days'")
     assert await keys.rotate_if_due(pool, auth_settings) is not None
     assert await keys.rotate_if_due(pool, auth_settings) is None
+
+
+async def test_private_keys_are_stored_encrypted_and_a_legacy_plain_key_still_loads(
+    auth: AuthClient, auth_settings: AuthSettings
+) -> None:
+    """A copy of the database alone cannot sign tokens; keys from before encryption keep working
+    until they rotate out."""
+    pool = auth.app[db.POOL]
+    kid = await keys.rotate(pool, auth_settings, activate_in=0)
+    pem = await pool.fetchval("SELECT private_key_pem FROM auth.signing_keys WHERE kid = $1", kid)
+    assert pem.startswith("-----BEGIN ENCRYPTED PRIVATE KEY-----")
+    with pytest.raises(TypeError, match="encrypted"):
+        serialization.load_pem_private_key(pem.encode(), password=None)
+    with pytest.raises(ValueError, match="decrypt"):
+        serialization.load_pem_private_key(pem.encode(), password=b"not the passphrase")
+
+    plain = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    legacy = plain.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    await pool.execute(
+        "INSERT INTO auth.signing_keys (kid, private_key_pem, active_from)"
+        " VALUES ('legacy-plain', $1, now() + interval '1 hour')",
+        legacy,
+    )
+    ring = keys.KeyRing(auth_settings)
+    await ring.reload(pool)
+    assert (
+        ring.keys["legacy-plain"].public_key.public_numbers() == plain.public_key().public_numbers()
+    )
+    assert ring.keys[kid].private_key is not None
+    await pool.execute("DELETE FROM auth.signing_keys WHERE kid = 'legacy-plain'")

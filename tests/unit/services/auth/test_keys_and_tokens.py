@@ -23,7 +23,7 @@ def key(
 
 
 def ring(*keys: SigningKey) -> KeyRing:
-    ring = KeyRing(AuthSettings(access_token_ttl_s=300))
+    ring = KeyRing(AuthSettings(access_token_ttl_s=300, signing_key_passphrase="unit-test"))
     ring.keys = {k.kid: k for k in keys}
     return ring
 
@@ -53,3 +53,8 @@ def test_refresh_tokens_round_trip_and_foreign_shapes_are_refused() -> None:
     for bad in ("", "mrt_x_y", f"mrd_{tenant.hex}_{'a' * 43}", f"mrt_{tenant.hex}_short"):
         with pytest.raises(ValueError, match="refresh token"):
             refreshtokens.parse(bad)
+
+
+def test_a_ring_needs_the_passphrase_that_encrypts_private_keys() -> None:
+    with pytest.raises(ValueError, match="MERIDIAN_AUTH_SIGNING_KEY_PASSPHRASE"):
+        KeyRing(AuthSettings())
