@@ -56,7 +56,8 @@ def _environments(
             "PG_DSN": pg.dsn("meridian_auth"),
             "PLATFORM_DSN": pg.dsn("meridian_platform"),
             "REDIS_URL": redis_url,
-            "SIGNING_KEY_PASSPHRASE": run_secret(run_dir, "signing-key-passphrase"),
+            # The platform's, not this pipeline's: every auth on one database shares its keys.
+            "SIGNING_KEY_PASSPHRASE": run_secret(Path(state.run_dir), "signing-key-passphrase"),
         },
         "inventory": {
             "PG_DSN": pg.dsn("meridian_inventory"),

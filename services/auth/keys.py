@@ -81,7 +81,15 @@ def _load_pem(kid: str, pem: str, secret: bytes) -> rsa.RSAPrivateKey:
     encrypted = "ENCRYPTED PRIVATE KEY" in pem
     if not encrypted:
         log.warning("Signing key stored unencrypted; it leaves with the next rotation", kid=kid)
-    key = serialization.load_pem_private_key(pem.encode(), password=secret if encrypted else None)
+    try:
+        key = serialization.load_pem_private_key(
+            pem.encode(), password=secret if encrypted else None
+        )
+    except ValueError as error:
+        raise ValueError(
+            f"Signing key {kid} cannot be decrypted with MERIDIAN_AUTH_SIGNING_KEY_PASSPHRASE:"
+            " every replica must use the passphrase the keys were written with"
+        ) from error
     if not isinstance(key, rsa.RSAPrivateKey):
         raise TypeError("auth.signing_keys holds a key that is not RSA")
     return key

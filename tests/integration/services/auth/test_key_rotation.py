@@ -7,6 +7,7 @@ import datetime
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from pydantic import SecretStr
 
 from meridian.services.auth import keys
 from meridian.services.auth.settings import AuthSettings
@@ -83,6 +84,9 @@ async def test_private_keys_are_stored_encrypted_and_a_legacy_plain_key_still_lo
         serialization.load_pem_private_key(pem.encode(), password=None)
     with pytest.raises(ValueError, match="decrypt"):
         serialization.load_pem_private_key(pem.encode(), password=b"not the passphrase")
+    elsewhere = auth_settings.model_copy(update={"signing_key_passphrase": SecretStr("other")})
+    with pytest.raises(ValueError, match=f"Signing key {kid} cannot be decrypted"):
+        await keys.KeyRing(elsewhere).reload(pool)
 
     plain = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     legacy = plain.private_bytes(
