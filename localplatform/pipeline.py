@@ -168,6 +168,7 @@ def seed_demo(
             *("--tenant", tenant, "--email", email),
             # The tenant's admin: it also sets stock levels (inventory:write), below.
             *(f"--scope={scope}" for scope in DEMO_SCOPES),
+            "--ensure",  # a run dir from before keeps its user: bring it to these scopes
         ],
         input=f"{password}\n",
         env=env,
@@ -175,7 +176,7 @@ def seed_demo(
         text=True,
         check=False,
     )
-    if created.returncode != 0 and "exists" not in created.stderr:
+    if created.returncode != 0:
         raise RuntimeError(f"creating the demo user failed: {created.stderr.strip()}")
     login = _call(
         "POST",

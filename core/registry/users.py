@@ -109,6 +109,17 @@ async def set_password_hash(
     )
 
 
+async def set_scopes(
+    conn: Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, scopes: list[str]
+) -> None:
+    await conn.execute(
+        "UPDATE platform.users SET scopes = $3 WHERE tenant_id = $1 AND id = $2",
+        tenant_id,
+        user_id,
+        scopes,
+    )
+
+
 async def set_state(
     conn: Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, state: UserState
 ) -> None:

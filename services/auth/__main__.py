@@ -1,7 +1,7 @@
 """`python -m meridian.services.auth [serve | create-user ... | rotate-keys ...]`.
 
 - serve (the default): the HTTP service, until SIGTERM.
-- create-user --tenant T --email E [--scope S ...] < password: prints the new user's id. The
+- create-user --tenant T --email E [--scope S ...] [--ensure] < password: prints the user's id. The
   password is the first line of stdin, never an argument: argv is visible in `ps` and shell
   history, and a password starting with '-' would be parsed as an option.
 - rotate-keys [--activate-in SECONDS]: a new signing key now (the old one stays published until
@@ -43,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("--tenant", required=True, help="the tenant's name")
     create.add_argument("--email", required=True)
     create.add_argument("--scope", action="append", dest="scopes", help="repeatable")
+    create.add_argument(
+        "--ensure",
+        action="store_true",
+        help="an existing user gets this password and these scopes instead of an error",
+    )
     rotate = commands.add_parser("rotate-keys", help="create a new signing key; prints its kid")
     rotate.add_argument(
         "--activate-in", type=float, default=None, help="seconds (default: settings)"
@@ -62,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
                     email=args.email,
                     password=password,
                     scopes=args.scopes,
+                    ensure=args.ensure,
                 )
             )
         except (users.UnknownTenant, registry_users.DuplicateEmail) as error:

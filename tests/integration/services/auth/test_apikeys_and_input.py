@@ -135,10 +135,9 @@ async def test_users_are_isolated_by_tenant_at_the_database(
     assert by_b is None
 
 
-async def test_create_user_cli_prints_the_new_users_id(
-    auth_settings: AuthSettings, make_tenant: MakeTenant, auth: AuthClient
-) -> None:
-    tenant = await make_tenant()
+async def _create_user_cli(
+    auth_settings: AuthSettings, *args: str, password: str
+) -> tuple[int, str, str]:
     assert auth_settings.pg_dsn is not None
     assert auth_settings.platform_dsn is not None
     env = {
@@ -148,16 +147,27 @@ async def test_create_user_cli_prints_the_new_users_id(
         "MERIDIAN_AUTH_ARGON2_MEMORY_KIB": "8192",
         "MERIDIAN_AUTH_ARGON2_TIME_COST": "1",
     }
-    email = f"cli{uuid.uuid4().hex[:6]}@example.com"
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "meridian.services.auth", "create-user",
-        "--tenant", tenant.name, "--email", email,
+        sys.executable, "-m", "meridian.services.auth", "create-user", *args,
         env=env, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(process.communicate(b"-s3cret-pass\n"), 60)
-    assert process.returncode == 0, err.decode()
-    user_id = uuid.UUID(out.decode().strip())
+    out, err = await asyncio.wait_for(process.communicate(f"{password}\n".encode()), 60)
+    assert process.returncode is not None
+    return process.returncode, out.decode().strip(), err.decode()
+
+
+async def test_create_user_cli_prints_the_new_users_id(
+    auth_settings: AuthSettings, make_tenant: MakeTenant, auth: AuthClient
+) -> None:
+    """The password comes on stdin (one starting with '-' too); --ensure brings an existing
+    user to new scopes and a new password instead of failing."""
+    tenant = await make_tenant()
+    email = f"cli{uuid.uuid4().hex[:6]}@example.com"
+    where = ("--tenant", tenant.name, "--email", email)
+    status, out, err = await _create_user_cli(auth_settings, *where, password="-s3cret-pass")
+    assert status == 0, err
+    user_id = uuid.UUID(out)
     response = await auth.post(
         "/v1/auth/login", json={"tenant": tenant.name, "email": email, "password": "-s3cret-pass"}
     )
@@ -166,3 +176,16 @@ async def test_create_user_cli_prints_the_new_users_id(
     document = await (await auth.get(contracts.JWKS_PATH)).json()
     key = tokens.public_key(document["keys"][0])
     assert tokens.verify(claims["access_token"], key, issuer="meridian-auth").sub == str(user_id)
+
+    status, _, err = await _create_user_cli(auth_settings, *where, password="again")
+    assert status == 1
+    assert "exists" in err
+    status, out, err = await _create_user_cli(
+        auth_settings, *where, "--scope=inventory:write", "--ensure", password="new-pass"
+    )
+    assert (status, out) == (0, str(user_id)), err
+    response = await auth.post(
+        "/v1/auth/login", json={"tenant": tenant.name, "email": email, "password": "new-pass"}
+    )
+    assert response.status == 200
+    assert (await response.json())["scope"] == "inventory:write"
