@@ -40,9 +40,7 @@ class Pipeline(NamedTuple):
         return self.urls["gateway"]
 
 
-def _environments(
-    state: Any, urls: dict[str, str], carrier_url: str, run_dir: Path
-) -> dict[str, dict[str, str]]:
+def _environments(state: Any, urls: dict[str, str], carrier_url: str) -> dict[str, dict[str, str]]:
     pg = state.postgres_info
     redis_url, amqp_url = str(state.redis_url), state.rabbitmq_info.amqp_url
     routes = {
@@ -103,7 +101,7 @@ def start(state: Any, supervisor: Supervisor, run_dir: Path) -> Pipeline:
     urls = {
         name: f"http://{net.LOOPBACK}:{port}" for name, port in zip(SERVICES, ports, strict=True)
     }
-    for name, env in _environments(state, urls, carrier_url, run_dir).items():
+    for name, env in _environments(state, urls, carrier_url).items():
         process = f"svc-{name}"
         supervisor.start(
             ProcessSpec(
