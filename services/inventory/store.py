@@ -96,11 +96,10 @@ async def _changed(
     reason: str,
 ) -> None:
     now = datetime.datetime.now(datetime.UTC)
-    for row in rows:
-        message_id = uuid.uuid4()
-        event = contracts.StockChangedEvent(
+    events = [
+        contracts.StockChangedEvent(
             type="stock.changed",
-            message_id=message_id,
+            message_id=uuid.uuid4(),
             occurred_at=now,
             tenant_id=tenant_id,
             sku=row["sku"],
@@ -110,13 +109,17 @@ async def _changed(
             available=row["on_hand"] - row["reserved"],
             reason=reason,
         )
-        await outbox.write(
-            connection,
-            exchange=contracts.INVENTORY_EXCHANGE,
-            routing_key=event.type,
-            payload=event.model_dump(mode="json"),
-            message_id=message_id,
-        )
+        for row in rows
+    ]
+    await outbox.write_all(
+        connection,
+        [
+            outbox.Message(
+                contracts.INVENTORY_EXCHANGE, e.type, e.model_dump(mode="json"), e.message_id
+            )
+            for e in events
+        ],
+    )
 
 
 async def set_stock(

@@ -4,10 +4,11 @@ Both work inside the caller's transaction, so the bookkeeping commits (or rolls 
 with the effect it guards. A consumer calls `first_time(...)` before its effect: a redelivered
 message finds its id and is acknowledged without effect; a handler that fails rolls the id back
 and the retry runs the effect again. For HTTP, `claim` a key before the work and `complete` it
-with the response after, both in the work's transaction: a concurrent duplicate blocks on the key's
-row until the first commits, then replays the stored response. Keys live 24 hours; the same key
-with a different request (by fingerprint) is refused with 422, as the IETF Idempotency-Key draft
-says. Tables: include `schema.IDEMPOTENCY_V1` in the service's migrations.
+with the response after (or hand `claim` the response when it is known up front), both in the
+work's transaction: a concurrent duplicate blocks on the key's row until the first commits, then
+replays the stored response. Keys live 24 hours; the same key with a different request (by
+fingerprint) is refused with 422, as the IETF Idempotency-Key draft says. Tables: include
+`schema.IDEMPOTENCY_V1` in the service's migrations.
 """
 
 from __future__ import annotations
@@ -56,22 +57,33 @@ async def claim(
     key: str,
     fingerprint: str,
     ttl: datetime.timedelta = KEY_TTL,
+    response: StoredResponse | None = None,
 ) -> StoredResponse | None:
-    """None: the key is ours, do the work and `complete` it. Else the response to replay."""
+    """None: the key is ours, do the work (and `complete` it). Else the response to replay.
+
+    `response`: the answer, when it is known before the work is done (the id of what the work
+    creates). It is stored with the claim, so no `complete` is needed: the transaction that does
+    the work commits the key and its answer together, or neither.
+    """
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise problems.BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
-    await connection.execute(
-        "DELETE FROM idempotency_keys WHERE tenant_id = $1 AND key = $2 AND expires_at <= now()",
-        tenant_id,
-        key,
-    )
+    # One statement: a new key is inserted, an expired one is taken over, a live one is left
+    # alone (and its row locked, so a twin still working on it is waited for).
+    answer: tuple[int | None, str | None, bytes | None] = response or (None, None, None)
     claimed = await connection.fetchval(
-        "INSERT INTO idempotency_keys (tenant_id, key, fingerprint, expires_at)"
-        " VALUES ($1, $2, $3, now() + $4::interval) ON CONFLICT DO NOTHING RETURNING true",
+        "INSERT INTO idempotency_keys AS k"
+        " (tenant_id, key, fingerprint, expires_at, status, content_type, body, created_at)"
+        " VALUES ($1, $2, $3, now() + $4::interval, $5, $6, $7, now())"
+        " ON CONFLICT (tenant_id, key) DO UPDATE SET fingerprint = excluded.fingerprint,"
+        " expires_at = excluded.expires_at, status = excluded.status,"
+        " content_type = excluded.content_type, body = excluded.body,"
+        " created_at = excluded.created_at"
+        " WHERE k.expires_at <= now() RETURNING true",
         tenant_id,
         key,
         fingerprint,
         ttl,
+        *answer,
     )
     if claimed:
         return None
@@ -81,7 +93,7 @@ async def claim(
         tenant_id,
         key,
     )
-    if row is None:  # expired and purged between our statements: a retry claims it
+    if row is None:  # purged between our statements: a retry claims it
         raise problems.Conflict("The Idempotency-Key changed state; retry the request")
     if row["fingerprint"] != fingerprint:
         raise problems.ValidationProblem(

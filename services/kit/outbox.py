@@ -1,8 +1,8 @@
 """Transactional outbox: an event is stored with the change that caused it, then relayed.
 
-A service writes its event with `write(connection, ...)` inside the same transaction as its
-business rows, so "order saved" and "order.created will be published" commit together or not at
-all — no event is lost while RabbitMQ is down. `Relay` (one task per replica, any number of
+A service writes its events with `write(connection, ...)` (several at once: `write_all`) inside the
+same transaction as its business rows, so "order saved" and "order.created will be published"
+commit together or not at all — no event is lost while RabbitMQ is down. `Relay` (one task per replica, any number of
 replicas) claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes a batch in id order with
 publisher confirms (awaited together), and marks what was confirmed sent in the same transaction.
 A broker outage only rolls the claim back; the relay reconnects with full-jitter backoff and
@@ -27,8 +27,8 @@ import contextlib
 import json
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from typing import Any, NamedTuple
 
 import aiormq.exceptions
 from aiohttp import web
@@ -38,6 +38,16 @@ from meridian.services.kit import app as kit_app
 from meridian.services.kit import db, messaging, metrics, resilience, tracing
 
 log = meridian_logging.get_logger("meridian.services.kit.outbox")
+
+
+class Message(NamedTuple):
+    """One event for `write_all`."""
+
+    exchange: str
+    routing_key: str
+    payload: Mapping[str, Any]
+    message_id: uuid.UUID
+    headers: Mapping[str, str] | None = None
 
 
 async def write(
@@ -50,19 +60,29 @@ async def write(
     message_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """Store one event in the caller's transaction; the current trace travels with it."""
+    message_id = message_id or uuid.uuid4()
+    await write_all(connection, [Message(exchange, routing_key, payload, message_id, headers)])
+    return message_id
+
+
+async def write_all(connection: db.Connection, messages: Sequence[Message]) -> None:
+    """Store the events of one change in one statement (one round trip), relayed in this order."""
     if not connection.is_in_transaction():
         raise RuntimeError("outbox.write must run inside the transaction of the change it reports")
-    message_id = message_id or uuid.uuid4()
+    if not messages:
+        return
     await connection.execute(
         "INSERT INTO outbox (message_id, exchange, routing_key, payload, headers)"
-        " VALUES ($1, $2, $3, $4::jsonb, $5::jsonb)",
-        message_id,
-        exchange,
-        routing_key,
-        json.dumps(payload),
-        json.dumps(dict(tracing.inject(dict(headers or {})))),
+        " SELECT m.message_id, m.exchange, m.routing_key, m.payload, m.headers"
+        " FROM unnest($1::uuid[], $2::text[], $3::text[], $4::jsonb[], $5::jsonb[])"
+        " WITH ORDINALITY AS m (message_id, exchange, routing_key, payload, headers, n)"
+        " ORDER BY m.n",
+        [m.message_id for m in messages],
+        [m.exchange for m in messages],
+        [m.routing_key for m in messages],
+        [json.dumps(m.payload) for m in messages],
+        [json.dumps(dict(tracing.inject(dict(m.headers or {})))) for m in messages],
     )
-    return message_id
 
 
 class Relay:

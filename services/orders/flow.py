@@ -145,16 +145,17 @@ async def create(
     async with ctx.connection(caller.tenant_id) as connection:
         replay = None
         if key is not None:
+            # The key's answer is the order's id, known before the order is written: stored
+            # with the claim, committed with the order.
             replay = await idempotency.claim(
-                connection, tenant_id=caller.tenant_id, key=key, fingerprint=fingerprint
+                connection,
+                tenant_id=caller.tenant_id,
+                key=key,
+                fingerprint=fingerprint,
+                response=idempotency.StoredResponse(201, ORDER_REF, str(order_id).encode()),
             )
         if replay is None:
             inserted = await store.insert_pending(connection, caller.tenant_id, order_id, new)
-            if key is not None:
-                stored = idempotency.StoredResponse(201, ORDER_REF, str(order_id).encode())
-                await idempotency.complete(
-                    connection, tenant_id=caller.tenant_id, key=key, response=stored
-                )
     if replay is not None:
         if replay.content_type != ORDER_REF:
             return web.Response(

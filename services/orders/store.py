@@ -86,7 +86,7 @@ async def page(
     )
 
 
-async def _event(connection: db.Connection, row: asyncpg.Record, kind: str) -> None:
+def _event(row: asyncpg.Record, kind: str) -> outbox.Message:
     message_id = uuid.uuid4()
     event = contracts.OrderEvent(
         type=kind,
@@ -99,18 +99,14 @@ async def _event(connection: db.Connection, row: asyncpg.Record, kind: str) -> N
         allocations=json.loads(row["allocations"]),
         ship_to=_ship_to(row),
     )
-    await outbox.write(
-        connection,
-        exchange=contracts.ORDERS_EXCHANGE,
-        routing_key=event.type,
-        payload=event.model_dump(mode="json"),
-        message_id=message_id,
+    return outbox.Message(
+        contracts.ORDERS_EXCHANGE, event.type, event.model_dump(mode="json"), message_id
     )
 
 
-async def _announce(connection: db.Connection, row: asyncpg.Record) -> None:
-    if not row["announced"]:
-        await _event(connection, row, "order.created")
+def _announcement(row: asyncpg.Record) -> list[outbox.Message]:
+    """`order.created`, unless the order was announced already (see the module's doc)."""
+    return [] if row["announced"] else [_event(row, "order.created")]
 
 
 async def transition(
@@ -125,7 +121,6 @@ async def transition(
 ) -> asyncpg.Record:
     """Move a locked order to `target` (refused with 409 when illegal) and write its events."""
     states.check(row["state"], target)
-    await _announce(connection, row)
     updated = await connection.fetchrow(
         f"UPDATE orders SET state = $2, announced = true, updated_at = now(),"
         f" allocations = coalesce($3::jsonb, allocations), reason = coalesce($4, reason),"
@@ -141,19 +136,19 @@ async def transition(
         release_pending,
     )
     assert updated is not None
-    await _event(connection, updated, f"order.{target}")
+    await outbox.write_all(connection, [*_announcement(row), _event(updated, f"order.{target}")])
     return updated
 
 
 async def still_pending(connection: db.Connection, row: asyncpg.Record) -> asyncpg.Record:
     """Inventory could not be asked: the order stays pending, announced, for the sweeper."""
-    await _announce(connection, row)
     updated = await connection.fetchrow(
         f"UPDATE orders SET announced = true, attempts = attempts + 1, updated_at = now()"
         f" WHERE id = $1 RETURNING {COLUMNS}",
         row["id"],
     )
     assert updated is not None
+    await outbox.write_all(connection, _announcement(row))
     return updated
 
 

@@ -140,3 +140,51 @@ async def test_expired_idempotency_key_can_be_claimed_again(idem_pool: db.Pool) 
             is None
         )
         assert await idempotency.purge_expired(connection) == 0
+
+
+async def test_a_response_known_up_front_is_stored_with_the_claim(idem_pool: db.Pool) -> None:
+    stored = idempotency.StoredResponse(201, "text/plain", b"order-1")
+    async with idem_pool.acquire() as connection, connection.transaction():
+        claimed = await idempotency.claim(
+            connection, tenant_id=TENANT, key="k5", fingerprint="f", response=stored
+        )
+        assert claimed is None
+    async with idem_pool.acquire() as connection:
+        replay = await idempotency.claim(connection, tenant_id=TENANT, key="k5", fingerprint="f")
+    assert replay == stored
+
+
+async def test_a_claim_rolled_back_with_its_work_leaves_the_key_free(idem_pool: db.Pool) -> None:
+    stored = idempotency.StoredResponse(201, "text/plain", b"order-2")
+
+    async def claim_then_fail() -> None:
+        async with idem_pool.acquire() as connection, connection.transaction():
+            await idempotency.claim(
+                connection, tenant_id=TENANT, key="k6", fingerprint="f", response=stored
+            )
+            raise ZeroDivisionError
+
+    with pytest.raises(ZeroDivisionError):
+        await claim_then_fail()
+    async with idem_pool.acquire() as connection:
+        assert (
+            await idempotency.claim(connection, tenant_id=TENANT, key="k6", fingerprint="f")
+            is None
+        )
+
+
+async def test_concurrent_twins_wait_for_the_first_and_replay_it(idem_pool: db.Pool) -> None:
+    async def attempt(n: int) -> idempotency.StoredResponse | None:
+        answer = idempotency.StoredResponse(201, "text/plain", f"order-{n}".encode())
+        async with idem_pool.acquire() as connection, connection.transaction():
+            replay = await idempotency.claim(
+                connection, tenant_id=TENANT, key="k7", fingerprint="f", response=answer
+            )
+            await asyncio.sleep(0.1)  # hold the key's row while the twins wait on it
+            return replay
+
+    outcomes = await asyncio.gather(*(attempt(n) for n in range(5)))
+    firsts = [n for n, outcome in enumerate(outcomes) if outcome is None]
+    assert len(firsts) == 1
+    winner = idempotency.StoredResponse(201, "text/plain", f"order-{firsts[0]}".encode())
+    assert [o for o in outcomes if o is not None] == [winner] * 4

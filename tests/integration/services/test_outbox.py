@@ -165,3 +165,20 @@ async def test_a_row_the_broker_refuses_is_parked_and_the_rows_behind_it_flow(
         await message.ack()
         received.append(message.message_id)
     assert sorted(received) == sorted(str(i) for i in good)
+
+
+async def test_write_all_stores_events_in_the_order_given(outbox_pool: db.Pool) -> None:
+    messages = [
+        outbox.Message("x", f"event.{n}", {"n": n}, uuid.uuid4(), {"h": str(n)}) for n in range(5)
+    ]
+    async with outbox_pool.acquire() as connection, connection.transaction():
+        await outbox.write_all(connection, messages[:2])
+        await outbox.write_all(connection, [])
+        await outbox.write_all(connection, messages[2:])
+    rows = await outbox_pool.fetch(
+        "SELECT message_id, routing_key, payload, headers FROM outbox ORDER BY id"
+    )
+    assert [r["message_id"] for r in rows] == [m.message_id for m in messages]
+    assert [r["routing_key"] for r in rows] == [f"event.{n}" for n in range(5)]
+    assert [json.loads(r["payload"])["n"] for r in rows] == list(range(5))
+    assert [json.loads(r["headers"])["h"] for r in rows] == [str(n) for n in range(5)]
