@@ -56,6 +56,8 @@ def _environments(state: Any, urls: dict[str, str], carrier_url: str) -> dict[st
             "REDIS_URL": redis_url,
             # The platform's, not this pipeline's: every auth on one database shares its keys.
             "SIGNING_KEY_PASSPHRASE": run_secret(Path(state.run_dir), "signing-key-passphrase"),
+            # Every local client (curl, the tests, the benchmarks) logs in from 127.0.0.1.
+            "LOGIN_ADDRESS_BURST": "100000",
         },
         "inventory": {
             "PG_DSN": pg.dsn("meridian_inventory"),

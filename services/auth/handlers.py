@@ -88,7 +88,7 @@ def _login_response(
 
 async def login(request: web.Request) -> web.Response:
     body = await payloads.read_json(request, models.LoginRequest)
-    await request.app[throttle.THROTTLE].spend_attempt(body.tenant, body.email)
+    await request.app[throttle.THROTTLE].spend_attempt(request, body.tenant, body.email)
     settings, pool = _settings(request), request.app[registry.POOL]
     passwords = request.app[PASSWORDS]
     async with registry.unscoped(pool) as conn:

@@ -23,6 +23,15 @@ class AuthSettings(ServiceSettings):
     # Login attempts per (tenant, email): a burst, then a steady rate (`throttle`).
     login_attempt_burst: int = Field(default=10, ge=1)
     login_attempts_per_minute: float = Field(default=2.0, gt=0)
+    # And per client address, against one address trying many accounts (password spraying).
+    # Generous, because a customer's office logs in from behind one NAT address.
+    login_address_burst: int = Field(default=100, ge=1)
+    login_address_attempts_per_minute: float = Field(default=60.0, gt=0)
+    # How many X-Forwarded-For entries, counted from the right, our own proxies appended: the
+    # client's address is the one they saw. 1: the gateway alone; 2: a load balancer in front of
+    # it that appends too; 0: no proxy, the peer's address. Entries further left are the
+    # client's own claims and are never trusted.
+    trusted_proxy_hops: int = Field(default=1, ge=0)
     # Access tokens are short: a revoked one stays in Redis for its remaining lifetime, and the
     # seed bounds that window at 5 minutes. Never above 15 minutes.
     access_token_ttl_s: int = Field(default=300, ge=30, le=900)

@@ -1,11 +1,17 @@
-"""Login attempts per account, bounded: password guessing gets a 429 long before it gets far.
+"""Login attempts per account and per client address, bounded: guessing gets a 429 early.
 
-One token bucket per (tenant, email) in Redis (`cache.TokenBucket`, atomic across replicas):
-`login_attempt_burst` attempts at once, then `login_attempts_per_minute`. Every attempt spends a
-token before the password is checked, whether or not the account exists, so the answers do not
-tell which emails are real and the argon2 work per account is bounded too. The key is a digest:
-no email sits in Redis in clear. When Redis is down, logins are let through (the gateway's rate
-limit degrades the same way) and `meridian_auth_login_throttle_bypassed` counts them.
+Two token buckets in Redis (`cache.TokenBucket`, atomic across replicas). Per (tenant, email):
+`login_attempt_burst` attempts at once, then `login_attempts_per_minute`, against guessing one
+account's password. Per client address: `login_address_burst`, then
+`login_address_attempts_per_minute`, against one address trying a few passwords on many accounts
+(spraying), which the per-account bucket never sees. The address is the one our own proxies saw
+(`client_address`, `trusted_proxy_hops`); what a client writes into X-Forwarded-For itself is
+ignored. Every attempt spends its tokens before the password is checked, whether or not the
+account exists, so the answers do not tell which emails are real and the argon2 work is bounded
+too. Keys are digests: no email or address sits in Redis in clear. When Redis is down, logins
+are let through (the gateway's rate limit degrades the same way) and
+`meridian_auth_login_throttle_bypassed` counts them; `meridian_auth_login_throttled{by}` counts
+the 429s, by bucket.
 """
 
 from __future__ import annotations
@@ -31,6 +37,21 @@ def key(tenant: str, email: str) -> str:
     return f"meridian:auth:login:{digest[:32]}"
 
 
+def address_key(address: str) -> str:
+    digest = hashlib.sha256(address.encode()).hexdigest()
+    return f"meridian:auth:login-address:{digest[:32]}"
+
+
+def client_address(request: web.BaseRequest, trusted_proxy_hops: int) -> str:
+    """The address the outermost of our `trusted_proxy_hops` proxies saw the request come from."""
+    if trusted_proxy_hops > 0:
+        forwarded = request.headers.get("X-Forwarded-For", "")
+        chain = [entry.strip() for entry in forwarded.split(",") if entry.strip()]
+        if chain:
+            return chain[max(0, len(chain) - trusted_proxy_hops)]
+    return request.remote or ""
+
+
 class LoginThrottle:
     def __init__(
         self,
@@ -39,25 +60,50 @@ class LoginThrottle:
         registry: prometheus_client.CollectorRegistry,
     ) -> None:
         self.bucket = cache.TokenBucket(client)
-        self.rate = settings.login_attempts_per_minute / 60
-        self.burst = settings.login_attempt_burst
+        self.settings = settings
         self.bypassed = prometheus_client.Counter(
             "meridian_auth_login_throttle_bypassed",
             "Login attempts let through unthrottled because Redis could not be reached",
             registry=registry,
         )
+        self.throttled = prometheus_client.Counter(
+            "meridian_auth_login_throttled",
+            "Login attempts refused with 429, by the bucket that was empty (account or address)",
+            ["by"],
+            registry=registry,
+        )
 
-    async def spend_attempt(self, tenant: str, email: str) -> None:
-        """Raises 429 (with Retry-After) when the account's attempts are spent."""
+    async def spend_attempt(self, request: web.BaseRequest, tenant: str, email: str) -> None:
+        """Raises 429 (with Retry-After) when the address's or the account's attempts are spent.
+
+        The address is checked first, so a spraying address spends no victim's account tokens.
+        """
+        settings = self.settings
+        address = client_address(request, settings.trusted_proxy_hops)
+        await self._spend(
+            "address",
+            address_key(address),
+            settings.login_address_attempts_per_minute,
+            settings.login_address_burst,
+        )
+        await self._spend(
+            "account",
+            key(tenant, email),
+            settings.login_attempts_per_minute,
+            settings.login_attempt_burst,
+        )
+
+    async def _spend(self, by: str, bucket_key: str, per_minute: float, burst: int) -> None:
         try:
-            decision = await self.bucket.take(key(tenant, email), rate=self.rate, burst=self.burst)
+            decision = await self.bucket.take(bucket_key, rate=per_minute / 60, burst=burst)
         except (redis.exceptions.RedisError, OSError) as error:
             self.bypassed.inc()
             log.warning("Login throttle unavailable; attempt allowed", error=str(error))
             return
         if not decision.allowed:
+            self.throttled.labels(by).inc()
             raise problems.TooManyRequests(
-                decision.retry_after, "Too many login attempts for this account; retry later"
+                decision.retry_after, f"Too many login attempts for this {by}; retry later"
             )
 
 

@@ -23,6 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from meridian.services.kit import messaging
+
 TENANT_HEADER = "X-Meridian-Tenant-Id"
 SUBJECT_HEADER = "X-Meridian-Subject"
 SCOPES_HEADER = "X-Meridian-Scopes"
@@ -177,3 +179,13 @@ class ShipmentEvent(Contract):
     label_key: str
     """Object key of the label PDF in bucket `meridian-fulfillment`."""
     allocations: list[Allocation]
+
+
+def shipments_topology(queue: str, *, retry_delay_ms: int) -> messaging.Topology:
+    """A service's queue of `shipment.created` (orders and inventory each keep one)."""
+    return messaging.Topology(
+        exchange=FULFILLMENT_EXCHANGE,
+        queue=queue,
+        routing_keys=("shipment.created",),
+        retry_delay_ms=retry_delay_ms,
+    )

@@ -20,11 +20,8 @@ log = meridian_logging.get_logger("meridian.services.orders.consumers")
 
 
 def shipments_topology(settings: Settings) -> messaging.Topology:
-    return messaging.Topology(
-        exchange=contracts.FULFILLMENT_EXCHANGE,
-        queue=settings.shipments_queue,
-        routing_keys=("shipment.created",),
-        retry_delay_ms=settings.retry_delay_ms,
+    return contracts.shipments_topology(
+        settings.shipments_queue, retry_delay_ms=settings.retry_delay_ms
     )
 
 

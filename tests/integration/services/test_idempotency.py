@@ -168,8 +168,7 @@ async def test_a_claim_rolled_back_with_its_work_leaves_the_key_free(idem_pool: 
         await claim_then_fail()
     async with idem_pool.acquire() as connection:
         assert (
-            await idempotency.claim(connection, tenant_id=TENANT, key="k6", fingerprint="f")
-            is None
+            await idempotency.claim(connection, tenant_id=TENANT, key="k6", fingerprint="f") is None
         )
 
 

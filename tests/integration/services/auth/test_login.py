@@ -8,7 +8,9 @@ import uuid
 
 import jwt
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestClient, TestServer
 
+from meridian.services.auth.app import create_app
 from meridian.services.auth.settings import AuthSettings
 from meridian.services.kit import contracts, tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser, User
@@ -169,3 +171,43 @@ async def test_login_attempts_per_account_are_bounded_whether_or_not_it_exists(
         assert int(refused.headers["Retry-After"]) >= 1
         assert (await refused.json())["title"] == "Too Many Requests"
     await login(auth, other)
+
+
+def _address() -> str:
+    """An address of the documentation range, unique to the test run."""
+    return f"2001:db8::{uuid.uuid4().hex[:4]}:{uuid.uuid4().hex[:4]}"
+
+
+async def test_login_attempts_per_address_are_bounded_across_accounts(
+    auth_settings: AuthSettings, make_user: MakeUser
+) -> None:
+    """Spraying: one address trying one password on many accounts gets 429 once the address's
+    burst is spent, though no account's own burst is. The address is the one the gateway appended
+    to X-Forwarded-For, so entries the client wrote itself do not move it; another address still
+    logs in."""
+    settings = auth_settings.model_copy(
+        update={"login_address_burst": 3, "login_address_attempts_per_minute": 1.0}
+    )
+    user = await make_user()
+    sprayer = _address()
+    async with TestClient(TestServer(create_app(settings))) as auth:
+        statuses = []
+        for n in range(4):
+            response = await auth.post(
+                "/v1/auth/login",
+                json={"tenant": user.tenant.name, "email": f"v{n}@example.com", "password": "x"},
+                headers={"X-Forwarded-For": f"{_address()}, {sprayer}"},
+            )
+            statuses.append(response.status)
+        assert statuses == [401, 401, 401, 429]
+        assert "address" in (await response.json())["detail"]
+        assert int(response.headers["Retry-After"]) >= 1
+        response = await auth.post(
+            "/v1/auth/login",
+            json={"tenant": user.tenant.name, "email": user.email, "password": user.password},
+            headers={"X-Forwarded-For": _address()},
+        )
+        assert response.status == 200, await response.text()
+        metrics = await (await auth.get("/metrics")).text()
+    assert 'meridian_auth_login_throttled_total{by="address"} 1.0' in metrics
+    assert 'meridian_auth_login_throttled_total{by="account"}' not in metrics
