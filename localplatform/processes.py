@@ -27,6 +27,14 @@ SERVICE_USER = "meridian"
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 
 
+def _reap_exited() -> None:
+    """Collect the children that exited on their own (crashed, or killed by someone else), so no
+    zombie lingers and no Popen is left to warn at interpreter exit."""
+    for pid, child in list(_CHILDREN.items()):
+        if child.poll() is not None:
+            del _CHILDREN[pid]
+
+
 @dataclass(frozen=True)
 class ProcessSpec:
     name: str
@@ -126,6 +134,7 @@ class Supervisor:
         self.log_dir = run_dir / "logs"
 
     def start(self, spec: ProcessSpec) -> int:
+        _reap_exited()
         self.pid_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         existing = self._record(spec.name)
@@ -170,6 +179,7 @@ class Supervisor:
         return sorted(found, key=lambda record: record.started_ns)
 
     def exited(self, name: str) -> bool:
+        _reap_exited()
         record = self._record(name)
         return record is None or not record.alive
 

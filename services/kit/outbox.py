@@ -2,9 +2,10 @@
 
 A service writes its events with `write(connection, ...)` (several at once: `write_all`) inside the
 same transaction as its business rows, so "order saved" and "order.created will be published"
-commit together or not at all — no event is lost while RabbitMQ is down. `Relay` (one task per replica, any number of
-replicas) claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes a batch in id order with
-publisher confirms (awaited together), and marks what was confirmed sent in the same transaction.
+commit together or not at all — no event is lost while RabbitMQ is down. `Relay` (one task per
+replica, any number of replicas) claims unsent rows with `FOR UPDATE SKIP LOCKED`, publishes a
+batch in id order with publisher confirms (awaited together), and marks what was confirmed sent in
+the same transaction.
 A broker outage only rolls the claim back; the relay reconnects with full-jitter backoff and
 resends. A crash between confirm and commit resends a row: delivery is at-least-once, with the
 row's `message_id` as the dedupe key consumers pass to `idempotency.first_time`.

@@ -64,3 +64,20 @@ def test_a_recycled_pid_is_not_mistaken_for_ours(tmp_path: Path) -> None:
         assert supervisor.exited("sleeper")
     finally:
         os.killpg(pid, signal.SIGKILL)
+        supervisor.stop_all()  # forgets the record; the child is reaped, not left a zombie
+    assert not Path(f"/proc/{pid}").exists()
+
+
+def test_a_child_that_died_on_its_own_is_reaped(tmp_path: Path) -> None:
+    """A crashed server is collected the next time anyone asks, not left a zombie until exit."""
+    supervisor = Supervisor(tmp_path)
+    pid = supervisor.start(ProcessSpec(name="crasher", argv=["sleep", "300"]))
+    os.killpg(pid, signal.SIGKILL)
+    for _ in range(50):
+        if not _alive(pid):
+            break
+        time.sleep(0.05)
+    assert Path(f"/proc/{pid}").exists()  # a zombie: dead, not yet collected
+    assert supervisor.exited("crasher")
+    assert not Path(f"/proc/{pid}").exists()
+    supervisor.stop_all()
