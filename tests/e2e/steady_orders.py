@@ -8,9 +8,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import asyncpg
@@ -19,6 +19,8 @@ from meridian.localplatform import platform
 from tests import tenants
 from tests.e2e.test_order_pipeline import call
 from tests.waiting import eventually
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -69,6 +71,38 @@ async def order_steadily(
         await asyncio.sleep(max(0.0, start + n / rate_per_s - loop.time()))
         sent.append(asyncio.create_task(order()))
     await asyncio.gather(*sent)
+
+
+async def under_fault(
+    gateway_url: str,
+    auth: Mapping[str, str],
+    sku: str,
+    *,
+    rate_per_s: float,
+    seconds: float,
+    fault: Callable[[asyncio.Event], Awaitable[T]],
+) -> tuple[Load, T]:
+    """`order_steadily` through the gateway while `fault` runs beside it (it sets the event while
+    the fault lasts); the fault is always awaited, so what it broke is mended even when the load
+    fails. Returns what the gateway answered and what the fault returned."""
+    load, during = Load(), asyncio.Event()
+    async with aiohttp.ClientSession(
+        headers=dict(auth), timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+        faulting = asyncio.create_task(fault(during))
+        try:
+            await order_steadily(
+                session,
+                f"{gateway_url}/v1/orders",
+                sku,
+                rate_per_s=rate_per_s,
+                seconds=seconds,
+                fault=during,
+                load=load,
+            )
+        finally:
+            outcome = await faulting
+    return load, outcome
 
 
 async def fetch(dsn: str, query: str, *args: Any) -> list[asyncpg.Record]:

@@ -16,13 +16,12 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
-from tests.e2e.steady_orders import Load, assert_fulfilled_exactly_once, order_steadily
+from tests.e2e.steady_orders import assert_fulfilled_exactly_once, under_fault
 from tests.e2e.test_order_pipeline import call
 
 RATE_PER_S = 10
@@ -78,23 +77,14 @@ async def test_accepted_orders_survive_services_killed_mid_flight(
     sku = pipeline.DEMO_SKUS[1]
     _, before = call("GET", f"{gateway}/v1/inventory/stock/{sku}", **customer.auth)
 
-    load, down = Load(), asyncio.Event()
-    async with aiohttp.ClientSession(
-        headers=customer.auth, timeout=aiohttp.ClientTimeout(total=30)
-    ) as session:
-        crashes = asyncio.create_task(crash_each(local_platform, supervisor, run_dir, down))
-        try:
-            await order_steadily(
-                session,
-                f"{gateway}/v1/orders",
-                sku,
-                rate_per_s=RATE_PER_S,
-                seconds=LOAD_S,
-                fault=down,
-                load=load,
-            )
-        finally:
-            killed = await crashes  # every service runs again even when the load fails
+    load, killed = await under_fault(
+        gateway,
+        customer.auth,
+        sku,
+        rate_per_s=RATE_PER_S,
+        seconds=LOAD_S,
+        fault=lambda down: crash_each(local_platform, supervisor, run_dir, down),
+    )
     accepted = set(load.accepted)
     print(
         f"\ncrashes: killed {killed}; {len(accepted)} accepted, refused {dict(load.refused)}"

@@ -14,13 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-import aiohttp
 import pytest
 
 from meridian.localplatform import net, pipeline, platform, rabbitmq_server
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
-from tests.e2e.steady_orders import Load, assert_fulfilled_exactly_once, fetch, order_steadily
+from tests.e2e.steady_orders import assert_fulfilled_exactly_once, fetch, under_fault
 from tests.e2e.test_order_pipeline import call
 
 RATE_PER_S = 10
@@ -78,23 +77,14 @@ async def test_no_accepted_order_is_lost_or_doubled_when_rabbitmq_stops_for_20_s
     sku = pipeline.DEMO_SKUS[0]
     _, before = call("GET", f"{gateway}/v1/inventory/stock/{sku}", **customer.auth)
 
-    load, down = Load(), asyncio.Event()
-    async with aiohttp.ClientSession(
-        headers=customer.auth, timeout=aiohttp.ClientTimeout(total=30)
-    ) as session:
-        broker = asyncio.create_task(outage(local_platform, down))
-        try:
-            await order_steadily(
-                session,
-                f"{gateway}/v1/orders",
-                sku,
-                rate_per_s=RATE_PER_S,
-                seconds=LOAD_S,
-                fault=down,
-                load=load,
-            )
-        finally:
-            broken = await broker  # restarts RabbitMQ even when the load fails
+    load, broken = await under_fault(
+        gateway,
+        customer.auth,
+        sku,
+        rate_per_s=RATE_PER_S,
+        seconds=LOAD_S,
+        fault=lambda down: outage(local_platform, down),
+    )
     accepted = set(load.accepted)
     print(
         f"\nzero-lost: {len(load.accepted)} accepted, refused {dict(load.refused)}"
