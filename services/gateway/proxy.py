@@ -47,6 +47,7 @@ REPLACED = frozenset(
     }
 )
 BUFFERED_RESPONSE_MAX = 1 << 20
+UNREACHABLE_RETRY_AFTER_S = 1
 CHUNK = 1 << 16
 
 
@@ -149,10 +150,23 @@ async def forward(
             auto_decompress=False,
         )
     except TimeoutError as error:
-        raise GatewayTimeout(f"The upstream for {route.prefix} did not answer in time") from error
-    except aiohttp.ClientError as error:
+        raise GatewayTimeout(
+            f"The upstream for {route.prefix} did not answer in time; it may have acted on the "
+            "request (retry with the same Idempotency-Key)"
+        ) from error
+    except aiohttp.ClientConnectorError as error:
+        # No connection was made, so nothing was sent: a retry is safe whatever the method.
         log.warning("Upstream unreachable", prefix=route.prefix, error=str(error))
-        raise BadGateway(f"The upstream for {route.prefix} cannot be reached") from error
+        raise problems.ServiceUnavailable(
+            f"The upstream for {route.prefix} cannot be reached; the request was not sent",
+            retry_after=UNREACHABLE_RETRY_AFTER_S,
+        ) from error
+    except aiohttp.ClientError as error:
+        log.warning("Upstream broke off before answering", prefix=route.prefix, error=str(error))
+        raise BadGateway(
+            f"The upstream for {route.prefix} broke off before answering; it may have acted on "
+            "the request (retry with the same Idempotency-Key)"
+        ) from error
     async with upstream:
         headers = _response_headers(upstream.headers)
         length = upstream.content_length

@@ -25,6 +25,10 @@ GatewayClient = TestClient[web.Request, web.Application]
 
 
 async def _echo(request: web.Request) -> web.StreamResponse:
+    if request.path.startswith("/v1/crash"):  # dies mid-request: the connection just closes
+        assert request.transport is not None
+        request.transport.close()
+        return web.Response()
     if request.path.startswith("/v1/slow"):
         await asyncio.sleep(float(request.query.get("s", "2")))
     if request.path.startswith("/v1/big"):
@@ -77,6 +81,7 @@ async def make_gateway(
                 "/v1/auth": auth_url,
                 "/v1/orders": upstream_url,
                 "/v1/big": upstream_url,
+                "/v1/crash": upstream_url,
                 "/v1/slow": {"url": upstream_url, "timeout_s": 0.5},
                 "/v1/nowhere": f"http://127.0.0.1:{free_port()}",
             },

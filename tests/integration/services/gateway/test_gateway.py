@@ -127,19 +127,27 @@ async def test_a_key_rotated_at_auth_is_fetched_on_its_first_token(
         assert response.status == 200
 
 
-async def test_unknown_path_is_404_and_upstream_failures_are_502_and_504(
+async def test_unknown_path_is_404_and_upstream_failures_say_whether_it_may_have_acted(
     gateway: GatewayClient, auth: AuthClient, make_tenant: MakeTenant
 ) -> None:
+    """503 + Retry-After: no connection, nothing sent. 502: it broke off mid-request. 504: too
+    slow. The last two may have acted, and say so."""
     tenant = await make_tenant()
     bearer = {"Authorization": f"Bearer {await token_for(auth, tenant.api_key.token)}"}
     assert (await gateway.get("/v2/else", headers=bearer)).status == 404
     assert (await gateway.get("/v1/ordersx", headers=bearer)).status == 404
-    unreachable = await gateway.get("/v1/nowhere", headers=bearer)
-    assert unreachable.status == 502
-    assert unreachable.content_type == "application/problem+json"
+    unreachable = await gateway.post("/v1/nowhere", json={}, headers=bearer)
+    assert unreachable.status == 503
+    assert unreachable.headers["Retry-After"] == "1"
+    assert "not sent" in (await unreachable.json())["detail"]
+    crashed = await gateway.post("/v1/crash", json={}, headers=bearer)
+    assert crashed.status == 502
+    assert "may have acted" in (await crashed.json())["detail"]
     slow = await gateway.get("/v1/slow?s=2", headers=bearer)
     assert slow.status == 504
-    assert slow.content_type == "application/problem+json"
+    assert "may have acted" in (await slow.json())["detail"]
+    for failed in (unreachable, crashed, slow):
+        assert failed.content_type == "application/problem+json"
     fast_enough = await gateway.get("/v1/slow?s=0.05", headers=bearer)
     assert fast_enough.status == 200
 
