@@ -16,7 +16,7 @@ from meridian.core import migrations
 from meridian.services.fulfillment import carrier, labels, openapi, routes, shipping
 from meridian.services.fulfillment.settings import FulfillmentSettings
 from meridian.services.kit import app as kit_app
-from meridian.services.kit import client, consumer, db, messaging, outbox
+from meridian.services.kit import client, consumer, db, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -90,6 +90,7 @@ def create_app(settings: FulfillmentSettings) -> web.Application:
             events_exchange,
             fulfiller,
             outbox.relay_context(db.POOL, settings.amqp_url.get_secret_value(), name=settings.name),
+            housekeeping.context(db.POOL, settings),
             consumer.consumer_context(
                 orders_topology(settings), handle, prefetch=settings.amqp_prefetch
             ),

@@ -10,7 +10,7 @@ from aiohttp import web
 from meridian.services.inventory import consumers, handlers, openapi, stockcache
 from meridian.services.inventory.settings import Settings
 from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, consumer, contracts, db, messaging, outbox
+from meridian.services.kit import cache, consumer, contracts, db, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -34,6 +34,7 @@ def create_app(settings: Settings) -> web.Application:
             messaging.connection_context(settings),
             messaging.exchanges_context(contracts.INVENTORY_EXCHANGE),
             outbox.relay_context(db.POOL, settings.amqp_url.get_secret_value(), name="inventory"),
+            housekeeping.context(db.POOL, settings),
             consumer.consumer_context(
                 consumers.shipments_topology(settings),
                 consumers.shipment_handler(app, settings),

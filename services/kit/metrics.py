@@ -26,6 +26,10 @@ class Metrics:
     breaker_state: prometheus_client.Gauge
     shed: prometheus_client.Counter
     outbox_parked: prometheus_client.Counter
+    outbox_pending: prometheus_client.Gauge
+    outbox_oldest_pending: prometheus_client.Gauge
+    outbox_parked_rows: prometheus_client.Gauge
+    housekeeping_deleted: prometheus_client.Counter
 
     def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:
         labels = {"route": route, "method": method, "status": str(status)}
@@ -66,6 +70,28 @@ def create() -> Metrics:
         outbox_parked=prometheus_client.Counter(
             "outbox_parked",
             "Outbox rows set aside after the broker refused them max_attempts times",
+            registry=registry,
+        ),
+        outbox_pending=prometheus_client.Gauge(
+            "outbox_pending",
+            "Outbox rows not yet published (parked ones aside), as of the last housekeeping",
+            registry=registry,
+        ),
+        outbox_oldest_pending=prometheus_client.Gauge(
+            "outbox_oldest_pending_seconds",
+            "Age of the oldest outbox row not yet published (0 when none), as of the last "
+            "housekeeping",
+            registry=registry,
+        ),
+        outbox_parked_rows=prometheus_client.Gauge(
+            "outbox_parked_rows",
+            "Outbox rows parked and waiting to be re-driven by a human",
+            registry=registry,
+        ),
+        housekeeping_deleted=prometheus_client.Counter(
+            "housekeeping_deleted_rows",
+            "Rows housekeeping deleted after their retention, by table",
+            ("table",),
             registry=registry,
         ),
     )

@@ -57,3 +57,9 @@ IDEMPOTENCY_V1: tuple[str, ...] = (
 )""",
 )
 """Message dedupe (`idempotency.first_time`) and HTTP Idempotency-Key (`idempotency.claim`)."""
+
+IDEMPOTENCY_V2: tuple[str, ...] = (
+    "CREATE INDEX IF NOT EXISTS processed_messages_by_age ON processed_messages (processed_at)",
+    "CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys (expires_at)",
+)
+"""What `housekeeping` deletes by age, found without reading the whole table."""

@@ -49,5 +49,12 @@ class ServiceSettings(core_settings.ProcessSettings):
     shutdown_timeout_s: float = Field(default=30.0, ge=0)
     readiness_timeout_s: float = Field(default=2.0, gt=0)
 
+    # Housekeeping (`housekeeping`), for services with an outbox and idempotency tables: how often
+    # it runs, rows per delete, and how long published events and dedupe rows are kept.
+    housekeeping_interval_s: float = Field(default=15.0, gt=0)
+    housekeeping_batch: int = Field(default=1_000, ge=1)
+    sent_event_retention_s: int = Field(default=24 * 3600, ge=0)
+    processed_message_retention_s: int = Field(default=7 * 24 * 3600, ge=0)
+
     otel_exporter: Literal["none", "console"] = "none"
     otel_sample_ratio: float = Field(default=1.0, ge=0, le=1)

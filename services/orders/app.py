@@ -9,7 +9,16 @@ from pathlib import Path
 from aiohttp import web
 
 from meridian.services.kit import app as kit_app
-from meridian.services.kit import client, consumer, contracts, db, messaging, outbox, resilience
+from meridian.services.kit import (
+    client,
+    consumer,
+    contracts,
+    db,
+    housekeeping,
+    messaging,
+    outbox,
+    resilience,
+)
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
 from meridian.services.orders.settings import Settings
@@ -50,6 +59,7 @@ def create_app(settings: Settings) -> web.Application:
             messaging.connection_context(settings),
             messaging.exchanges_context(contracts.ORDERS_EXCHANGE),
             outbox.relay_context(db.POOL, relay_url, name="orders"),
+            housekeeping.context(db.POOL, settings),
             consumer.consumer_context(
                 consumers.shipments_topology(settings),
                 consumers.shipment_handler(app, settings),

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from meridian.localplatform import net, pipeline, platform, rabbitmq_server
 from meridian.localplatform.processes import Supervisor
@@ -46,10 +48,22 @@ def restart_rabbitmq(state: platform.PlatformState) -> None:
 
 class Outage(NamedTuple):
     held: int  # events still in the orders outbox just before the broker came back
+    gauges: dict[str, float]  # what orders' /metrics said of its outbox then
     back_at: float  # time.monotonic() when RabbitMQ was ready again
 
 
-async def outage(state: platform.PlatformState, down: asyncio.Event) -> Outage:
+def outbox_gauges(orders_url: str) -> dict[str, float]:
+    """The outbox gauges on-call would read off the orders service's /metrics."""
+    with urllib.request.urlopen(f"{orders_url}/metrics", timeout=10) as response:
+        families = text_string_to_metric_families(response.read().decode())
+        return {
+            family.name: family.samples[0].value
+            for family in families
+            if family.name in ("outbox_pending", "outbox_oldest_pending_seconds")
+        }
+
+
+async def outage(state: platform.PlatformState, orders_url: str, down: asyncio.Event) -> Outage:
     """Stop the platform's RabbitMQ at OUTAGE_AT_S for OUTAGE_S; returns when it is back up."""
     await asyncio.sleep(OUTAGE_AT_S)
     supervisor = Supervisor(Path(state.run_dir))
@@ -62,10 +76,11 @@ async def outage(state: platform.PlatformState, down: asyncio.Event) -> Outage:
             state.postgres_info.dsn("meridian_orders"),
             "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL",
         )
+        gauges = await asyncio.to_thread(outbox_gauges, orders_url)
     finally:
         await asyncio.to_thread(restart_rabbitmq, state)
         down.clear()
-    return Outage(unsent["n"], time.monotonic())
+    return Outage(unsent["n"], gauges, time.monotonic())
 
 
 @pytest.mark.timeout(480)  # platform start-up, 45 s of load, up to 120 s of draining
@@ -83,15 +98,18 @@ async def test_no_accepted_order_is_lost_or_doubled_when_rabbitmq_stops_for_20_s
         sku,
         rate_per_s=RATE_PER_S,
         seconds=LOAD_S,
-        fault=lambda down: outage(local_platform, down),
+        fault=lambda down: outage(local_platform, order_pipeline.urls["orders"], down),
     )
     accepted = set(load.accepted)
     print(
         f"\nzero-lost: {len(load.accepted)} accepted, refused {dict(load.refused)}"
         f" (during the outage {dict(load.refused_during_fault)}),"
-        f" {broken.held} events held in the orders outbox"
+        f" {broken.held} events held in the orders outbox (its /metrics: {broken.gauges})"
     )
     assert broken.held > 0, "the outage held no events back: it tested nothing"
+    # Housekeeping sweeps every 15 s, so it measured the backlog at least once in the outage.
+    assert broken.gauges["outbox_pending"] > 0, broken.gauges
+    assert broken.gauges["outbox_oldest_pending_seconds"] > 1, broken.gauges
     assert len(accepted) == len(load.accepted), "the same order id was accepted twice"
     assert len(accepted) >= 0.95 * LOAD_S * RATE_PER_S, f"too few accepted: {load}"
 
