@@ -5,12 +5,15 @@ On failure the consumer republishes the message (confirmed) into `<queue>.retry`
 and good messages behind it keep flowing; the retry queue's TTL returns it after the delay. After
 `max_retries` (3) retries — or at once when the handler raises `Permanent` — it goes to
 `<queue>.dlq` with its last error in `x-last-error`. Delivery is at-least-once (a crash between
-republish and ack duplicates): handlers dedupe with `idempotency.first_time`.
+republish and ack duplicates): handlers dedupe with `idempotency.first_time`. Every delivery is
+counted in `messages_handled_total{queue, outcome}`: `acked`, `retried`, `dead_lettered`, or
+`requeued` (handed back to the broker: stopping, or the retry could not be published).
 """
 
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +24,7 @@ from opentelemetry import trace
 
 from meridian.core import logging as meridian_logging
 from meridian.services.kit import app as kit_app
-from meridian.services.kit import messaging, tracing
+from meridian.services.kit import messaging, metrics, tracing
 
 RETRY_COUNT_HEADER = "x-retry-count"
 ROUTING_KEY_HEADER = "x-original-routing-key"
@@ -62,6 +65,7 @@ class Consumer:
     handler: Handler
     prefetch: int = 16
     tracer: trace.Tracer = field(default_factory=lambda: trace.get_tracer(tracing.INSTRUMENTATION))
+    meters: metrics.Metrics | None = None
     _queue: pika_abc.AbstractQueue | None = field(default=None, init=False)
     _tag: str | None = field(default=None, init=False)
     _in_flight: set[asyncio.Task[Any]] = field(default_factory=set, init=False)
@@ -96,6 +100,8 @@ class Consumer:
             headers=headers,
             retry_count=_retry_count(headers),
         )
+        started = time.perf_counter()
+        outcome = "requeued"
         try:
             with tracing.continued_span(
                 self.tracer,
@@ -109,13 +115,18 @@ class Consumer:
             await message.nack(requeue=True)
             raise
         except Exception as error:
-            await self._fail(message, delivery, error)
+            outcome = await self._fail(message, delivery, error)
         else:
             await message.ack()
+            outcome = "acked"
+        finally:
+            if self.meters is not None:
+                self.meters.handled(self.topology.queue, outcome, time.perf_counter() - started)
 
     async def _fail(
         self, message: pika_abc.AbstractIncomingMessage, delivery: Delivery, error: Exception
-    ) -> None:
+    ) -> str:
+        """Parks the message in the retry queue or the DLQ; returns which (the outcome)."""
         retry = (
             not isinstance(error, Permanent) and delivery.retry_count < self.topology.max_retries
         )
@@ -148,6 +159,7 @@ class Consumer:
             await message.nack(requeue=True)
             raise
         await message.ack()
+        return "retried" if retry else "dead_lettered"
 
 
 def consumer_context(
@@ -157,7 +169,9 @@ def consumer_context(
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         channel = await messaging.open_channel(app[messaging.CONNECTION])
-        consumer = Consumer(channel, topology, handler, prefetch, app[kit_app.TRACER])
+        consumer = Consumer(
+            channel, topology, handler, prefetch, app[kit_app.TRACER], app[kit_app.METRICS]
+        )
         await consumer.start()
         try:
             yield

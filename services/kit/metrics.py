@@ -30,11 +30,18 @@ class Metrics:
     outbox_oldest_pending: prometheus_client.Gauge
     outbox_parked_rows: prometheus_client.Gauge
     housekeeping_deleted: prometheus_client.Counter
+    messages: prometheus_client.Counter
+    message_duration: prometheus_client.Histogram
 
     def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:
         labels = {"route": route, "method": method, "status": str(status)}
         self.requests.labels(**labels).inc()
         self.latency.labels(**labels).observe(seconds)
+
+    def handled(self, queue: str, outcome: str, seconds: float) -> None:
+        """One delivery a consumer finished with (`consumer.Consumer`)."""
+        self.messages.labels(queue=queue, outcome=outcome).inc()
+        self.message_duration.labels(queue=queue).observe(seconds)
 
     def breaker_changed(self, name: str, state: resilience.State) -> None:
         """Pass as a CircuitBreaker's `on_change`."""
@@ -86,6 +93,20 @@ def create() -> Metrics:
         outbox_parked_rows=prometheus_client.Gauge(
             "outbox_parked_rows",
             "Outbox rows parked and waiting to be re-driven by a human",
+            registry=registry,
+        ),
+        messages=prometheus_client.Counter(
+            "messages_handled",
+            "Deliveries a consumer finished with, by queue and outcome: acked, retried, "
+            "dead_lettered, requeued",
+            ("queue", "outcome"),
+            registry=registry,
+        ),
+        message_duration=prometheus_client.Histogram(
+            "message_handling_duration_seconds",
+            "Time from delivery to ack (or to parking it for a retry or in the DLQ)",
+            ("queue",),
+            buckets=LATENCY_BUCKETS,
             registry=registry,
         ),
         housekeeping_deleted=prometheus_client.Counter(

@@ -12,7 +12,7 @@ import pytest_asyncio
 from aio_pika import abc as pika_abc
 
 from meridian.localplatform import platform, rabbitmq_server
-from meridian.services.kit import consumer, messaging, tracing
+from meridian.services.kit import consumer, messaging, metrics, tracing
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -98,7 +98,8 @@ async def test_poison_message_is_dead_lettered_after_three_retries_without_block
         if delivery.body == b"poison":
             raise ValueError("cannot parse order")
 
-    worker = consumer.Consumer(channel, topology, handle, prefetch=4)
+    meters = metrics.create()
+    worker = consumer.Consumer(channel, topology, handle, prefetch=4, meters=meters)
     await worker.start()
     publisher = messaging.Publisher(channel)
     await publisher.publish(topology.exchange, "order.created", b"poison", message_id="poison")
@@ -114,6 +115,14 @@ async def test_poison_message_is_dead_lettered_after_three_retries_without_block
     assert all(attempts[f"good-{n}"] == 1 for n in range(5))
     # Every good message was handled before the poison message's first retry came back.
     assert timeline.index("good-4") < [i for i, m in enumerate(timeline) if m == "poison"][1]
+    # What an alert on the DLQ would read.
+    handled = {
+        outcome: meters.registry.get_sample_value(
+            "messages_handled_total", {"queue": topology.queue, "outcome": outcome}
+        )
+        for outcome in ("acked", "retried", "dead_lettered")
+    }
+    assert handled == {"acked": 5, "retried": 3, "dead_lettered": 1}
 
 
 async def test_permanent_failure_skips_the_retries(
