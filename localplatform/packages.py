@@ -15,6 +15,8 @@ _PROBES = {
     "postgresql-contrib": f"/usr/share/postgresql/{versions.POSTGRESQL_MAJOR}/extension/pgcrypto.control",
     "redis-server": "/usr/bin/redis-server",
     "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
+    # promtool checks and unit-tests the alerting rules (services/alerts).
+    "prometheus": "/usr/bin/promtool",
 }
 
 
@@ -36,5 +38,5 @@ def ensure_installed() -> None:
     # Debian's maintainer scripts start the freshly installed servers where they can;
     # our platform runs its own copies on other ports, so stop the system ones.
     if shutil.which("service"):
-        for service in ("postgresql", "redis-server", "rabbitmq-server"):
+        for service in ("postgresql", "redis-server", "rabbitmq-server", "prometheus"):
             subprocess.run(["service", service, "stop"], check=False, capture_output=True)

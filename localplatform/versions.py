@@ -54,14 +54,6 @@ GO_TOOLS: Final[dict[str, GoTool]] = {
     ),
 }
 
-APT_PACKAGES: Final = (
-    f"postgresql-{POSTGRESQL_MAJOR}",
-    "postgresql-contrib",
-    "redis-server",
-    "rabbitmq-server",
-)
-
-
 def cache_key() -> str:
     """A short name for this exact set of Go-built versions: the folder of the platform's PATH."""
     pins = ",".join(f"{name}={tool.version}" for name, tool in sorted(GO_TOOLS.items()))
