@@ -54,6 +54,7 @@ GO_TOOLS: Final[dict[str, GoTool]] = {
     ),
 }
 
+
 def cache_key() -> str:
     """A short name for this exact set of Go-built versions: the folder of the platform's PATH."""
     pins = ",".join(f"{name}={tool.version}" for name, tool in sorted(GO_TOOLS.items()))
