@@ -8,5 +8,6 @@ with the token's; stream the request to the upstream over one keep-alive session
 back. Upstream failures say whether the request may have had an effect: 503 with Retry-After when
 no connection could be made (nothing was sent: any retry is safe), 502 when the upstream broke
 off before answering and 504 when it did not answer in time (it may have acted: retry with the
-same Idempotency-Key). Request id and W3C traceparent travel on. Start: `python -m meridian.services.gateway`.
+same Idempotency-Key). Request id and W3C traceparent travel on.
+Start: `python -m meridian.services.gateway`.
 """

@@ -8,7 +8,8 @@ with the response after (or hand `claim` the response when it is known up front)
 work's transaction: a concurrent duplicate blocks on the key's row until the first commits, then
 replays the stored response. Keys live 24 hours; the same key with a different request (by
 fingerprint) is refused with 422, as the IETF Idempotency-Key draft says. Tables: include
-`schema.IDEMPOTENCY_V1` in the service's migrations.
+`schema.IDEMPOTENCY_V1` and `schema.IDEMPOTENCY_V2` in the service's migrations; `housekeeping`
+deletes expired keys and old dedupe rows.
 """
 
 from __future__ import annotations
