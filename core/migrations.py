@@ -10,9 +10,10 @@ registry, `core/registry/migrations`), each service at start (`services/<name>/m
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
 
-from alembic import command, script
+from alembic import command, op, script
 from alembic.config import Config
 from alembic.runtime import migration
 from sqlalchemy import Connection, text
@@ -59,3 +60,14 @@ async def upgrade(dsn: str, migrations: Path) -> str | None:
             return await connection.run_sync(run)
     finally:
         await engine.dispose()
+
+
+def execute_all(statements: Iterable[str]) -> None:
+    """A revision's `upgrade`: each statement in order, inside the migration's transaction."""
+    for statement in statements:
+        op.execute(statement)
+
+
+def forward_only() -> None:
+    """Every revision's `downgrade`: migrations only move forward; a fix is a new revision."""
+    raise NotImplementedError("Migrations are forward-only: write a new revision instead.")

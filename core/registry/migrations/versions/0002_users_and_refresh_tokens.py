@@ -6,7 +6,7 @@ Revises: 0001
 
 from __future__ import annotations
 
-from alembic import op
+from meridian.core import migrations
 
 revision = "0002"
 down_revision = "0001"
@@ -61,9 +61,7 @@ STATEMENTS = (
 
 
 def upgrade() -> None:
-    for statement in STATEMENTS:
-        op.execute(statement)
+    migrations.execute_all(STATEMENTS)
 
 
-def downgrade() -> None:
-    raise NotImplementedError("Migrations are forward-only: write a new revision instead.")
+downgrade = migrations.forward_only

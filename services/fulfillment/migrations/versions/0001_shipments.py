@@ -6,8 +6,7 @@ Revises:
 
 from __future__ import annotations
 
-from alembic import op
-
+from meridian.core import migrations
 from meridian.services.kit import schema
 
 revision = "0001"
@@ -54,9 +53,7 @@ STATEMENTS = (
 
 
 def upgrade() -> None:
-    for statement in STATEMENTS:
-        op.execute(statement)
+    migrations.execute_all(STATEMENTS)
 
 
-def downgrade() -> None:
-    raise NotImplementedError("Migrations are forward-only: write a new revision instead.")
+downgrade = migrations.forward_only

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from alembic import op
 
+from meridian.core import migrations
+
 revision = "0002"
 down_revision = "0001"
 branch_labels = None
@@ -18,5 +20,4 @@ def upgrade() -> None:
     op.execute("ALTER TABLE orders ADD COLUMN ship_to jsonb")
 
 
-def downgrade() -> None:
-    raise NotImplementedError("Migrations are forward-only: write a new revision instead.")
+downgrade = migrations.forward_only

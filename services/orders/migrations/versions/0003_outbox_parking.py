@@ -7,8 +7,7 @@ Revises: 0002
 
 from __future__ import annotations
 
-from alembic import op
-
+from meridian.core import migrations
 from meridian.services.kit import schema
 
 revision = "0003"
@@ -18,9 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    for statement in schema.OUTBOX_V2:
-        op.execute(statement)
+    migrations.execute_all(schema.OUTBOX_V2)
 
 
-def downgrade() -> None:
-    raise NotImplementedError("Migrations are forward-only: write a new revision instead.")
+downgrade = migrations.forward_only
