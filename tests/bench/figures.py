@@ -1,5 +1,5 @@
-"""How benchmarks print a figure beside its baseline, read the apiserver's request counters, and
-charge CPU time to the processes the local platform started."""
+"""How benchmarks print a figure beside its baseline, read the apiserver's request counters and a
+service's histograms, and charge CPU time to the processes the local platform started."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import urllib.request
 from collections.abc import Collection
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
 
@@ -19,6 +21,28 @@ _WRITE = re.compile(r'verb="(POST|PUT|PATCH|DELETE|APPLY)"')
 
 def _row(what: str, value: str, baseline: str = "") -> None:
     print(f"  {what:58} {value:>14}   {baseline}")
+
+
+def histogram(metrics_url: str, name: str, **labels: str) -> dict[float, float]:
+    """A histogram's cumulative bucket counts (upper bound -> count) as /metrics shows them now."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    return {
+        float(sample.labels["le"]): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == f"{name}_bucket"
+        and all(sample.labels.get(key) == value for key, value in labels.items())
+    }
+
+
+def quantile_bound(before: dict[float, float], after: dict[float, float], q: float) -> float:
+    """The upper bound of the bucket the q-quantile of what was observed in between falls in."""
+    counts = sorted((bound, count - before.get(bound, 0.0)) for bound, count in after.items())
+    total = counts[-1][1] if counts else 0.0
+    if total <= 0:
+        return float("nan")
+    return next(bound for bound, count in counts if count >= q * total)
 
 
 def peak_rss_mib(pid: int) -> float:

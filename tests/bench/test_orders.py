@@ -23,6 +23,7 @@ if every service of ours cost nothing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import resource
 import time
@@ -40,7 +41,7 @@ from meridian.core.registry.ratelimits import RateLimit
 from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
-from tests.bench.figures import _row, cpu_seconds
+from tests.bench.figures import _row, cpu_seconds, histogram, quantile_bound
 
 RATES = (25, 50, 100, 200, 500)
 SECONDS = 10.0
@@ -49,6 +50,7 @@ STOCK = 1_000_000  # per SKU and warehouse: no level runs out
 # of the one before it (inventory's SELECT ... FOR UPDATE), which measures contention, not capacity.
 SKUS = tuple(f"BENCH-{n:04d}" for n in range(200))
 DRAIN_SECONDS = 600
+OVERHEAD = "meridian_gateway_overhead_seconds"
 PEERS = ("postgres", "rabbitmq", "s3", "redis")
 """The platform's own servers: what an order costs before any of our code runs."""
 
@@ -240,7 +242,12 @@ def test_order_creation_at_rising_load(seeded: Seeded) -> None:
         )
         if rate == RATES[0]:  # warm-up: JWKS, the tenant's limits, pools, keep-alive
             asyncio.run(_load(targets, 20, 2.0))
+        overhead = functools.partial(
+            histogram, f"{urls['gateway']}/metrics", OVERHEAD, route="/v1/orders"
+        )
+        before = overhead()
         (direct, through), cpu = _measured(seeded, targets, rate)
+        own = overhead()
         _row(
             f"{rate}/s offered: achieved, both paths",
             f"{direct.throughput + through.throughput:.0f}/s",
@@ -250,5 +257,12 @@ def test_order_creation_at_rising_load(seeded: Seeded) -> None:
         _row(
             f"{rate}/s offered, gateway adds p50 / p99",
             f"{through.p50 - direct.p50:.1f} / {through.p99 - direct.p99:.1f} ms",
+            "(two paths' difference, noisy under contention)",
+        )
+        _row(
+            f"{rate}/s offered, gateway's own share p50 / p99",
+            f"<= {1000 * quantile_bound(before, own, 0.5):g} / "
+            f"{1000 * quantile_bound(before, own, 0.99):g} ms",
+            f"(its {OVERHEAD} histogram: bucket bounds)",
         )
         _row(f"{rate}/s offered, CPU per order (all processes)", cpu)

@@ -152,6 +152,23 @@ async def test_unknown_path_is_404_and_upstream_failures_say_whether_it_may_have
     assert fast_enough.status == 200
 
 
+async def test_the_latency_the_gateway_adds_is_measured_without_the_upstreams(
+    gateway: GatewayClient, auth: AuthClient, make_tenant: MakeTenant
+) -> None:
+    """The SLO's own figure in production: the gateway's share of each request, by route; an
+    upstream that takes 300 ms does not count towards it."""
+    tenant = await make_tenant()
+    bearer = {"Authorization": f"Bearer {await token_for(auth, tenant.api_key.token)}"}
+    for _ in range(3):
+        assert (await gateway.get("/v1/orders", headers=bearer)).status == 200
+    assert (await gateway.get("/v1/slow?s=0.3", headers=bearer)).status == 200
+    overhead = "meridian_gateway_overhead_seconds"
+    assert await metric(gateway, overhead + '_count{route="/v1/orders"}') == 3
+    assert await metric(gateway, overhead + '_count{route="/v1/slow"}') == 1
+    # Well under the upstream's 300 ms: the time upstream is not the gateway's.
+    assert await metric(gateway, overhead + '_bucket{le="0.1",route="/v1/slow"}') == 1
+
+
 async def test_large_bodies_stream_both_ways(
     gateway: GatewayClient, auth: AuthClient, make_tenant: MakeTenant
 ) -> None:
