@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from meridian.core import logging as meridian_logging
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import db, tokens
+from meridian.services.kit import db, periodic, tokens
 
 log = meridian_logging.get_logger("meridian.services.auth.keys")
 
@@ -224,19 +224,17 @@ def ring_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIte
         app[RING] = ring
 
         async def refresh() -> None:
-            while True:
-                await asyncio.sleep(settings.key_refresh_s)
-                try:
-                    await rotate_if_due(pool, settings)
-                    await ring.reload(pool)
-                except Exception:  # the next round retries; the ring keeps its keys meanwhile
-                    log.exception("Signing keys not refreshed")
+            await rotate_if_due(pool, settings)
+            await ring.reload(pool)
 
-        task = asyncio.create_task(refresh(), name="auth-key-refresh")
-        try:
+        # A failed round is retried by the next; the ring keeps its keys meanwhile.
+        async with periodic.running(
+            refresh,
+            every_s=settings.key_refresh_s,
+            name="auth-key-refresh",
+            failure="Signing keys not refreshed",
+            first_now=False,
+        ):
             yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     return context

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from meridian.core import logging as meridian_logging
 from meridian.services.gateway.settings import GatewaySettings
 from meridian.services.kit import app as kit_app
-from meridian.services.kit import client, tokens
+from meridian.services.kit import client, periodic, tokens
 
 log = meridian_logging.get_logger("meridian.services.gateway.jwks")
 
@@ -90,16 +90,13 @@ def jwks_context(settings: GatewaySettings) -> Callable[[web.Application], Async
         app[kit_app.READINESS].add("jwks", jwks.ready)
         await jwks.refresh()  # auth may still be starting: readiness and misses retry
 
-        async def refresh_periodically() -> None:
-            while True:
-                await asyncio.sleep(settings.jwks_max_age_s)
-                await jwks.refresh()
-
-        task = asyncio.create_task(refresh_periodically(), name="gateway-jwks-refresh")
-        try:
+        async with periodic.running(
+            jwks.refresh,
+            every_s=settings.jwks_max_age_s,
+            name="gateway-jwks-refresh",
+            failure="JWKS not refreshed",
+            first_now=False,
+        ):
             yield
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
 
     return context

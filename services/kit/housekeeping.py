@@ -19,8 +19,6 @@ and the orders sweeper, never as the tenant-bound application role.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
 from collections.abc import AsyncIterator, Callable
 
@@ -28,7 +26,7 @@ from aiohttp import web
 
 from meridian.core import logging as meridian_logging
 from meridian.services.kit import app as kit_app
-from meridian.services.kit import db, metrics
+from meridian.services.kit import db, metrics, periodic
 from meridian.services.kit.settings import ServiceSettings
 
 log = meridian_logging.get_logger("meridian.services.kit.housekeeping")
@@ -103,20 +101,12 @@ def context(
     tables (`schema.OUTBOX_*`, `schema.IDEMPOTENCY_*`)."""
 
     async def housekeeping(app: web.Application) -> AsyncIterator[None]:
-        async def loop() -> None:
-            while True:
-                try:
-                    await sweep_once(app[pool_key], settings, app[kit_app.METRICS])
-                except Exception as error:  # the database comes back; so does the next sweep
-                    log.warning("Housekeeping failed; next sweep retries", error=str(error))
-                await asyncio.sleep(settings.housekeeping_interval_s)
-
-        task = asyncio.create_task(loop(), name="housekeeping")
-        try:
+        async with periodic.running(
+            lambda: sweep_once(app[pool_key], settings, app[kit_app.METRICS]),
+            every_s=settings.housekeeping_interval_s,
+            name="housekeeping",
+            failure="Housekeeping failed; the next pass retries",
+        ):
             yield
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
 
     return housekeeping

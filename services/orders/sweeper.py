@@ -9,15 +9,13 @@ sweeping at once, or a sweep racing a client's retry, settle each order once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import datetime
 from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
 from meridian.core import logging as meridian_logging
-from meridian.services.kit import contracts, identity, problems
+from meridian.services.kit import contracts, identity, periodic, problems
 from meridian.services.orders import flow, handlers, store
 from meridian.services.orders.settings import Settings
 
@@ -55,22 +53,12 @@ def sweeper_context(settings: Settings) -> Callable[[web.Application], AsyncIter
     """A `cleanup_ctx` entry after the flow's: sweeps while the app runs."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        stopping = asyncio.Event()
-
-        async def loop() -> None:
-            while not stopping.is_set():
-                try:
-                    await sweep_once(app[handlers.FLOW], older_than=settings.sweep_after_s)
-                except Exception:
-                    log.exception("Order sweep failed")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stopping.wait(), settings.sweep_interval_s)
-
-        task = asyncio.create_task(loop(), name="orders-sweeper")
-        try:
+        async with periodic.running(
+            lambda: sweep_once(app[handlers.FLOW], older_than=settings.sweep_after_s),
+            every_s=settings.sweep_interval_s,
+            name="orders-sweeper",
+            failure="Order sweep failed",
+        ):
             yield
-        finally:
-            stopping.set()
-            await task
 
     return context
