@@ -24,10 +24,10 @@ import redis.asyncio as aioredis
 import redis.exceptions
 from aiohttp import web
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import cache, problems
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, problems
 
 log = meridian_logging.get_logger("meridian.services.auth.throttle")
 
@@ -114,7 +114,9 @@ def context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator
     """A `cleanup_ctx` entry after the Redis client's."""
 
     async def throttle(app: web.Application) -> AsyncIterator[None]:
-        app[THROTTLE] = LoginThrottle(app[cache.CLIENT], settings, app[kit_app.METRICS].registry)
+        app[THROTTLE] = LoginThrottle(
+            app[cache.CLIENT], settings, app[runtime_app.METRICS].registry
+        )
         yield
 
     return throttle

@@ -22,10 +22,11 @@ import prometheus_client
 import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
-from meridian.core import logging as meridian_logging
 from meridian.core.registry import ratelimits
+from meridian.core.runtime import cache, db, metrics, resilience
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.gateway.settings import GatewaySettings
-from meridian.services.kit import cache, contracts, db, metrics, resilience
+from meridian.services.kit import contracts
 
 log = meridian_logging.get_logger("meridian.services.gateway.ratelimit")
 

@@ -23,8 +23,8 @@ from aio_pika import abc as pika_abc
 from aio_pika import exceptions as pika_exceptions
 from aiohttp import web
 
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import tracing
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import tracing
 from meridian.services.kit.settings import ServiceSettings
 
 QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
@@ -142,7 +142,7 @@ def connection_context(
             raise ValueError(f"{settings.name}: amqp_url is not configured")
         connection = await connect(settings.amqp_url.get_secret_value(), name=settings.name)
         app[CONNECTION] = connection
-        app[kit_app.READINESS].add("rabbitmq", lambda: ping(connection))
+        app[runtime_app.READINESS].add("rabbitmq", lambda: ping(connection))
         try:
             yield
         finally:

@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
+from meridian.core.runtime import db
 from meridian.localplatform import platform
-from meridian.services.kit import db
 
 
 @pytest.fixture

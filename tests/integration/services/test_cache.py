@@ -10,8 +10,8 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
+from meridian.core.runtime import cache
 from meridian.localplatform import platform
-from meridian.services.kit import cache
 
 
 @pytest_asyncio.fixture

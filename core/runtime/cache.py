@@ -15,8 +15,8 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import NoScriptError
 
-from meridian.services.kit import app as kit_app
-from meridian.services.kit.settings import ServiceSettings
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime.settings import RedisSettings
 
 CLIENT = web.AppKey("redis", aioredis.Redis)
 
@@ -134,7 +134,7 @@ def _decision(reply: Any) -> Decision:
     return Decision(bool(allowed), float(retry_after), float(remaining))
 
 
-def client_context(settings: ServiceSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def client_context(settings: RedisSettings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry: the client into `app[CLIENT]` and the "redis" readiness check."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
@@ -144,7 +144,7 @@ def client_context(settings: ServiceSettings) -> Callable[[web.Application], Asy
             settings.redis_url.get_secret_value(), timeout=settings.redis_timeout_s
         )
         app[CLIENT] = client
-        app[kit_app.READINESS].add("redis", lambda: ping(client))
+        app[runtime_app.READINESS].add("redis", lambda: ping(client))
         try:
             yield
         finally:

@@ -24,8 +24,8 @@ from aiohttp import web
 from asyncpg import pool as asyncpg_pool
 
 from meridian.core import migrations
-from meridian.services.kit import app as kit_app
-from meridian.services.kit.settings import ServiceSettings
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime.settings import PostgresSettings
 
 # Quoted: asyncpg's classes are generic only in its stubs, not at runtime.
 Pool: TypeAlias = "asyncpg.Pool[asyncpg.Record]"
@@ -98,7 +98,7 @@ async def tenant_connection(
 
 
 def migrations_context(
-    settings: ServiceSettings, folder: Path
+    settings: PostgresSettings, folder: Path
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry before the pool's: the service's schema is at head before it serves."""
 
@@ -124,7 +124,7 @@ def quote_literal(value: str) -> str:
 
 
 def pool_context(
-    settings: ServiceSettings,
+    settings: PostgresSettings,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry: opens the pool into `app[POOL]`, adds the "postgres" readiness check."""
 
@@ -139,7 +139,7 @@ def pool_context(
             max_size=settings.pg_pool_max,
         )
         app[POOL] = pool
-        app[kit_app.READINESS].add("postgres", lambda: ping(pool))
+        app[runtime_app.READINESS].add("postgres", lambda: ping(pool))
         try:
             yield
         finally:
