@@ -8,7 +8,6 @@ unless the caller passes `now`, so replicas with skewed clocks still share one b
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple
 
 import redis.asyncio as aioredis
@@ -134,20 +133,13 @@ def _decision(reply: Any) -> Decision:
     return Decision(bool(allowed), float(retry_after), float(remaining))
 
 
-def client_context(settings: RedisSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def client_context(settings: RedisSettings) -> runtime_app.CleanupContext:
     """A `cleanup_ctx` entry: the client into `app[CLIENT]` and the "redis" readiness check."""
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        if settings.redis_url is None:
-            raise ValueError(f"{settings.name}: redis_url is not configured")
-        client = create_client(
-            settings.redis_url.get_secret_value(), timeout=settings.redis_timeout_s
-        )
-        app[CLIENT] = client
-        app[runtime_app.READINESS].add("redis", lambda: ping(client))
-        try:
-            yield
-        finally:
-            await client.aclose()
+    async def create() -> aioredis.Redis:
+        url = runtime_app.required(settings, settings.redis_url, "redis_url")
+        return create_client(url, timeout=settings.redis_timeout_s)
 
-    return context
+    return runtime_app.dependency(
+        CLIENT, check="redis", create=create, close=aioredis.Redis.aclose, ping=ping
+    )
