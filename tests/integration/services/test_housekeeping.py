@@ -6,10 +6,11 @@ from __future__ import annotations
 import datetime
 import uuid
 
+import prometheus_client
 import pytest_asyncio
 
-from meridian.core.runtime import db, metrics
-from meridian.services.kit import housekeeping
+from meridian.core.runtime import db
+from meridian.services.kit import housekeeping, metrics
 from meridian.services.kit import schema as kit_schema
 from meridian.services.kit.settings import ServiceSettings
 
@@ -75,7 +76,7 @@ async def test_old_rows_go_in_batches_and_everything_else_stays(kept_pool: db.Po
             f"k{n}",
             expires_in,
         )
-    meters = metrics.create()
+    meters = metrics.create(prometheus_client.CollectorRegistry())
 
     await housekeeping.sweep_once(kept_pool, settings, meters)
 
@@ -93,7 +94,7 @@ async def test_old_rows_go_in_batches_and_everything_else_stays(kept_pool: db.Po
 
 
 async def test_an_empty_outbox_reports_nothing_pending(kept_pool: db.Pool) -> None:
-    meters = metrics.create()
+    meters = metrics.create(prometheus_client.CollectorRegistry())
     meters.outbox_pending.set(7)
     meters.outbox_oldest_pending.set(99)
     await housekeeping.sweep_once(kept_pool, ServiceSettings(), meters)
