@@ -23,13 +23,12 @@ import redis.asyncio as aioredis
 from redis import exceptions as redis_errors
 
 from meridian.core import logging as meridian_logging
-from meridian.core.registry import ratelimits
+from meridian.core.registry import connection, ratelimits, tenants
 from meridian.services.gateway.settings import GatewaySettings
 from meridian.services.kit import cache, contracts, db, metrics, resilience
 
 log = meridian_logging.get_logger("meridian.services.gateway.ratelimit")
 
-REGISTRY_ROLE = "meridian_app"
 REDIS_FILL_TTL_S = 60.0
 REDIS_FAILURES = (redis_errors.RedisError, OSError, TimeoutError)
 
@@ -128,15 +127,11 @@ class Limiter:
         if self.pool is None:
             return None
         try:
-            async with db.tenant_connection(self.pool, tenant_id, role=REGISTRY_ROLE) as conn:
-                row = await conn.fetchrow(
-                    "SELECT rate_limit_rps, rate_limit_burst FROM platform.tenants WHERE id = $1",
-                    tenant_id,
-                )
+            async with db.tenant_connection(self.pool, tenant_id, role=connection.APP_ROLE) as conn:
+                return await tenants.rate_limit(conn, tenant_id)
         except (OSError, TimeoutError, asyncpg.PostgresError) as error:
             log.warning("Tenant limit not read from the registry", error=str(error))
             return None
-        return None if row is None else ratelimits.RateLimit(row[0], row[1])
 
 
 def bucket_key(tenant_id: uuid.UUID) -> str:
