@@ -1,4 +1,4 @@
-"""Redis for services: a client with timeouts, JSON values with a TTL, and an atomic token bucket.
+"""Redis for services: a client with timeouts and an atomic token bucket.
 
 The token bucket is one Lua script, so taking a token is a single round trip (EVALSHA) and two
 gateway replicas can never both spend the last token. Time comes from Redis's own clock (TIME)
@@ -7,7 +7,6 @@ unless the caller passes `now`, so replicas with skewed clocks still share one b
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator, Callable
 from typing import Any, NamedTuple
 
@@ -34,16 +33,6 @@ def create_client(url: str, *, timeout: float = 1.0) -> aioredis.Redis:
 async def ping(client: aioredis.Redis) -> None:
     if not await client.ping():
         raise ConnectionError("Redis did not answer PING")
-
-
-async def get_json(client: aioredis.Redis, key: str) -> Any:
-    """The JSON value under `key`, or None when it is absent (or expired)."""
-    raw = await client.get(key)
-    return None if raw is None else json.loads(raw)
-
-
-async def set_json(client: aioredis.Redis, key: str, value: Any, *, ttl: float) -> None:
-    await client.set(key, json.dumps(value, separators=(",", ":")), px=max(1, int(ttl * 1000)))
 
 
 TOKEN_BUCKET_LUA = """

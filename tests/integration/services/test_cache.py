@@ -1,4 +1,4 @@
-"""The Redis token bucket and JSON values, against a real Redis 7."""
+"""The Redis token bucket and the rate limiter built on it, against a real Redis 7."""
 
 from __future__ import annotations
 
@@ -66,13 +66,3 @@ async def test_redis_clock_is_used_without_now(client: aioredis.Redis, key: str)
 async def test_bucket_refuses_impossible_costs(client: aioredis.Redis, key: str) -> None:
     with pytest.raises(ValueError, match="cost"):
         await cache.TokenBucket(client).take(key, rate=1, burst=2, cost=3)
-
-
-async def test_json_values_round_trip_and_expire(client: aioredis.Redis, key: str) -> None:
-    await cache.set_json(client, key, {"sku": "a", "n": [1, 2]}, ttl=30)
-    assert await cache.get_json(client, key) == {"sku": "a", "n": [1, 2]}
-    assert 0 < await client.pttl(key) <= 30_000
-    await cache.set_json(client, key, 1, ttl=0.05)
-    await asyncio.sleep(0.1)
-    assert await cache.get_json(client, key) is None
-    await cache.ping(client)
