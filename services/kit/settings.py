@@ -33,6 +33,8 @@ class ServiceSettings(core_settings.ProcessSettings):
 
     redis_url: SecretStr | None = None
     redis_timeout_s: float = Field(default=1.0, gt=0)
+    # After a failure, Redis is not tried again for `redis_retry_s` (`cache.RateLimiter`'s breaker).
+    redis_retry_s: float = Field(default=1.0, gt=0)
 
     amqp_url: SecretStr | None = None
     amqp_prefetch: int = Field(default=16, ge=1)
