@@ -24,7 +24,7 @@ import prometheus_client
 from lightkube.models.meta_v1 import ObjectMeta
 
 from meridian.core import kube
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import logging as meridian_logging
 from meridian.operators import rbac
 from meridian.operators.settings import OperatorSettings
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from meridian.core.settings import ProcessSettings
+from meridian.core.runtime.settings import ProcessSettings
 
 
 class OperatorSettings(ProcessSettings):

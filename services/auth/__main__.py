@@ -18,11 +18,11 @@ import asyncio
 import sys
 
 from meridian.core.registry import users as registry_users
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import db
 from meridian.services.auth import keys, registry, users
 from meridian.services.auth.app import create_app
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import db
 
 
 async def _rotate(settings: AuthSettings, activate_in: float | None) -> str:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "rotate-keys":
         print(asyncio.run(_rotate(settings, args.activate_in)))
     else:
-        kit_app.run(create_app(settings), settings)
+        runtime_app.run(create_app(settings), settings)
     return 0
 
 

@@ -6,16 +6,17 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import cache, db
 from meridian.services.auth import handlers, keys, openapi, registry, throttle
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, contracts, db
+from meridian.services.kit import contracts
 from meridian.services.kit import openapi as kit_openapi
 
 
 def create_app(settings: AuthSettings) -> web.Application:
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
 
     async def passwords(app: web.Application) -> AsyncIterator[None]:
         app[handlers.PASSWORDS] = Passwords(settings)

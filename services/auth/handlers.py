@@ -14,11 +14,12 @@ import uuid
 from aiohttp import web
 
 from meridian.core.registry import apikeys, refreshtokens, tenants, users
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import cache, db, payloads, problems
 from meridian.services.auth import keys, models, registry, throttle, tokens
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, contracts, db, payloads, problems
+from meridian.services.kit import contracts
 from meridian.services.kit import tokens as kit_tokens
 
 PASSWORDS = web.AppKey("passwords", Passwords)
@@ -28,7 +29,7 @@ AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="meridian"'}
 
 
 def _settings(request: web.Request) -> AuthSettings:
-    settings = request.app[kit_app.SETTINGS]
+    settings = request.app[runtime_app.SETTINGS]
     assert isinstance(settings, AuthSettings)
     return settings
 

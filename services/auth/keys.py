@@ -30,9 +30,10 @@ from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import db, periodic
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import db, periodic, tokens
+from meridian.services.kit import tokens
 
 log = meridian_logging.get_logger("meridian.services.auth.keys")
 

@@ -17,10 +17,10 @@ from aiohttp import web
 from meridian.core import migrations
 from meridian.core import registry as core_registry
 from meridian.core.registry import connection
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import db
 from meridian.services.auth import MIGRATIONS
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import db
 
 POOL = web.AppKey("registry_pool", asyncpg.Pool)
 
@@ -70,7 +70,7 @@ def pool_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIte
         await migrate(settings)
         pool = await create_pool(settings)
         app[POOL] = pool
-        app[kit_app.READINESS].add("registry", lambda: db.ping(pool))
+        app[runtime_app.READINESS].add("registry", lambda: db.ping(pool))
         try:
             yield
         finally:

@@ -23,9 +23,9 @@ import prometheus_client
 import redis.asyncio as aioredis
 from aiohttp import web
 
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import cache, metrics, problems
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, metrics, problems
 
 
 def key(tenant: str, email: str) -> str:
@@ -107,7 +107,7 @@ def context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator
     """A `cleanup_ctx` entry after the Redis client's."""
 
     async def throttle(app: web.Application) -> AsyncIterator[None]:
-        app[THROTTLE] = LoginThrottle(app[cache.CLIENT], settings, app[kit_app.METRICS])
+        app[THROTTLE] = LoginThrottle(app[cache.CLIENT], settings, app[runtime_app.METRICS])
         yield
 
     return throttle

@@ -9,10 +9,10 @@ from __future__ import annotations
 import uuid
 
 from meridian.core.registry import users
+from meridian.core.runtime import db
 from meridian.services.auth import registry
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import db
 
 
 class UnknownTenant(LookupError):

@@ -13,10 +13,11 @@ from pathlib import Path
 from aiohttp import web
 
 from meridian.core import migrations
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import client, db
 from meridian.services.fulfillment import carrier, labels, openapi, routes, shipping
 from meridian.services.fulfillment.settings import FulfillmentSettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import client, consumer, db, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -77,7 +78,7 @@ def create_app(settings: FulfillmentSettings) -> web.Application:
     async def handle(delivery: consumer.Delivery) -> None:
         await app[FULFILLER].handle(delivery)
 
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
     app.cleanup_ctx.extend(
         [
             migrate,

@@ -17,7 +17,8 @@ import aiohttp
 import pydantic
 import yarl
 
-from meridian.services.kit import consumer, contracts, resilience
+from meridian.core.runtime import resilience
+from meridian.services.kit import consumer, contracts
 
 RETRYABLE_STATUS = frozenset({408, 429})
 

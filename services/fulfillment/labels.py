@@ -17,8 +17,8 @@ from aiohttp import web
 from botocore.config import Config as BotoConfig
 from mypy_boto3_s3 import S3Client
 
+from meridian.core.runtime import app as runtime_app
 from meridian.services.fulfillment.settings import FulfillmentSettings
-from meridian.services.kit import app as kit_app
 
 
 def key(tenant_id: uuid.UUID, order_id: uuid.UUID, shipment_id: uuid.UUID) -> str:
@@ -80,7 +80,7 @@ def store_context(
         client = await asyncio.to_thread(create_client, settings)
         store = LabelStore(client, settings.s3_bucket)
         app[STORE] = store
-        app[kit_app.READINESS].add("s3", store.ping)
+        app[runtime_app.READINESS].add("s3", store.ping)
         try:
             yield
         finally:

@@ -7,8 +7,9 @@ import uuid
 import pydantic
 from aiohttp import web
 
+from meridian.core.runtime import db, problems
 from meridian.services.fulfillment import models, store
-from meridian.services.kit import contracts, db, identity, problems
+from meridian.services.kit import contracts, identity
 
 
 async def list_shipments(request: web.Request) -> web.Response:

@@ -19,10 +19,11 @@ from typing import NamedTuple
 
 import pydantic
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import db
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.fulfillment import carrier, labels, models, store
 from meridian.services.fulfillment.settings import FulfillmentSettings
-from meridian.services.kit import consumer, contracts, db, idempotency, outbox
+from meridian.services.kit import consumer, contracts, idempotency, outbox
 
 SHIPMENT_CREATED = "shipment.created"
 _SHIPMENT_IDS = uuid.UUID("6f1d2c8e-4b7a-5e39-9a0c-3d2f8e71b6a4")

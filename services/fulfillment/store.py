@@ -7,8 +7,8 @@ import uuid
 
 import asyncpg
 
+from meridian.core.runtime import db
 from meridian.services.fulfillment import models
-from meridian.services.kit import db
 
 APP_ROLE = "meridian_fulfillment_app"
 """The role `tenant_connection` switches to (created by migration 0001; no BYPASSRLS)."""

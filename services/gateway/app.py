@@ -8,10 +8,11 @@ from collections.abc import AsyncIterator
 import prometheus_client
 from aiohttp import web
 
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import cache, client, db, problems
 from meridian.services.gateway import jwks, proxy, ratelimit
 from meridian.services.gateway.settings import GatewaySettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, client, contracts, db, problems, tokens
+from meridian.services.kit import contracts, tokens
 
 ROUTES = web.AppKey("routes", proxy.RouteTable)
 LIMITER = web.AppKey("limiter", ratelimit.Limiter)
@@ -41,7 +42,7 @@ def _unauthorized(detail: str) -> problems.Unauthorized:
 
 
 async def _authenticate(request: web.Request) -> contracts.AccessClaims:
-    settings = request.app[kit_app.SETTINGS]
+    settings = request.app[runtime_app.SETTINGS]
     assert isinstance(settings, GatewaySettings)
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -81,7 +82,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
     app[ROUTES] = proxy.RouteTable(settings)
     app[OVERHEAD] = prometheus_client.Histogram(
         "meridian_gateway_overhead_seconds",
@@ -89,7 +90,7 @@ def create_app(settings: GatewaySettings) -> web.Application:
         "rate limit), by route: the latency the gateway adds, which the seed bounds at p99 15 ms",
         ("route",),
         buckets=OVERHEAD_BUCKETS,
-        registry=app[kit_app.METRICS].registry,
+        registry=app[runtime_app.METRICS].registry,
     )
 
     async def upstream_session(app: web.Application) -> AsyncIterator[None]:
@@ -107,7 +108,9 @@ def create_app(settings: GatewaySettings) -> web.Application:
 
     async def limiter(app: web.Application) -> AsyncIterator[None]:
         pool = app.get(db.POOL)
-        app[LIMITER] = ratelimit.Limiter(app[cache.CLIENT], pool, settings, app[kit_app.METRICS])
+        app[LIMITER] = ratelimit.Limiter(
+            app[cache.CLIENT], pool, settings, app[runtime_app.METRICS]
+        )
         yield
 
     contexts = [upstream_session, jwks.jwks_context(settings), cache.client_context(settings)]

@@ -16,10 +16,11 @@ import aiohttp
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import client, periodic
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.gateway.settings import GatewaySettings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import client, periodic, tokens
+from meridian.services.kit import tokens
 
 log = meridian_logging.get_logger("meridian.services.gateway.jwks")
 
@@ -87,7 +88,7 @@ def jwks_context(settings: GatewaySettings) -> Callable[[web.Application], Async
             app[client.SESSION], str(settings.jwks_url), min_refresh_s=settings.jwks_min_refresh_s
         )
         app[JWKS] = jwks
-        app[kit_app.READINESS].add("jwks", jwks.ready)
+        app[runtime_app.READINESS].add("jwks", jwks.ready)
         await jwks.refresh()  # auth may still be starting: readiness and misses retry
 
         async with periodic.running(

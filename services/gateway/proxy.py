@@ -17,9 +17,10 @@ from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import logging as meridian_logging
+from meridian.core.runtime import middlewares, problems
 from meridian.services.gateway.settings import GatewaySettings
-from meridian.services.kit import contracts, middlewares, problems
+from meridian.services.kit import contracts
 
 log = meridian_logging.get_logger("meridian.services.gateway.proxy")
 

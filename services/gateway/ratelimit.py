@@ -19,10 +19,11 @@ import asyncpg
 import prometheus_client
 import redis.asyncio as aioredis
 
-from meridian.core import logging as meridian_logging
 from meridian.core.registry import connection, ratelimits, tenants
+from meridian.core.runtime import cache, db, metrics
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.gateway.settings import GatewaySettings
-from meridian.services.kit import cache, contracts, db, metrics
+from meridian.services.kit import contracts
 
 log = meridian_logging.get_logger("meridian.services.gateway.ratelimit")
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from meridian.core.runtime import app as runtime_app
 from meridian.services.inventory import app, settings
-from meridian.services.kit import app as kit_app
 
 
 def main() -> None:
     config = settings.Settings()
-    kit_app.run(app.create_app(config), config)
+    runtime_app.run(app.create_app(config), config)
 
 
 if __name__ == "__main__":

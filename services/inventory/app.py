@@ -7,10 +7,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import cache, db
 from meridian.services.inventory import consumers, handlers, openapi, stockcache
 from meridian.services.inventory.settings import Settings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, consumer, contracts, db, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -19,7 +20,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: Settings) -> web.Application:
     if settings.amqp_url is None:
         raise ValueError("inventory: amqp_url is not configured")
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
 
     async def stock_cache(app: web.Application) -> AsyncIterator[None]:
         app[handlers.CACHE] = stockcache.StockCache(app[cache.CLIENT], ttl_s=settings.cache_ttl_s)

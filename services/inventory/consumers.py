@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import db
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.inventory import handlers, store
 from meridian.services.inventory.settings import Settings
-from meridian.services.kit import applying, consumer, contracts, db, messaging
+from meridian.services.kit import applying, consumer, contracts, messaging
 
 log = meridian_logging.get_logger("meridian.services.inventory.consumers")
 

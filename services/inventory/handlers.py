@@ -8,10 +8,11 @@ from collections.abc import Iterable
 import pydantic
 from aiohttp import web
 
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import db, payloads, problems
 from meridian.services.inventory import models, stockcache, store
 from meridian.services.inventory.settings import Settings
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import contracts, db, identity, payloads, problems
+from meridian.services.kit import contracts, identity
 
 CACHE = web.AppKey("stock_cache", stockcache.StockCache)
 
@@ -30,7 +31,7 @@ class ListQuery(pydantic.BaseModel):
 
 
 def _role(request: web.Request) -> str:
-    settings = request.app[kit_app.SETTINGS]
+    settings = request.app[runtime_app.SETTINGS]
     assert isinstance(settings, Settings)
     return settings.db_role
 

@@ -14,7 +14,7 @@ import uuid
 import redis.asyncio as aioredis
 from redis import exceptions as redis_exceptions
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.inventory import models
 
 PUT_IF_NEWER = """

@@ -16,8 +16,9 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
+from meridian.core.runtime import db, problems
 from meridian.services.inventory import models
-from meridian.services.kit import contracts, db, outbox, problems
+from meridian.services.kit import contracts, outbox
 
 
 class InsufficientStock(problems.Conflict):

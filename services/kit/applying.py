@@ -16,7 +16,8 @@ from typing import Protocol, TypeVar
 import pydantic
 from aiohttp import web
 
-from meridian.services.kit import consumer, db, idempotency
+from meridian.core.runtime import db
+from meridian.services.kit import consumer, idempotency
 
 AfterCommit = Callable[[], Awaitable[None]]
 

@@ -22,9 +22,10 @@ from aio_pika import abc as pika_abc
 from aiohttp import web
 from opentelemetry import trace
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import messaging, metrics, tracing
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import logging as meridian_logging
+from meridian.core.runtime import metrics, tracing
+from meridian.services.kit import messaging
 
 RETRY_COUNT_HEADER = "x-retry-count"
 ROUTING_KEY_HEADER = "x-original-routing-key"
@@ -170,7 +171,7 @@ def consumer_context(
     async def context(app: web.Application) -> AsyncIterator[None]:
         channel = await messaging.open_channel(app[messaging.CONNECTION])
         consumer = Consumer(
-            channel, topology, handler, prefetch, app[kit_app.TRACER], app[kit_app.METRICS]
+            channel, topology, handler, prefetch, app[runtime_app.TRACER], app[runtime_app.METRICS]
         )
         await consumer.start()
         try:

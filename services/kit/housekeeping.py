@@ -24,9 +24,9 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import db, metrics, periodic
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import db, metrics, periodic
+from meridian.core.runtime import logging as meridian_logging
 from meridian.services.kit.settings import ServiceSettings
 
 log = meridian_logging.get_logger("meridian.services.kit.housekeeping")
@@ -102,7 +102,7 @@ def context(
 
     async def housekeeping(app: web.Application) -> AsyncIterator[None]:
         async with periodic.running(
-            lambda: sweep_once(app[pool_key], settings, app[kit_app.METRICS]),
+            lambda: sweep_once(app[pool_key], settings, app[runtime_app.METRICS]),
             every_s=settings.housekeeping_interval_s,
             name="housekeeping",
             failure="Housekeeping failed; the next pass retries",

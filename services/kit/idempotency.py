@@ -19,7 +19,7 @@ import hashlib
 import uuid
 from typing import NamedTuple
 
-from meridian.services.kit import db, problems
+from meridian.core.runtime import db, problems
 
 KEY_TTL = datetime.timedelta(hours=24)
 MAX_KEY_LENGTH = 255

@@ -15,7 +15,8 @@ from typing import NamedTuple
 
 from aiohttp import web
 
-from meridian.services.kit import contracts, problems
+from meridian.core.runtime import problems
+from meridian.services.kit import contracts
 
 
 class Identity(NamedTuple):

@@ -23,8 +23,8 @@ from aio_pika import abc as pika_abc
 from aio_pika import exceptions as pika_exceptions
 from aiohttp import web
 
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import tracing
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import tracing
 from meridian.services.kit.settings import ServiceSettings
 
 QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
@@ -132,23 +132,19 @@ async def ping(connection: pika_abc.AbstractRobustConnection) -> None:
         raise ConnectionError("AMQP connection is closed (reconnecting)")
 
 
-def connection_context(
-    settings: ServiceSettings,
-) -> Callable[[web.Application], AsyncIterator[None]]:
+def connection_context(settings: ServiceSettings) -> runtime_app.CleanupContext:
     """A `cleanup_ctx` entry: the connection into `app[CONNECTION]`, the "rabbitmq" check."""
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        if settings.amqp_url is None:
-            raise ValueError(f"{settings.name}: amqp_url is not configured")
-        connection = await connect(settings.amqp_url.get_secret_value(), name=settings.name)
-        app[CONNECTION] = connection
-        app[kit_app.READINESS].add("rabbitmq", lambda: ping(connection))
-        try:
-            yield
-        finally:
-            await connection.close()
+    async def create() -> pika_abc.AbstractRobustConnection:
+        url = runtime_app.required(settings, settings.amqp_url, "amqp_url")
+        return await connect(url, name=settings.name)
 
-    return context
+    async def close(connection: pika_abc.AbstractRobustConnection) -> None:
+        await connection.close()
+
+    return runtime_app.dependency(
+        CONNECTION, check="rabbitmq", create=create, close=close, ping=ping
+    )
 
 
 RETAINED_ARGUMENTS: dict[str, Any] = {

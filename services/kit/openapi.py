@@ -18,7 +18,8 @@ import pydantic
 from aiohttp import web
 from pydantic import json_schema
 
-from meridian.services.kit import contracts, problems
+from meridian.core.runtime import problems
+from meridian.services.kit import contracts
 
 REF = "#/components/schemas/{model}"
 

@@ -8,17 +8,9 @@ from pathlib import Path
 
 from aiohttp import web
 
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import (
-    client,
-    consumer,
-    contracts,
-    db,
-    housekeeping,
-    messaging,
-    outbox,
-    resilience,
-)
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import client, db, resilience
+from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
 from meridian.services.orders.settings import Settings
@@ -30,7 +22,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.amqp_url is None:
         raise ValueError("orders: amqp_url is not configured")
     relay_url = (settings.relay_amqp_url or settings.amqp_url).get_secret_value()
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
 
     async def order_flow(app: web.Application) -> AsyncIterator[None]:
         breaker = resilience.CircuitBreaker(
@@ -38,7 +30,7 @@ def create_app(settings: Settings) -> web.Application:
             failure_threshold=settings.breaker_failures,
             open_for=settings.breaker_open_s,
             failures=(inventory.Failed,),
-            on_change=app[kit_app.METRICS].breaker_changed,
+            on_change=app[runtime_app.METRICS].breaker_changed,
         )
         client_ = inventory.Inventory(
             app[client.SESSION],

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import applying, consumer, contracts, db, messaging
+from meridian.core.runtime import db
+from meridian.core.runtime import logging as meridian_logging
+from meridian.services.kit import applying, consumer, contracts, messaging
 from meridian.services.orders import store
 from meridian.services.orders.settings import Settings
 

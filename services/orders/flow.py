@@ -20,8 +20,9 @@ import uuid
 import asyncpg
 from aiohttp import web
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import contracts, db, idempotency, identity, problems, resilience
+from meridian.core.runtime import db, problems, resilience
+from meridian.core.runtime import logging as meridian_logging
+from meridian.services.kit import contracts, idempotency, identity
 from meridian.services.orders import inventory, models, store
 
 log = meridian_logging.get_logger("meridian.services.orders.flow")

@@ -8,7 +8,8 @@ import uuid
 import pydantic
 from aiohttp import web
 
-from meridian.services.kit import contracts, idempotency, identity, payloads, problems
+from meridian.core.runtime import payloads, problems
+from meridian.services.kit import contracts, idempotency, identity
 from meridian.services.orders import flow, models, store
 
 FLOW = web.AppKey("order_flow", flow.Context)

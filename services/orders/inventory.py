@@ -17,7 +17,8 @@ from typing import Any, NamedTuple
 import aiohttp
 import pydantic
 
-from meridian.services.kit import contracts, identity, problems, resilience
+from meridian.core.runtime import problems, resilience
+from meridian.services.kit import contracts, identity
 
 
 class Reserved(NamedTuple):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from meridian.services.kit import contracts, problems
+from meridian.core.runtime import problems
+from meridian.services.kit import contracts
 
 ALLOWED: Mapping[contracts.OrderState, frozenset[contracts.OrderState]] = {
     "pending": frozenset({"confirmed", "canceled"}),

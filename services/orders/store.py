@@ -15,7 +15,8 @@ from collections.abc import Sequence
 
 import asyncpg
 
-from meridian.services.kit import contracts, db, outbox
+from meridian.core.runtime import db
+from meridian.services.kit import contracts, outbox
 from meridian.services.orders import models, states
 
 COLUMNS = (

@@ -14,8 +14,9 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import contracts, identity, periodic, problems
+from meridian.core.runtime import logging as meridian_logging
+from meridian.core.runtime import periodic, problems
+from meridian.services.kit import contracts, identity
 from meridian.services.orders import flow, handlers, store
 from meridian.services.orders.settings import Settings
 

@@ -11,8 +11,8 @@ import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
+from meridian.core.runtime import db
 from meridian.localplatform import platform
-from meridian.services.kit import db
 from tests.integration.services.own_redis import own_redis
 
 __all__ = ["own_redis"]  # a Redis of the test's own, to stop and start

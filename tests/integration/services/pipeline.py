@@ -13,10 +13,10 @@ from typing import Any
 
 import aio_pika
 
+from meridian.core.runtime import app as runtime_app
 from meridian.localplatform import platform
 from meridian.services.inventory import app as inventory_app
 from meridian.services.inventory import settings as inventory_settings
-from meridian.services.kit import app as kit_app
 from meridian.services.kit import contracts, messaging
 from meridian.services.orders import app as orders_app
 from meridian.services.orders import settings as orders_settings
@@ -83,7 +83,7 @@ async def delete_topology(amqp_url: str, topology: messaging.Topology) -> None:
 async def serving_inventory(settings: inventory_settings.Settings) -> AsyncIterator[str]:
     from meridian.services.inventory import consumers
 
-    server = kit_app.Server(inventory_app.create_app(settings), settings)
+    server = runtime_app.Server(inventory_app.create_app(settings), settings)
     try:
         yield await server.start()
     finally:
@@ -98,7 +98,7 @@ async def serving_inventory(settings: inventory_settings.Settings) -> AsyncItera
 async def serving_orders(settings: orders_settings.Settings) -> AsyncIterator[str]:
     from meridian.services.orders import consumers
 
-    server = kit_app.Server(orders_app.create_app(settings), settings)
+    server = runtime_app.Server(orders_app.create_app(settings), settings)
     try:
         yield await server.start()
     finally:

@@ -13,9 +13,10 @@ from aio_pika import abc as pika_abc
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import cache, db, payloads
 from meridian.localplatform import platform
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import cache, consumer, db, messaging, outbox, payloads
+from meridian.services.kit import consumer, messaging, outbox
 from meridian.services.kit import schema as kit_schema
 from meridian.services.kit.settings import ServiceSettings
 from tests.integration.services.conftest import delete_queues
@@ -85,7 +86,7 @@ async def test_order_event_travels_from_handler_through_outbox_to_consumer(
         await channel.close()
         yield
 
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
     app.cleanup_ctx.extend(
         [
             db.pool_context(settings),

@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
+from meridian.core.runtime import cache, resilience
 from meridian.localplatform import platform
-from meridian.services.kit import cache, resilience
 from tests.integration.services.own_redis import RedisServer, free_port
 
 

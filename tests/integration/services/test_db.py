@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
-from meridian.services.kit import db
+from meridian.core.runtime import db
 
 TENANT_A = uuid.UUID("aaaaaaaa-0000-4000-8000-000000000001")
 TENANT_B = uuid.UUID("bbbbbbbb-0000-4000-8000-000000000002")

@@ -8,7 +8,8 @@ import uuid
 
 import pytest_asyncio
 
-from meridian.services.kit import db, housekeeping, metrics
+from meridian.core.runtime import db, metrics
+from meridian.services.kit import housekeeping
 from meridian.services.kit import schema as kit_schema
 from meridian.services.kit.settings import ServiceSettings
 

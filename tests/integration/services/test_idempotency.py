@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
-from meridian.services.kit import consumer, db, idempotency, messaging, problems
+from meridian.core.runtime import db, problems
+from meridian.services.kit import consumer, idempotency, messaging
 from meridian.services.kit import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually

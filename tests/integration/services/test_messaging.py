@@ -11,8 +11,9 @@ import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
+from meridian.core.runtime import metrics, tracing
 from meridian.localplatform import platform, rabbitmq_server
-from meridian.services.kit import consumer, messaging, metrics, tracing
+from meridian.services.kit import consumer, messaging
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 

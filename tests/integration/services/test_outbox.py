@@ -13,7 +13,8 @@ import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
-from meridian.services.kit import db, messaging, metrics, outbox
+from meridian.core.runtime import db, metrics
+from meridian.services.kit import messaging, outbox
 from meridian.services.kit import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually

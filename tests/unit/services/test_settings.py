@@ -6,7 +6,7 @@ import prometheus_client
 import pytest
 from pydantic_settings import SettingsConfigDict
 
-from meridian.services.kit import metrics, resilience
+from meridian.core.runtime import metrics, resilience
 from meridian.services.kit.settings import ServiceSettings
 
 

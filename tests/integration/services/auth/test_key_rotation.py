@@ -9,9 +9,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
+from meridian.core.runtime import db
 from meridian.services.auth import keys
 from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import contracts, db, tokens
+from meridian.services.kit import contracts, tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeUser
 from tests.integration.services.auth.test_login import login, verify_with_jwks
 

@@ -10,8 +10,9 @@ import asyncpg
 import pytest
 import pytest_asyncio
 
+from meridian.core.runtime import db
 from meridian.services.fulfillment import store
-from meridian.services.kit import contracts, db
+from meridian.services.kit import contracts
 from tests.integration.services.fulfillment.conftest import (
     Client,
     Events,

@@ -9,8 +9,8 @@ import asyncpg
 import jwt
 
 from meridian.core.registry import ratelimits
+from meridian.core.runtime import cache, db
 from meridian.services.auth import keys
-from meridian.services.kit import cache, db
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser
 from tests.integration.services.gateway.conftest import (
     GatewayClient,

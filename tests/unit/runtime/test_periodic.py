@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from meridian.services.kit import periodic
+from meridian.core.runtime import periodic
 
 
 async def test_a_failing_pass_is_retried_by_the_next() -> None:

@@ -11,9 +11,9 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import logging as meridian_logging
 
-log = meridian_logging.get_logger("meridian.services.kit.periodic")
+log = meridian_logging.get_logger("meridian.core.runtime.periodic")
 
 
 @contextlib.asynccontextmanager

@@ -8,7 +8,7 @@ import logging
 import kopf
 import pytest
 
-from meridian.core import logging as meridian_logging
+from meridian.core.runtime import logging as meridian_logging
 
 
 def test_kopf_object_records_become_compact_json(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,8 +14,8 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from structlog.testing import capture_logs
 
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import payloads, problems
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import payloads, problems
 from meridian.services.kit.settings import ServiceSettings
 
 DEPENDENCY_UP = web.AppKey("dependency_up", dict[str, bool])
@@ -52,14 +52,14 @@ async def boom(_request: web.Request) -> web.Response:
 
 
 def create_app(settings: ServiceSettings) -> web.Application:
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
     app[DEPENDENCY_UP] = {"up": True}
 
     async def dependency() -> None:
         if not app[DEPENDENCY_UP]["up"]:
             raise ConnectionRefusedError("connection refused")
 
-    app[kit_app.READINESS].add("postgres", dependency)
+    app[runtime_app.READINESS].add("postgres", dependency)
     app.router.add_post("/orders", create_order)
     app.router.add_get("/pages", list_orders)
     app.router.add_get("/orders/{id}", get_order)
@@ -102,7 +102,7 @@ async def test_readyz_names_the_failing_check(
 async def test_readyz_refuses_while_draining(
     client: TestClient[web.Request, web.Application],
 ) -> None:
-    client.app[kit_app.READINESS].draining = True
+    client.app[runtime_app.READINESS].draining = True
     body = await problem_of(await client.get("/readyz"))
     assert body["detail"] == "Shutting down"
 
@@ -262,7 +262,7 @@ async def test_server_drains_in_flight_requests_before_cleanup() -> None:
     """SIGTERM's path: not ready first, in-flight requests finish, cleanup_ctx closes last."""
     events: list[str] = []
     settings = ServiceSettings(name="drain", port=0, drain_delay_s=0.2, shutdown_timeout_s=5)
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
     started = asyncio.Event()
 
     async def slow(_request: web.Request) -> web.Response:
@@ -277,7 +277,7 @@ async def test_server_drains_in_flight_requests_before_cleanup() -> None:
 
     app.router.add_get("/slow", slow)
     app.cleanup_ctx.append(pool)
-    server = kit_app.Server(app, settings)
+    server = runtime_app.Server(app, settings)
     url = await server.start()
     async with aiohttp.ClientSession() as session:
         in_flight = asyncio.create_task(session.get(f"{url}/slow"))
@@ -295,7 +295,7 @@ async def test_server_drains_in_flight_requests_before_cleanup() -> None:
 
 async def test_requests_beyond_max_in_flight_are_shed_with_503_and_probes_still_answer() -> None:
     settings = ServiceSettings(name="shed", max_in_flight=2)
-    app = kit_app.create(settings)
+    app = runtime_app.create(settings)
     release, both_in = asyncio.Event(), asyncio.Event()
     entered = 0
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from meridian.services.kit import resilience
-from meridian.services.kit.resilience import State
+from meridian.core.runtime import resilience
+from meridian.core.runtime.resilience import State
 
 
 class Clock:

@@ -8,7 +8,7 @@ import pydantic
 import pytest
 from aiohttp import web
 
-from meridian.services.kit import problems
+from meridian.core.runtime import problems
 
 
 class Item(pydantic.BaseModel):

@@ -29,7 +29,7 @@ _SHARED: list[structlog.types.Processor] = [
     structlog.contextvars.merge_contextvars,
     structlog.stdlib.add_log_level,
     structlog.stdlib.add_logger_name,
-    # `logger.info("...", extra={...})` from kopf handlers and our kit become JSON keys.
+    # `logger.info("...", extra={...})` from kopf handlers and our own code become JSON keys.
     structlog.stdlib.ExtraAdder(),
     _object_reference,
     structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -11,7 +11,7 @@ from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from meridian.services.kit import tracing
+from meridian.core.runtime import tracing
 
 
 @pytest.fixture

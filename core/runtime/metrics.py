@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import prometheus_client
 from aiohttp import web
 
-from meridian.services.kit import resilience
+from meridian.core.runtime import resilience
 
 # Seed SLOs are p99 in the tens to hundreds of milliseconds; buckets resolve that range.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import pydantic
 from aiohttp import web
 
-from meridian.services.kit import problems
+from meridian.core.runtime import problems
 
 Model = TypeVar("Model", bound=pydantic.BaseModel)
 

@@ -1,6 +1,6 @@
 """The application skeleton every service's `create_app(settings)` starts from, and `run`.
 
-`create(settings)` returns a `web.Application` that already has the kit's middlewares, the probes
+`create(settings)` returns a `web.Application` that already has the runtime's middlewares, the probes
 (`/healthz`: the process answers; `/readyz`: every registered readiness check passes and we are not
 draining), `/metrics`, a tracer, and its state under typed `web.AppKey`s. A service adds its
 routes, readiness checks and `cleanup_ctx` entries (pools, consumers, relays) and returns it.
@@ -16,19 +16,25 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import uvloop
 from aiohttp import web
 from opentelemetry import trace
+from pydantic import SecretStr
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import metrics, middlewares, problems, tracing
-from meridian.services.kit.settings import ServiceSettings
+from meridian.core.runtime import logging as meridian_logging
+from meridian.core.runtime import metrics, middlewares, problems, tracing
+from meridian.core.runtime.settings import ProcessSettings, ServerSettings
 
 Check = Callable[[], Awaitable[object]]
 """A readiness check: returns when the dependency is usable, raises (or times out) when not."""
 
-log = meridian_logging.get_logger("meridian.services.kit.app")
+log = meridian_logging.get_logger("meridian.core.runtime.app")
+
+T = TypeVar("T")
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+"""An `app.cleanup_ctx` entry: sets up before the first request, tears down after the last."""
 
 
 class Readiness:
@@ -59,7 +65,7 @@ class Readiness:
         return {name: reason for name, reason in zip(names, results, strict=True) if reason}
 
 
-SETTINGS = web.AppKey("settings", ServiceSettings)
+SETTINGS = web.AppKey("settings", ServerSettings)
 METRICS = web.AppKey("metrics", metrics.Metrics)
 READINESS = web.AppKey("readiness", Readiness)
 TRACER = web.AppKey("tracer", trace.Tracer)
@@ -85,7 +91,7 @@ async def _metrics(request: web.Request) -> web.Response:
     return metrics.render(request.app[METRICS])
 
 
-def create(settings: ServiceSettings) -> web.Application:
+def create(settings: ServerSettings) -> web.Application:
     provider = tracing.create_provider(
         settings.name, exporter=settings.otel_exporter, sample_ratio=settings.otel_sample_ratio
     )
@@ -115,10 +121,41 @@ def create(settings: ServiceSettings) -> web.Application:
     return app
 
 
+def required(settings: ProcessSettings, secret: SecretStr | None, what: str) -> str:
+    """The value of a setting a dependency cannot run without, or a start-up error naming it."""
+    if secret is None:
+        raise ValueError(f"{settings.name}: {what} is not configured")
+    return secret.get_secret_value()
+
+
+def dependency(
+    key: web.AppKey[T],
+    *,
+    check: str,
+    create: Callable[[], Awaitable[T]],
+    close: Callable[[T], Awaitable[object]],
+    ping: Callable[[T], Awaitable[object]],
+) -> CleanupContext:
+    """A `cleanup_ctx` entry for a client the app shares (a pool, a connection): opened into
+    `app[key]` before the first request, its readiness `check` registered, closed at shutdown.
+    One shape for every dependency, so each is ready-checked and closed the same way."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        resource = await create()
+        app[key] = resource
+        app[READINESS].add(check, lambda: ping(resource))
+        try:
+            yield
+        finally:
+            await close(resource)
+
+    return context
+
+
 class Server:
     """One app served on settings.host:port (port 0 picks a free one; see `url`)."""
 
-    def __init__(self, app: web.Application, settings: ServiceSettings) -> None:
+    def __init__(self, app: web.Application, settings: ServerSettings) -> None:
         self.app = app
         self.settings = settings
         # access_log=None: `middlewares.observe` writes the access log, as JSON with our ids.
@@ -144,7 +181,7 @@ class Server:
         log.info("Service stopped", service=self.settings.name)
 
 
-async def serve(app: web.Application, settings: ServiceSettings) -> None:
+async def serve(app: web.Application, settings: ServerSettings) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully (see the module docstring)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -160,7 +197,7 @@ async def serve(app: web.Application, settings: ServiceSettings) -> None:
             loop.remove_signal_handler(signum)
 
 
-def run(app: web.Application, settings: ServiceSettings) -> None:
+def run(app: web.Application, settings: ServerSettings) -> None:
     """What a service's `__main__` calls: JSON logs configured, then `serve` until signalled,
     on uvloop (libuv's loop: less CPU per request than asyncio's selector loop)."""
     meridian_logging.configure(settings.log_level, settings.log_json)

@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import aiohttp
 from aiohttp import web
 
-from meridian.services.kit import middlewares, tracing
+from meridian.core.runtime import middlewares, tracing
 
 SESSION = web.AppKey("http_client", aiohttp.ClientSession)
 

@@ -20,8 +20,8 @@ from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from opentelemetry import trace
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import metrics, problems, tracing
+from meridian.core.runtime import logging as meridian_logging
+from meridian.core.runtime import metrics, problems, tracing
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Opaque ids from proxies and clients are kept when they cannot smuggle anything into logs.

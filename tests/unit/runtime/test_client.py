@@ -5,8 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import client
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import client
 from meridian.services.kit.settings import ServiceSettings
 
 
@@ -18,7 +18,7 @@ async def test_outgoing_request_carries_traceparent_and_request_id() -> None:
     upstream = web.Application()
     upstream.router.add_get("/echo", echo_headers)
     async with TestServer(upstream) as upstream_server:
-        app = kit_app.create(ServiceSettings(name="gateway"))
+        app = runtime_app.create(ServiceSettings(name="gateway"))
         app.cleanup_ctx.append(client.session_context(total=5))
 
         async def proxy(request: web.Request) -> web.Response:

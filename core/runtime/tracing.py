@@ -20,7 +20,7 @@ from opentelemetry.sdk import resources
 from opentelemetry.sdk import trace as sdk_trace
 from opentelemetry.sdk.trace import export, sampling
 
-INSTRUMENTATION = "meridian.services.kit"
+INSTRUMENTATION = "meridian.core.runtime"
 
 
 def create_provider(

@@ -8,7 +8,7 @@ unless the caller passes `now`, so replicas with skewed clocks still share one b
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
 import prometheus_client
@@ -16,10 +16,10 @@ import redis.asyncio as aioredis
 from aiohttp import web
 from redis.exceptions import NoScriptError, RedisError
 
-from meridian.core import logging as meridian_logging
-from meridian.services.kit import app as kit_app
-from meridian.services.kit import resilience
-from meridian.services.kit.settings import ServiceSettings
+from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import logging as meridian_logging
+from meridian.core.runtime import resilience
+from meridian.core.runtime.settings import RedisSettings
 
 CLIENT = web.AppKey("redis", aioredis.Redis)
 REDIS_FAILURES = (RedisError, OSError, TimeoutError)
@@ -205,20 +205,13 @@ def _decision(reply: Any) -> Decision:
     return Decision(bool(allowed), float(retry_after), float(remaining))
 
 
-def client_context(settings: ServiceSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def client_context(settings: RedisSettings) -> runtime_app.CleanupContext:
     """A `cleanup_ctx` entry: the client into `app[CLIENT]` and the "redis" readiness check."""
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        if settings.redis_url is None:
-            raise ValueError(f"{settings.name}: redis_url is not configured")
-        client = create_client(
-            settings.redis_url.get_secret_value(), timeout=settings.redis_timeout_s
-        )
-        app[CLIENT] = client
-        app[kit_app.READINESS].add("redis", lambda: ping(client))
-        try:
-            yield
-        finally:
-            await client.aclose()
+    async def create() -> aioredis.Redis:
+        url = runtime_app.required(settings, settings.redis_url, "redis_url")
+        return create_client(url, timeout=settings.redis_timeout_s)
 
-    return context
+    return runtime_app.dependency(
+        CLIENT, check="redis", create=create, close=aioredis.Redis.aclose, ping=ping
+    )
