@@ -94,10 +94,11 @@ async def state_of(conn: Connection, tenant_id: uuid.UUID) -> TenantState | None
 async def is_registered(conn: Connection, name: str) -> bool:
     """Whether a tenant named `name` has a row; False, not an error, before the registry's
     migrations ran (the local platform polls this while the Tenant operator starts)."""
+    # Two statements: one naming the table fails to plan while the table does not exist.
+    if not await conn.fetchval("SELECT to_regclass('platform.tenants') IS NOT NULL"):
+        return False
     found = await conn.fetchval(
-        "SELECT to_regclass('platform.tenants') IS NOT NULL"
-        " AND EXISTS (SELECT 1 FROM platform.tenants WHERE name = $1)",
-        name,
+        "SELECT EXISTS (SELECT 1 FROM platform.tenants WHERE name = $1)", name
     )
     return bool(found)
 
