@@ -9,6 +9,7 @@ import uuid
 import jwt
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from meridian.services.auth.app import create_app
 from meridian.services.auth.settings import AuthSettings
@@ -220,7 +221,11 @@ async def test_login_attempts_pass_unthrottled_while_redis_is_down_and_it_shows(
     """Redis down: logins are still served (cache.RateLimiter admits), the throttle reads degraded
     and counts what it let through; the breaker spares each attempt Redis's timeout."""
     settings = auth_settings.model_copy(
-        update={"redis_url": own_redis.url, "login_attempt_burst": 2, "redis_retry_s": 60.0}
+        update={
+            "redis_url": SecretStr(own_redis.url),
+            "login_attempt_burst": 2,
+            "redis_retry_s": 60.0,
+        }
     )
     user = await make_user()
     async with TestClient(TestServer(create_app(settings))) as auth:
