@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from meridian.core.registry import tenants
 from meridian.localplatform import (
     gobuild,
     kubecluster,
@@ -301,12 +302,7 @@ async def _tenant_registered(dsn: str, name: str) -> bool:
 
     conn = await asyncpg.connect(dsn)
     try:
-        found = await conn.fetchval(
-            "SELECT to_regclass('platform.tenants') IS NOT NULL"
-            " AND EXISTS (SELECT 1 FROM platform.tenants WHERE name = $1)",
-            name,
-        )
-        return bool(found)
+        return await tenants.is_registered(conn, name)
     finally:
         await conn.close()
 

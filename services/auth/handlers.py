@@ -13,7 +13,7 @@ import uuid
 
 from aiohttp import web
 
-from meridian.core.registry import apikeys, refreshtokens, users
+from meridian.core.registry import apikeys, refreshtokens, tenants, users
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db, payloads, problems
 from meridian.services.auth import keys, models, registry, throttle, tokens
@@ -141,9 +141,7 @@ async def refresh(request: web.Request) -> web.Response:
         else:
             assert spent.row is not None
             user = await users.by_id(conn, tenant_id, spent.row["user_id"])
-            tenant_state = await conn.fetchval(
-                "SELECT state FROM platform.tenants WHERE id = $1", tenant_id
-            )
+            tenant_state = await tenants.state_of(conn, tenant_id)
             if user is None or user.state != "active" or tenant_state != "active":
                 refused = problems.Forbidden("The user or tenant is no longer active")
             else:
@@ -171,18 +169,18 @@ async def api_key_token(request: web.Request) -> web.Response:
     except ValueError as error:
         raise _unauthorized("Invalid API key", "ApiKey") from error
     async with registry.unscoped(request.app[registry.POOL]) as conn:
-        found = await conn.fetchrow("SELECT * FROM platform.find_api_key($1)", key.prefix)
-    if found is None or not apikeys.matches(key, bytes(found["secret_sha256"])):
+        found = await apikeys.find(conn, key.prefix)
+    if found is None or not apikeys.matches(key, found.secret_sha256):
         raise _unauthorized("Invalid API key", "ApiKey")
-    if found["key_state"] == "revoked":
+    if found.key_state == "revoked":
         raise _unauthorized("The API key is revoked", "ApiKey")
-    if found["key_state"] != "active" or found["tenant_state"] != "active":
+    if found.key_state != "active" or found.tenant_state != "active":
         raise problems.Forbidden("The API key or its tenant is suspended")
     access, claims = tokens.issue(
         request.app[keys.RING],
         settings,
         subject=f"apikey:{key.prefix}",
-        tenant_id=found["tenant_id"],
+        tenant_id=found.tenant_id,
         scopes=list(settings.api_key_scopes),
     )
     return _json(

@@ -1,8 +1,8 @@
 """Auth's access to the platform registry (meridian_platform): a pool, migrations, and the role.
 
-Every query runs as the registry's `meridian_app` role (no BYPASSRLS): tenant-scoped ones through
-`db.tenant_connection(pool, tenant_id, role=APP_ROLE)`, the two lookups made before a tenant is
-known (`find_tenant`, `find_api_key`: SECURITY DEFINER functions) through `unscoped`.
+Every query runs as the registry's role without BYPASSRLS (`connection.APP_ROLE`): tenant-scoped
+ones through `scoped` (`db.tenant_connection`), the two lookups made before a tenant is known
+(`users.find_tenant`, `apikeys.find`: SECURITY DEFINER functions) through `unscoped`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from aiohttp import web
 
 from meridian.core import migrations
 from meridian.core import registry as core_registry
-from meridian.core.registry import users
+from meridian.core.registry import connection
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import db
 from meridian.services.auth import MIGRATIONS
 from meridian.services.auth.settings import AuthSettings
 
 POOL = web.AppKey("registry_pool", asyncpg.Pool)
-APP_ROLE = users.APP_ROLE
 
 
 def platform_dsn(settings: AuthSettings) -> str:
@@ -54,14 +53,14 @@ async def create_pool(settings: AuthSettings) -> db.Pool:
 async def unscoped(pool: db.Pool) -> AsyncIterator[db.Connection]:
     """A transaction as `meridian_app` with no tenant set: RLS shows no tenant's rows."""
     async with pool.acquire() as conn, conn.transaction():
-        await conn.execute(f"SET LOCAL ROLE {db.quote_ident(APP_ROLE)}")
+        await conn.execute(f"SET LOCAL ROLE {db.quote_ident(connection.APP_ROLE)}")
         yield conn
 
 
 def scoped(
     pool: db.Pool, tenant_id: uuid.UUID
 ) -> contextlib.AbstractAsyncContextManager[db.Connection]:
-    return db.tenant_connection(pool, tenant_id, role=APP_ROLE)
+    return db.tenant_connection(pool, tenant_id, role=connection.APP_ROLE)
 
 
 def pool_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:

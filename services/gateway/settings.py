@@ -54,7 +54,6 @@ class GatewaySettings(ServiceSettings):
     default_rate_limit_rps: int = Field(default=DEFAULT_TIER.requests_per_second, ge=1)
     default_rate_limit_burst: int = Field(default=DEFAULT_TIER.burst, ge=1)
     limit_cache_s: float = Field(default=5.0, ge=0)
-    # Redis on the hot path: a short timeout, and after a failure no new attempt for
-    # `redis_retry_s` (requests pass unlimited meanwhile; one probe then decides).
+    # Redis on the hot path: a short timeout (and, as every service, no new attempt for
+    # `redis_retry_s` after a failure: requests pass unlimited meanwhile; one probe then decides).
     redis_timeout_s: float = Field(default=0.25, gt=0)
-    redis_retry_s: float = Field(default=1.0, gt=0)
