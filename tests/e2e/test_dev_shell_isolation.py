@@ -30,11 +30,15 @@ SELECTION = [
 ]
 
 
+def _dev_exports(dev: platform.PlatformState) -> dict[str, str]:
+    """What `meridian dev env` exports for `dev` (and a DR kubeconfig, as after `make up DR=1`)."""
+    return {"MERIDIAN_DR_KUBECONFIG": dev.kubeconfig, **dev.environment()}
+
+
 def _dev_shell(dev: platform.PlatformState) -> dict[str, str]:
-    """What a shell holds after `eval "$(meridian dev env)"` (and a DR kubeconfig, as with DR=1)."""
-    env = {**os.environ, **dev.environment()}
-    env.setdefault("MERIDIAN_DR_KUBECONFIG", dev.kubeconfig)
-    env.pop("MERIDIAN_TEST_KUBECONFIG", None)  # a new user's shell has no opt-in
+    """A shell after `eval "$(meridian dev env)"`: a new user's has no opt-in."""
+    env = {**os.environ, **_dev_exports(dev)}
+    env.pop("MERIDIAN_TEST_KUBECONFIG", None)
     return env
 
 
@@ -75,14 +79,13 @@ def test_a_session_in_a_dev_shell_starts_its_own_platform_and_leaves_dev_untouch
     report: dict[str, Any] = json.loads(report_path.read_text())
     # The marks are where the nested session worked, so their absence below means something.
     assert report["marks"] == ["namespace", "database", "redis key", "bucket", "queue"]
-    assert report["platform"]["KUBECONFIG"] != local_platform.kubeconfig
     own = report["platform"]
+    assert own["KUBECONFIG"] != local_platform.kubeconfig
     dev_values = {
         value
-        for name, value in shell.items()
+        for name, value in _dev_exports(local_platform).items()
         if name != "PATH"
-        and (name.startswith("MERIDIAN_") or name.startswith(("KUBECONFIG", "AWS_")))
-        and value != own.get(name)  # constants every platform shares (moto's keys, region)
+        and value != own.get(name)  # constants every platform shares (moto's keys)
     }
     assert platform_marks.marks_found(local_platform, marker) == []
     assert _leaks(dev_values, report) == {"test": [], "child": [], "operator": []}
