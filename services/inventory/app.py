@@ -9,7 +9,7 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
-from meridian.services.inventory import consumers, handlers, openapi, stockcache
+from meridian.services.inventory import consumers, openapi, routes, stockcache
 from meridian.services.inventory.settings import Settings
 from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
@@ -23,7 +23,7 @@ def create_app(settings: Settings) -> web.Application:
     app = runtime_app.create(settings)
 
     async def stock_cache(app: web.Application) -> AsyncIterator[None]:
-        app[handlers.CACHE] = stockcache.StockCache(app[cache.CLIENT], ttl_s=settings.cache_ttl_s)
+        app[routes.CACHE] = stockcache.StockCache(app[cache.CLIENT], ttl_s=settings.cache_ttl_s)
         yield
 
     app.cleanup_ctx.extend(
@@ -43,6 +43,6 @@ def create_app(settings: Settings) -> web.Application:
             ),
         ]
     )
-    handlers.add_routes(app)
+    routes.add_routes(app)
     kit_openapi.route(app, openapi.description())
     return app

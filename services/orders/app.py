@@ -12,7 +12,7 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db, resilience
 from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
-from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
+from meridian.services.orders import consumers, flow, inventory, openapi, routes, sweeper
 from meridian.services.orders.settings import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -39,7 +39,7 @@ def create_app(settings: Settings) -> web.Application:
             timeout=settings.inventory_timeout_s,
             attempts=settings.inventory_attempts,
         )
-        app[handlers.FLOW] = flow.Context(app[db.POOL], settings.db_role, client_)
+        app[routes.FLOW] = flow.Context(app[db.POOL], settings.db_role, client_)
         yield
 
     app.cleanup_ctx.extend(
@@ -60,6 +60,6 @@ def create_app(settings: Settings) -> web.Application:
             sweeper.sweeper_context(settings),
         ]
     )
-    handlers.add_routes(app)
+    routes.add_routes(app)
     kit_openapi.route(app, openapi.description())
     return app
