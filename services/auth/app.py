@@ -1,4 +1,4 @@
-"""Auth's app factory: the kit's skeleton, both databases, Redis, the key ring, the routes."""
+"""Auth's app factory: the runtime's skeleton, both databases, Redis, the key ring, the routes."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
 from meridian.services.auth import keys, openapi, registry, routes, throttle
 from meridian.services.auth.passwords import Passwords
-from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import contracts
+from meridian.services.auth.settings import SETTINGS, Settings
 from meridian.services.kit import openapi as kit_openapi
 
 
-def create_app(settings: AuthSettings) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
 
     async def passwords(app: web.Application) -> AsyncIterator[None]:
         app[routes.PASSWORDS] = Passwords(settings)
@@ -34,10 +34,6 @@ def create_app(settings: AuthSettings) -> web.Application:
         ]
     )
 
-    app.router.add_post("/v1/auth/login", routes.login)
-    app.router.add_post("/v1/auth/refresh", routes.refresh)
-    app.router.add_post("/v1/auth/token", routes.api_key_token)
-    app.router.add_post("/v1/auth/revoke", routes.revoke)
-    app.router.add_get(contracts.JWKS_PATH, routes.jwks)
+    routes.add_routes(app)
     kit_openapi.route(app, openapi.description())
     return app

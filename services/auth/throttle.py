@@ -27,7 +27,7 @@ from aiohttp import web
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, problems
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 
 log = meridian_logging.get_logger("meridian.services.auth.throttle")
 
@@ -56,7 +56,7 @@ class LoginThrottle:
     def __init__(
         self,
         client: aioredis.Redis,
-        settings: AuthSettings,
+        settings: Settings,
         registry: prometheus_client.CollectorRegistry,
     ) -> None:
         self.bucket = cache.TokenBucket(client)
@@ -110,7 +110,7 @@ class LoginThrottle:
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 
 
-def context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry after the Redis client's."""
 
     async def throttle(app: web.Application) -> AsyncIterator[None]:

@@ -1,4 +1,4 @@
-"""`create_app(settings)`: the kit's skeleton plus fulfillment's routes, consumer and relay.
+"""`create_app(settings)`: the runtime's skeleton plus fulfillment's routes, consumer and relay.
 
 Start-up order (cleanup_ctx; shutdown runs it backwards): migrations, the pool, the HTTP client
 for the carrier, the label store, the AMQP connection and the `fulfillment.events` exchange, the
@@ -16,7 +16,7 @@ from meridian.core import migrations
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db
 from meridian.services.fulfillment import carrier, labels, openapi, routes, shipping
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import SETTINGS, Settings
 from meridian.services.kit import consumer, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
@@ -24,7 +24,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 FULFILLER = web.AppKey("fulfiller", shipping.Fulfiller)
 
 
-def orders_topology(settings: FulfillmentSettings) -> messaging.Topology:
+def orders_topology(settings: Settings) -> messaging.Topology:
     return messaging.Topology(
         exchange=settings.orders_exchange,
         queue=settings.orders_queue,
@@ -33,7 +33,7 @@ def orders_topology(settings: FulfillmentSettings) -> messaging.Topology:
     )
 
 
-def create_app(settings: FulfillmentSettings) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     if (
         settings.pg_dsn is None
         or settings.amqp_url is None
@@ -79,6 +79,7 @@ def create_app(settings: FulfillmentSettings) -> web.Application:
         await app[FULFILLER].handle(delivery)
 
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
     app.cleanup_ctx.extend(
         [
             migrate,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from aiohttp import web
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -28,7 +29,7 @@ DEFAULT_SHIP_TO = contracts.Address(
 )
 
 
-class FulfillmentSettings(ServiceSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(
         env_prefix="MERIDIAN_FULFILLMENT_", extra="ignore", frozen=True
     )
@@ -69,3 +70,7 @@ class FulfillmentSettings(ServiceSettings):
     # Orders placed without `ship_to` ship here.
     default_ship_to: contracts.Address = DEFAULT_SHIP_TO
     parcel_weight_oz_per_unit: float = Field(default=8.0, gt=0)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+"""This service's settings in its app, typed as its own class: handlers need no downcast."""

@@ -22,7 +22,7 @@ import pydantic
 from meridian.core.runtime import db
 from meridian.core.runtime import logging as meridian_logging
 from meridian.services.fulfillment import carrier, labels, models, store
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import Settings
 from meridian.services.kit import consumer, contracts, idempotency, outbox
 
 SHIPMENT_CREATED = "shipment.created"
@@ -76,7 +76,7 @@ class Fulfiller:
         pool: db.Pool,
         carrier_client: carrier.Client,
         label_store: labels.LabelStore,
-        settings: FulfillmentSettings,
+        settings: Settings,
     ) -> None:
         self.pool = pool
         self.carrier = carrier_client

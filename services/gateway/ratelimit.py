@@ -25,7 +25,7 @@ from redis import exceptions as redis_errors
 from meridian.core.registry import ratelimits
 from meridian.core.runtime import cache, db, metrics, resilience
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings
 from meridian.services.kit import contracts
 
 log = meridian_logging.get_logger("meridian.services.gateway.ratelimit")
@@ -47,7 +47,7 @@ class Limiter:
         self,
         redis: aioredis.Redis,
         pool: db.Pool | None,
-        settings: GatewaySettings,
+        settings: Settings,
         app_metrics: metrics.Metrics,
     ) -> None:
         self.redis = redis

@@ -1,4 +1,4 @@
-"""Inventory's app factory: the kit's skeleton, its migrations, pool, Redis, consumer and relay."""
+"""Inventory's app factory: the runtime's skeleton, its migrations, pool, Redis, consumer and relay."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from aiohttp import web
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
 from meridian.services.inventory import consumers, openapi, routes, stockcache
-from meridian.services.inventory.settings import Settings
+from meridian.services.inventory.settings import SETTINGS, Settings
 from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
@@ -21,6 +21,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.amqp_url is None:
         raise ValueError("inventory: amqp_url is not configured")
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
 
     async def stock_cache(app: web.Application) -> AsyncIterator[None]:
         app[routes.CACHE] = stockcache.StockCache(app[cache.CLIENT], ttl_s=settings.cache_ttl_s)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -19,3 +20,7 @@ class Settings(ServiceSettings):
     retry_delay_ms: int = Field(default=5_000, ge=1)
     # Cached stock answers live at most this long (a safety net; writes update them at once).
     cache_ttl_s: float = Field(default=60.0, gt=0)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+"""This service's settings in its app, typed as its own class: handlers need no downcast."""

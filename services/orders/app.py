@@ -1,4 +1,4 @@
-"""Orders' app factory: the kit's skeleton, migrations, pool, inventory client behind its
+"""Orders' app factory: the runtime's skeleton, migrations, pool, inventory client behind its
 breaker, the shipments consumer, the outbox relay and the sweeper."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from meridian.core.runtime import client, db, resilience
 from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.orders import consumers, flow, inventory, openapi, routes, sweeper
-from meridian.services.orders.settings import Settings
+from meridian.services.orders.settings import SETTINGS, Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -23,6 +23,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("orders: amqp_url is not configured")
     relay_url = (settings.relay_amqp_url or settings.amqp_url).get_secret_value()
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
 
     async def order_flow(app: web.Application) -> AsyncIterator[None]:
         breaker = resilience.CircuitBreaker(

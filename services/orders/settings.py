@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -31,3 +32,7 @@ class Settings(ServiceSettings):
     sweep_interval_s: float = Field(default=5.0, gt=0)
     # The broker the outbox relay publishes to, when it is not `amqp_url`'s.
     relay_amqp_url: SecretStr | None = None
+
+
+SETTINGS = web.AppKey("settings", Settings)
+"""This service's settings in its app, typed as its own class: handlers need no downcast."""

@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestServer
 from mypy_boto3_s3 import S3Client
 
 from meridian.services.fulfillment import app
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import consumer
 from tests.integration.services.fulfillment.conftest import (
     Client,

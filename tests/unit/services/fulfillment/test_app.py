@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from meridian.services.fulfillment import app
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 
 
 def test_missing_settings_are_named() -> None:
