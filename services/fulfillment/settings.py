@@ -1,4 +1,5 @@
-"""Fulfillment's settings: the kit's, plus the carrier, the label store and the shipping defaults."""
+"""Fulfillment's settings: the kit's (own database, outbox, consumer), plus the carrier, the label
+store and the shipping defaults."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from meridian.services.kit import contracts
-from meridian.services.kit.settings import ServiceSettings
+from meridian.services.kit.settings import ConsumerSettings, DatabaseSettings, ServiceSettings
 
 DEFAULT_ORIGIN = contracts.Address(
     name="Meridian Fulfillment",
@@ -29,20 +30,18 @@ DEFAULT_SHIP_TO = contracts.Address(
 )
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, DatabaseSettings, ConsumerSettings):
     model_config = SettingsConfigDict(
         env_prefix="MERIDIAN_FULFILLMENT_", extra="ignore", frozen=True
     )
 
     name: str = "fulfillment"
-    # Apply pending migrations of `meridian_fulfillment` at start (replicas serialise on a lock).
-    migrate_on_start: bool = True
+    db_role: str = "meridian_fulfillment_app"
 
     # Messaging: names are settings so tests can run on their own; production keeps the defaults.
     orders_exchange: str = contracts.ORDERS_EXCHANGE
     orders_queue: str = "fulfillment.orders"
     events_exchange: str = contracts.FULFILLMENT_EXCHANGE
-    retry_delay_ms: int = Field(default=5_000, ge=0)
 
     # The carrier API (the local platform's fake, or a real carrier's endpoint).
     carrier_url: str | None = None

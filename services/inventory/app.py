@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
-from meridian.services.inventory import consumers, openapi, routes, stockcache
+from meridian.services.inventory import MIGRATIONS, consumers, openapi, routes, stockcache
 from meridian.services.inventory.settings import SETTINGS, Settings
-from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, contracts, database, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -29,8 +26,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.extend(
         [
-            db.migrations_context(settings, MIGRATIONS),
-            db.pool_context(settings),
+            *database.contexts(settings, MIGRATIONS),
             cache.client_context(settings),
             stock_cache,
             messaging.connection_context(settings),

@@ -20,7 +20,7 @@ log = meridian_logging.get_logger("meridian.services.inventory.consumers")
 
 def shipments_topology(settings: Settings) -> messaging.Topology:
     return contracts.shipments_topology(
-        settings.shipments_queue, retry_delay_ms=settings.retry_delay_ms
+        settings.shipments_queue, retry_delay_s=settings.retry_delay_s
     )
 
 

@@ -4,18 +4,23 @@ breaker, the shipments consumer, the outbox relay and the sweeper."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db, resilience
-from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, contracts, database, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
-from meridian.services.orders import consumers, flow, inventory, openapi, routes, sweeper
+from meridian.services.orders import (
+    MIGRATIONS,
+    consumers,
+    flow,
+    inventory,
+    openapi,
+    routes,
+    sweeper,
+)
 from meridian.services.orders.settings import SETTINGS, Settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -45,8 +50,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.extend(
         [
-            db.migrations_context(settings, MIGRATIONS),
-            db.pool_context(settings),
+            *database.contexts(settings, MIGRATIONS),
             client.session_context(total=settings.inventory_timeout_s),
             order_flow,
             messaging.connection_context(settings),

@@ -1,4 +1,5 @@
-"""Orders' settings: the kit's, plus where inventory is and how patiently we call it."""
+"""Orders' settings: the kit's (own database, outbox, consumer), plus where inventory is and how
+patiently we call it."""
 
 from __future__ import annotations
 
@@ -6,14 +7,13 @@ from aiohttp import web
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from meridian.services.kit.settings import ServiceSettings
+from meridian.services.kit.settings import ConsumerSettings, DatabaseSettings, ServiceSettings
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, DatabaseSettings, ConsumerSettings):
     model_config = SettingsConfigDict(env_prefix="MERIDIAN_ORDERS_", extra="ignore", frozen=True)
 
     name: str = "orders"
-    # The RLS-bound role every tenant query assumes (created by the migrations).
     db_role: str = "meridian_orders_app"
     inventory_url: str = "http://127.0.0.1:8080"
     # One reservation call: whole exchange bounded by the timeout; connection failures retried
@@ -25,7 +25,6 @@ class Settings(ServiceSettings):
     breaker_open_s: float = Field(default=5.0, gt=0)
     # Queue on `fulfillment.events` for shipments; its `.retry` and `.dlq` follow its name.
     shipments_queue: str = "orders.shipments"
-    retry_delay_ms: int = Field(default=5_000, ge=1)
     # The sweeper re-drives orders left pending (inventory was down) or with a reservation still
     # to release, once they are this old, every `sweep_interval_s`.
     sweep_after_s: float = Field(default=10.0, ge=0)
