@@ -20,18 +20,18 @@ from meridian.core.registry import connection
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import db
 from meridian.services.auth import MIGRATIONS
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 
 POOL = web.AppKey("registry_pool", asyncpg.Pool)
 
 
-def platform_dsn(settings: AuthSettings) -> str:
+def platform_dsn(settings: Settings) -> str:
     if settings.platform_dsn is None:
         raise ValueError("auth: platform_dsn (MERIDIAN_AUTH_PLATFORM_DSN) is not configured")
     return settings.platform_dsn.get_secret_value()
 
 
-async def migrate(settings: AuthSettings) -> None:
+async def migrate(settings: Settings) -> None:
     """Both of auth's schemas to head: the registry's (users) and auth's own (signing keys)."""
     await migrations.upgrade(platform_dsn(settings), core_registry.MIGRATIONS)
     if settings.pg_dsn is None:
@@ -39,7 +39,7 @@ async def migrate(settings: AuthSettings) -> None:
     await migrations.upgrade(settings.pg_dsn.get_secret_value(), MIGRATIONS)
 
 
-async def create_pool(settings: AuthSettings) -> db.Pool:
+async def create_pool(settings: Settings) -> db.Pool:
     return await db.create_pool(
         platform_dsn(settings),
         application_name=settings.name,
@@ -63,7 +63,7 @@ def scoped(
     return db.tenant_connection(pool, tenant_id, role=connection.APP_ROLE)
 
 
-def pool_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def pool_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry: migrations run, the registry pool into `app[POOL]`, readiness."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:

@@ -25,7 +25,7 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, metrics, problems
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 
 
 def key(tenant: str, email: str) -> str:
@@ -52,7 +52,7 @@ class LoginThrottle:
     def __init__(
         self,
         client: aioredis.Redis,
-        settings: AuthSettings,
+        settings: Settings,
         app_metrics: metrics.Metrics,
     ) -> None:
         self.limiter = cache.RateLimiter(
@@ -103,7 +103,7 @@ class LoginThrottle:
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 
 
-def context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry after the Redis client's."""
 
     async def throttle(app: web.Application) -> AsyncIterator[None]:

@@ -22,7 +22,7 @@ import redis.asyncio as aioredis
 from meridian.core.registry import connection, ratelimits, tenants
 from meridian.core.runtime import cache, db, metrics
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings
 from meridian.services.kit import contracts
 
 log = meridian_logging.get_logger("meridian.services.gateway.ratelimit")
@@ -42,7 +42,7 @@ class Limiter:
         self,
         redis: aioredis.Redis,
         pool: db.Pool | None,
-        settings: GatewaySettings,
+        settings: Settings,
         app_metrics: metrics.Metrics,
     ) -> None:
         self.redis = redis

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from aiohttp import web
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl
 from pydantic_settings import SettingsConfigDict
 
@@ -27,7 +28,7 @@ def _upstream(value: Any) -> Any:
     return {"url": value} if isinstance(value, str) else value
 
 
-class GatewaySettings(ServiceSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MERIDIAN_GATEWAY_", extra="ignore", frozen=True)
 
     name: str = "gateway"
@@ -57,3 +58,7 @@ class GatewaySettings(ServiceSettings):
     # Redis on the hot path: a short timeout (and, as every service, no new attempt for
     # `redis_retry_s` after a failure: requests pass unlimited meanwhile; one probe then decides).
     redis_timeout_s: float = Field(default=0.25, gt=0)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+"""This service's settings in its app, typed as its own class: handlers need no downcast."""

@@ -36,7 +36,7 @@ async def channel(
         exchange=f"test-{suffix}.events",
         queue=f"test{suffix}.dedupe",
         routing_keys=("#",),
-        retry_delay_ms=50,
+        retry_delay_s=0.05,
     )
     channel = await messaging.open_channel(amqp)
     yield channel, topology

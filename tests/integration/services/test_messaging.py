@@ -25,7 +25,7 @@ def topology(suffix: str) -> messaging.Topology:
         exchange=f"test-{suffix}.events",
         queue=f"test{suffix}.work",
         routing_keys=("order.*",),
-        retry_delay_ms=100,
+        retry_delay_s=0.1,
     )
 
 

@@ -14,7 +14,7 @@ import pytest
 
 from meridian.core.registry import apikeys, connection
 from meridian.services.auth import openapi as auth_openapi
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings as AuthSettings
 from meridian.services.kit import contracts, tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser
 

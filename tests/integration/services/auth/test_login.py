@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
 from meridian.services.auth.app import create_app
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings as AuthSettings
 from meridian.services.kit import contracts, tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser, User
 from tests.integration.services.own_redis import RedisServer

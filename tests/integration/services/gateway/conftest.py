@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from meridian.localplatform import platform
 from meridian.services.gateway.app import create_app
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings as GatewaySettings
 
 # auth's fixtures (auth, make_tenant, make_user, registry, ...) serve the gateway's tests too.
 from tests.integration.services.auth.conftest import *  # noqa: F403

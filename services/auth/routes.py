@@ -14,11 +14,10 @@ import uuid
 from aiohttp import web
 
 from meridian.core.registry import apikeys, refreshtokens, tenants, users
-from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db, payloads, problems
 from meridian.services.auth import keys, models, registry, throttle, tokens
 from meridian.services.auth.passwords import Passwords
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import SETTINGS, Settings
 from meridian.services.kit import contracts
 from meridian.services.kit import tokens as kit_tokens
 
@@ -28,10 +27,8 @@ BAD_REFRESH = "The refresh token is invalid, expired or already used"
 AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="meridian"'}
 
 
-def _settings(request: web.Request) -> AuthSettings:
-    settings = request.app[runtime_app.SETTINGS]
-    assert isinstance(settings, AuthSettings)
-    return settings
+def _settings(request: web.Request) -> Settings:
+    return request.app[SETTINGS]
 
 
 def _unauthorized(detail: str, scheme: str = "Bearer") -> problems.Unauthorized:
@@ -51,7 +48,7 @@ def _json(model: models.Body, status: int = 200) -> web.Response:
 
 async def _issue_refresh(
     conn: db.Connection,
-    settings: AuthSettings,
+    settings: Settings,
     *,
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -231,3 +228,11 @@ async def jwks(request: web.Request) -> web.Response:
     ring = request.app[keys.RING]
     max_age = int(_settings(request).key_refresh_s)
     return web.json_response(ring.jwks(), headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/auth/login", login)
+    app.router.add_post("/v1/auth/refresh", refresh)
+    app.router.add_post("/v1/auth/token", api_key_token)
+    app.router.add_post("/v1/auth/revoke", revoke)
+    app.router.add_get(contracts.JWKS_PATH, jwks)
