@@ -17,6 +17,9 @@ _PROBES = {
     "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
     # promtool checks and unit-tests the alerting rules (services/alerts).
     "prometheus": "/usr/bin/promtool",
+    # A real node's OCI runtime (its nsexec is C: no static Go build) and pod networking.
+    "runc": "/usr/sbin/runc",
+    "containernetworking-plugins": "/usr/lib/cni/bridge",
 }
 
 

@@ -23,7 +23,11 @@ def _dev_up(args: argparse.Namespace) -> int:
     from meridian.localplatform import platform
 
     state = platform.up(
-        args.run_dir, dr=args.dr, pg_standby=args.pg_standby, datastores=not args.no_datastores
+        args.run_dir,
+        dr=args.dr,
+        pg_standby=args.pg_standby,
+        datastores=not args.no_datastores,
+        real_node=args.real_node,
     )
     if args.crds:
         platform.install_crds(state, args.crds)
@@ -123,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--pg-standby", action="store_true", help="also start a streaming standby"
             )
             sub.add_argument("--no-datastores", action="store_true", help="control plane only")
+            sub.add_argument(
+                "--real-node",
+                action="store_true",
+                help="also run one real kubelet + containerd node per cluster (root only)",
+            )
             sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
             sub.add_argument("--operators", action="store_true", help="start the operators")
             sub.add_argument(
