@@ -68,6 +68,7 @@ def start(
     tools = gobuild.ensure_node_built()
     pause = pauseimage.ensure_built()
     name = node_name(cluster.name)
+    started = time.monotonic()
     paths = nodeconfig.NodePaths(nodes_dir(run_dir) / name)
     sandbox = nodesandbox.create(supervisor, paths.root, name)
     cluster_pki = Path(cluster.kubeconfig).parent / "pki"
@@ -159,6 +160,7 @@ def start(
     )
     nodesandbox.move_into(sandbox, pid)
     supervisor.wait_ready(kubelet, lambda: _node_ready(bins, cluster.kubeconfig, name), timeout=180)
+    print(f"real node {name} Ready {time.monotonic() - started:.1f} s after start", flush=True)
     return name
 
 

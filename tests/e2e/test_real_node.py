@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from ipaddress import ip_address, ip_network
@@ -17,7 +18,16 @@ from pathlib import Path
 
 import pytest
 
-from meridian.localplatform import net, nodeconfig, nodesandbox, platform, realnode
+from meridian.localplatform import (
+    baseimage,
+    net,
+    nodeconfig,
+    nodesandbox,
+    ociarchive,
+    pauseimage,
+    platform,
+    realnode,
+)
 from meridian.localplatform.processes import Supervisor
 
 POD = "hello"
@@ -25,16 +35,22 @@ POD = "hello"
 
 @pytest.fixture
 def run_dir() -> Iterator[Path]:
-    """A run directory of its own, stopped and removed whatever the test did."""
+    """A run directory of its own, stopped and removed whatever the test did; a node that left
+    anything on the host fails the test here."""
     path = platform.default_run_dir().parent / f"test-realnode-{uuid.uuid4().hex[:8]}"
     try:
         yield path
     finally:
+        nodes = realnode.nodes_dir(path)
+        sandboxes = [nodesandbox.load(node) for node in nodes.iterdir()] if nodes.is_dir() else []
         platform.down(path)
         shutil.rmtree(path, ignore_errors=True)
+    for sandbox in sandboxes:
+        assert sandbox is None or nodesandbox.leftovers(sandbox) == []
 
 
-def _pod(name: str) -> dict[str, object]:
+def _pod(name: str, image: str, command: list[str], **container: object) -> dict[str, object]:
+    """A pod for the real node only: it selects the node and tolerates its taint."""
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -42,18 +58,39 @@ def _pod(name: str) -> dict[str, object]:
         "spec": {
             "nodeSelector": {nodeconfig.TAINT_KEY: "true"},
             "tolerations": [{**nodeconfig.TAINT, "operator": "Equal"}],
-            "terminationGracePeriodSeconds": 5,
+            "terminationGracePeriodSeconds": 2,
             "containers": [
                 {
                     "name": "main",
-                    "image": "meridian.local/pause:1",
+                    "image": image,
                     "imagePullPolicy": "Never",
-                    "command": ["/pause", "hello", "from", "a", "real", "node"],
-                    "resources": {"limits": {"memory": "16Mi", "cpu": "50m"}},
+                    "command": command,
+                    "resources": {"limits": {"memory": "64Mi", "cpu": "200m"}},
+                    **container,
                 }
             ],
         },
     }
+
+
+def _up(run_dir: Path) -> platform.PlatformState:
+    """A control plane with its real node, once it can admit pods."""
+    state = platform.up(run_dir, datastores=False, real_node=True)
+    net.wait_until(  # the controller-manager makes the default service account within seconds
+        lambda: _exists(state, "serviceaccount", "default"),
+        what="the default service account",
+        timeout=60,
+    )
+    return state
+
+
+def _run(state: platform.PlatformState, pod: dict[str, object]) -> dict[str, object]:
+    """Create the pod; returns it Ready."""
+    platform.kubectl(state, "apply", "-f", "-", stdin=json.dumps(pod))
+    name = pod["metadata"]["name"]  # type: ignore[index]
+    platform.kubectl(state, "wait", "--for=condition=Ready", f"pod/{name}", "--timeout=120s")
+    found: dict[str, object] = json.loads(platform.kubectl(state, "get", "pod", name, "-o", "json"))
+    return found
 
 
 def _exists(state: platform.PlatformState, kind: str, name: str) -> bool:
@@ -66,7 +103,7 @@ def _exists(state: platform.PlatformState, kind: str, name: str) -> bool:
 
 def test_real_node_runs_a_pod_and_down_leaves_nothing_behind(run_dir: Path) -> None:
     started = time.monotonic()
-    state = platform.up(run_dir, datastores=False, real_node=True)
+    state = _up(run_dir)
     up_seconds = time.monotonic() - started
     name = realnode.node_name("primary")
     sandbox = nodesandbox.load(realnode.nodes_dir(run_dir) / name)
@@ -83,16 +120,9 @@ def test_real_node_runs_a_pod_and_down_leaves_nothing_behind(run_dir: Path) -> N
     fake = platform.kubectl(state, "get", "nodes", "-l", "type=kwok", "-o", "name").split()
     assert len(fake) == 12  # kwok keeps its fake nodes beside the real one
 
-    net.wait_until(  # a fresh cluster: the controller-manager makes it within seconds
-        lambda: _exists(state, "serviceaccount", "default"),
-        what="the default service account",
-        timeout=60,
-    )
     created = time.monotonic()
-    platform.kubectl(state, "apply", "-f", "-", stdin=json.dumps(_pod(POD)))
-    platform.kubectl(state, "wait", "--for=condition=Ready", f"pod/{POD}", "--timeout=90s")
+    pod = _run(state, _pod(POD, pauseimage.REF, ["/pause", "hello", "from", "a", "real", "node"]))
     ready_seconds = time.monotonic() - created
-    pod = json.loads(platform.kubectl(state, "get", "pod", POD, "-o", "json"))
     assert pod["spec"]["nodeName"] == name
     assert ip_address(pod["status"]["podIP"]) in ip_network(sandbox.pod_cidr)
     net.wait_until(
@@ -110,3 +140,23 @@ def test_real_node_runs_a_pod_and_down_leaves_nothing_behind(run_dir: Path) -> N
     platform.down(run_dir)
     assert nodesandbox.leftovers(sandbox) == []
     assert [record.name for record in Supervisor(run_dir).records()] == []
+
+
+def test_a_debian_python_image_answers_http_on_its_pod_ip(run_dir: Path) -> None:
+    state = _up(run_dir)
+    page = b"hello over the pod network\n"
+    archive = baseimage.image(
+        "meridian.local/hello-http:1",
+        extra={"/srv/index.html": ociarchive.File(page)},
+        entrypoint=["python3", "-m", "http.server", "8080", "--directory", "/srv"],
+    )
+    realnode.import_image(run_dir, "primary", archive)
+    probe = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}
+    pod = _run(
+        state,
+        _pod("hello-http", "meridian.local/hello-http:1", [], readinessProbe=probe),
+    )
+    pod_ip = pod["status"]["podIP"]  # type: ignore[index]
+    # From the host, through the node's veth and bridge: the route the platform added, no other.
+    with urllib.request.urlopen(f"http://{pod_ip}:8080/index.html", timeout=5) as response:
+        assert response.read() == page
