@@ -110,6 +110,8 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
     existing = load(node_dir)
     if existing and not supervisor.exited(existing.holder):
         return existing
+    if existing:  # its holder died (a crash, a reboot): clear what is left before starting afresh
+        teardown(supervisor, existing)
     if os.geteuid() != 0:
         raise RuntimeError("a real node needs root (namespaces, mounts, cgroups); run kwok only")
     node_dir.mkdir(parents=True, exist_ok=True)

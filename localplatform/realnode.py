@@ -200,9 +200,13 @@ def stop_all(run_dir: Path) -> list[str]:
         return []
     supervisor = Supervisor(run_dir)
     stopped = []
-    for node_dir in sorted(folder.iterdir()):
-        started = time.monotonic()
+    # Last started, first stopped: the first node saved the sysctls as they were before any kubelet.
+    started = [path for path in folder.iterdir() if (path / "sandbox.json").exists()]
+    for node_dir in sorted(
+        started, key=lambda path: (path / "sandbox.json").stat().st_mtime, reverse=True
+    ):
+        began = time.monotonic()
         stop(supervisor, node_dir)
         stopped.append(node_dir.name)
-        print(f"stopped real node {node_dir.name} in {time.monotonic() - started:.1f} s")
+        print(f"stopped real node {node_dir.name} in {time.monotonic() - began:.1f} s")
     return stopped

@@ -130,6 +130,11 @@ def test_real_node_runs_a_pod_and_down_leaves_nothing_behind(run_dir: Path) -> N
         what="the pod's line in kubectl logs (apiserver -> kubelet over the node's InternalIP)",
         timeout=30,
     )
+    # A pod that does not tolerate the taint (every test pod today) stays on kwok's nodes.
+    untolerating = _pod("fake", pauseimage.REF, ["/pause"])
+    del untolerating["spec"]["nodeSelector"], untolerating["spec"]["tolerations"]  # type: ignore[attr-defined]
+    placed = _run(state, untolerating)
+    assert placed["spec"]["nodeName"] in {line.removeprefix("node/") for line in fake}  # type: ignore[index]
     rss = {row.name: row.rss_bytes for row in platform.status(run_dir) if row.name.startswith(name)}
     print(
         f"\nup (control plane + real node) {up_seconds:.1f} s; pod create -> Ready"
