@@ -53,11 +53,17 @@ def _ctr(sandbox: nodesandbox.Sandbox, containerd: Path, *args: str) -> str:
     return processes.run_checked(sandbox.nsenter(*argv))
 
 
+def ctr(run_dir: Path, cluster: str, *args: str) -> str:
+    """`ctr` against the cluster's real node, in its namespaces (images, tasks, containers)."""
+    sandbox = nodesandbox.load(nodes_dir(run_dir) / node_name(cluster))
+    if sandbox is None:
+        raise RuntimeError(f"no real node in cluster {cluster} of {run_dir}")
+    return _ctr(sandbox, gobuild.tool_dir("containerd"), *args)
+
+
 def import_image(run_dir: Path, cluster: str, archive: Path) -> None:
     """Make an image archive built on this machine available to the node's pods."""
-    sandbox = nodesandbox.load(nodes_dir(run_dir) / node_name(cluster))
-    assert sandbox is not None, f"no real node in cluster {cluster}"
-    _ctr(sandbox, gobuild.tool_dir("containerd"), "images", "import", str(archive))
+    ctr(run_dir, cluster, "images", "import", str(archive))
 
 
 def start(

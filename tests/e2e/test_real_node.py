@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from ipaddress import ip_address, ip_network
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -147,21 +148,91 @@ def test_real_node_runs_a_pod_and_down_leaves_nothing_behind(run_dir: Path) -> N
     assert [record.name for record in Supervisor(run_dir).records()] == []
 
 
-def test_a_debian_python_image_answers_http_on_its_pod_ip(run_dir: Path) -> None:
-    state = _up(run_dir)
-    page = b"hello over the pod network\n"
-    archive = baseimage.image(
-        "meridian.local/hello-http:1",
-        extra={"/srv/index.html": ociarchive.File(page)},
-        entrypoint=["python3", "-m", "http.server", "8080", "--directory", "/srv"],
-    )
-    realnode.import_image(run_dir, "primary", archive)
+HTTP_IMAGE = "meridian.local/hello-http:1"
+PAGE = b"hello over the pod network\n"
+
+
+@pytest.fixture(scope="module")
+def python_node() -> Iterator[tuple[platform.PlatformState, Path]]:
+    """One platform with a real node and a Debian python3 image for the tests of running pods."""
+    path = platform.default_run_dir().parent / f"test-realnode-{uuid.uuid4().hex[:8]}"
+    try:
+        state = _up(path)
+        archive = baseimage.image(
+            HTTP_IMAGE,
+            extra={"/srv/index.html": ociarchive.File(PAGE)},
+            entrypoint=["python3", "-m", "http.server", "8080", "--directory", "/srv"],
+        )
+        realnode.import_image(path, "primary", archive)
+        yield state, path
+    finally:
+        sandbox = nodesandbox.load(realnode.nodes_dir(path) / realnode.node_name("primary"))
+        platform.down(path)
+        shutil.rmtree(path, ignore_errors=True)
+    assert sandbox is None or nodesandbox.leftovers(sandbox) == []
+
+
+def _http_pod(name: str) -> dict[str, object]:
     probe = {"httpGet": {"path": "/", "port": 8080}, "periodSeconds": 1}
-    pod = _run(
-        state,
-        _pod("hello-http", "meridian.local/hello-http:1", [], readinessProbe=probe),
-    )
+    return _pod(name, HTTP_IMAGE, [], readinessProbe=probe)
+
+
+def _container(state: platform.PlatformState, pod: str) -> dict[str, Any]:
+    found = json.loads(platform.kubectl(state, "get", "pod", pod, "-o", "json"))
+    statuses: list[dict[str, Any]] = found["status"].get("containerStatuses", [])
+    return statuses[0] if statuses else {}
+
+
+def test_a_debian_python_image_answers_http_on_its_pod_ip(
+    python_node: tuple[platform.PlatformState, Path],
+) -> None:
+    state, _ = python_node
+    pod = _run(state, _http_pod("hello-http"))
     pod_ip = pod["status"]["podIP"]  # type: ignore[index]
     # From the host, through the node's veth and bridge: the route the platform added, no other.
     with urllib.request.urlopen(f"http://{pod_ip}:8080/index.html", timeout=5) as response:
-        assert response.read() == page
+        assert response.read() == PAGE
+
+
+def test_kubectl_exec_runs_inside_the_container_as_its_user(
+    python_node: tuple[platform.PlatformState, Path],
+) -> None:
+    state, _ = python_node
+    _run(state, _http_pod("exec-me"))
+    said = platform.kubectl(
+        state, "exec", "exec-me", "--", "python3", "-c", "import os; print(os.getuid())"
+    )
+    assert said.strip() == "65534"
+
+
+def test_a_sigkilled_container_is_restarted_and_ready_again(
+    python_node: tuple[platform.PlatformState, Path],
+) -> None:
+    state, run_dir = python_node
+    _run(state, _http_pod("kill-me"))
+    container_id = _container(state, "kill-me")["containerID"].removeprefix("containerd://")
+    realnode.ctr(run_dir, "primary", "tasks", "kill", "--signal=SIGKILL", container_id)
+    net.wait_until(
+        lambda: (
+            _container(state, "kill-me").get("restartCount") == 1
+            and _container(state, "kill-me").get("ready") is True
+        ),
+        what="kill-me restarted and Ready",
+        timeout=60,
+    )
+    assert _container(state, "kill-me")["lastState"]["terminated"]["exitCode"] == 137
+
+
+def test_a_container_over_its_memory_limit_is_oom_killed(
+    python_node: tuple[platform.PlatformState, Path],
+) -> None:
+    state, _ = python_node
+    hungry = _pod("hungry", HTTP_IMAGE, ["python3", "-c", "b = bytearray(256 * 2**20); input()"])
+    hungry["spec"]["restartPolicy"] = "Never"  # type: ignore[index]
+    platform.kubectl(state, "apply", "-f", "-", stdin=json.dumps(hungry))
+    net.wait_until(
+        lambda: "terminated" in _container(state, "hungry").get("state", {}),
+        what="hungry terminated",
+        timeout=60,
+    )
+    assert _container(state, "hungry")["state"]["terminated"]["reason"] == "OOMKilled"
