@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -236,3 +237,25 @@ def test_a_container_over_its_memory_limit_is_oom_killed(
         timeout=60,
     )
     assert _container(state, "hungry")["state"]["terminated"]["reason"] == "OOMKilled"
+
+
+def test_kubectl_port_forward_reaches_the_pod_from_host_loopback(
+    python_node: tuple[platform.PlatformState, Path],
+) -> None:
+    state, _ = python_node
+    _run(state, _http_pod("forward-me"))
+    port = net.free_ports(1)[0]
+    kubectl = [str(Path(state.bin_dir) / "kubectl"), f"--kubeconfig={state.kubeconfig}"]
+    forward = subprocess.Popen(
+        [*kubectl, "port-forward", f"--address={net.LOOPBACK}", "pod/forward-me", f"{port}:8080"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://{net.LOOPBACK}:{port}/index.html"
+        net.wait_until(lambda: net.http_ok(url), what="the forwarded port", timeout=30)
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert response.read() == PAGE
+    finally:
+        forward.terminate()
+        forward.wait()
