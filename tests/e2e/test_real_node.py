@@ -28,6 +28,7 @@ from meridian.localplatform import (
     ociarchive,
     pauseimage,
     platform,
+    processes,
     realnode,
 )
 from meridian.localplatform.processes import Supervisor
@@ -119,6 +120,8 @@ def test_real_node_runs_a_pod_and_down_leaves_nothing_behind(run_dir: Path) -> N
         assert node["metadata"]["labels"][key] == value
     assert {"type": "InternalIP", "address": sandbox.node_ip} in node["status"]["addresses"]
     assert "kwok.x-k8s.io/node" not in node["metadata"].get("annotations", {})
+    # Nothing routes out of the node: no default route in its namespace, only the veth and pods.
+    assert processes.run_checked(sandbox.nsenter("ip", "route", "show", "default")) == ""
     fake = platform.kubectl(state, "get", "nodes", "-l", "type=kwok", "-o", "name").split()
     assert len(fake) == 12  # kwok keeps its fake nodes beside the real one
 
