@@ -20,6 +20,8 @@ _PROBES = {
     # A real node's OCI runtime (its nsexec is C: no static Go build) and pod networking.
     "runc": "/usr/sbin/runc",
     "containernetworking-plugins": "/usr/lib/cni/bridge",
+    # Makes the Debian base of the images pods run (baseimage.py), from Debian's mirror.
+    "mmdebstrap": "/usr/bin/mmdebstrap",
 }
 
 
