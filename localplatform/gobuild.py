@@ -115,6 +115,8 @@ def _ldflags(tool: versions.GoTool) -> str:
                 f"-X {pkg}.gitCommit=0000000000000000000000000000000000000000",
                 f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
             ]
+    if tool.module == "github.com/containerd/containerd/v2":
+        flags.append(f"-X {tool.module}/version.Version={tool.version}")
     return " ".join(flags)
 
 
@@ -129,9 +131,11 @@ def build_tool(name: str, tool: versions.GoTool, out: Path) -> float:
     imports = "\n".join(f'\t_ "{pkg}"' for pkg in tool.binaries.values())
     (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
     _go(["mod", "tidy"], work)
-    ldflags = _ldflags(tool)
+    flags = ["-trimpath", "-ldflags", _ldflags(tool)]
+    if tool.tags:
+        flags += ["-tags", ",".join(tool.tags)]
     for binary, package in tool.binaries.items():
-        _go(["build", "-trimpath", "-ldflags", ldflags, "-o", str(out / binary), package], work)
+        _go(["build", *flags, "-o", str(out / binary), package], work)
     if name == "kwok":
         _write_kwok_stages(work, out)
     return time.monotonic() - started
@@ -141,26 +145,39 @@ def _outputs(name: str, tool: versions.GoTool) -> list[str]:
     return [*tool.binaries, *([KWOK_STAGES_NAME] if name == "kwok" else [])]
 
 
+def ensure_tool(name: str, tool: versions.GoTool, log: bool = True) -> Path:
+    """Build one tool unless its folder already holds every output; returns that folder."""
+    built = tool_dir(name)
+    if all((built / output).exists() for output in _outputs(name, tool)):
+        return built
+    built.mkdir(parents=True, exist_ok=True)
+    times_file = cache_base() / "build-times.json"
+    if log:
+        print(f"building {name} {tool.version} (cached afterwards in {built})", flush=True)
+    seconds = round(build_tool(name, tool, built), 1)
+    times: dict[str, float] = json.loads(times_file.read_text()) if times_file.exists() else {}
+    times[versions.tool_key(name)] = seconds
+    times_file.write_text(json.dumps(times, indent=2))
+    if log:
+        print(f"built {name} in {seconds} s", flush=True)
+    return built
+
+
 def ensure_built(log: bool = True) -> Path:
     """Build whatever is missing (minutes on a cold machine, nothing on a warm one)."""
     out = bin_dir()
     out.mkdir(parents=True, exist_ok=True)
-    times_file = cache_base() / "build-times.json"
-    times: dict[str, float] = json.loads(times_file.read_text()) if times_file.exists() else {}
     for name, tool in versions.GO_TOOLS.items():
-        built = tool_dir(name)
-        outputs = _outputs(name, tool)
-        if not all((built / output).exists() for output in outputs):
-            built.mkdir(parents=True, exist_ok=True)
-            if log:
-                print(f"building {name} {tool.version} (cached afterwards in {built})", flush=True)
-            times[versions.tool_key(name)] = round(build_tool(name, tool, built), 1)
-            times_file.write_text(json.dumps(times, indent=2))
-            if log:
-                print(f"built {name} in {times[versions.tool_key(name)]} s", flush=True)
-        for output in outputs:
+        built = ensure_tool(name, tool, log)
+        for output in _outputs(name, tool):
             link = out / output
             if not link.exists():
                 link.unlink(missing_ok=True)
                 link.symlink_to(built / output)
     return out
+
+
+def ensure_node_built(log: bool = True) -> dict[str, Path]:
+    """The real node's binaries (kubelet, containerd), each in its own tool folder, not linked
+    into the platform's PATH folder: a kwok-only platform never builds them."""
+    return {name: ensure_tool(name, tool, log) for name, tool in versions.NODE_TOOLS.items()}

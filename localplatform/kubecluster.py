@@ -53,7 +53,9 @@ class ClusterInfo:
         return asdict(self)
 
 
-def _kubeconfig(path: Path, *, cluster: str, server: str, ca: Path, client: pki.KeyPair) -> None:
+def write_kubeconfig(
+    path: Path, *, cluster: str, server: str, ca: Path, client: pki.KeyPair
+) -> None:
     def b64(file: Path) -> str:
         return base64.b64encode(file.read_bytes()).decode()
 
@@ -148,6 +150,14 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
         server=True,
     )
     sa = pki.service_account_keys(pki_dir)
+    # What the apiserver shows a kubelet (logs, exec, port-forward) on a real node.
+    kubelet_client = pki.issue(
+        ca,
+        pki_dir,
+        "apiserver-kubelet-client",
+        common_name="kube-apiserver",
+        organization="system:masters",
+    )
     server = f"https://{net.LOOPBACK}:{ports['apiserver']}"
     kubeconfigs = {}
     for stem, cn, org in (
@@ -158,7 +168,7 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
     ):
         client = pki.issue(ca, pki_dir, stem, common_name=cn, organization=org)
         kubeconfigs[stem] = run_dir / f"{stem}.kubeconfig"
-        _kubeconfig(
+        write_kubeconfig(
             kubeconfigs[stem], cluster=f"meridian-{name}", server=server, ca=ca.cert, client=client
         )
 
@@ -193,7 +203,13 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
                 f"--tls-cert-file={serving.cert}",
                 f"--tls-private-key-file={serving.key}",
                 f"--client-ca-file={ca.cert}",
-                "--authorization-mode=RBAC",
+                # Node + NodeRestriction: a real kubelet may touch only its own Node, Lease and pods.
+                "--authorization-mode=Node,RBAC",
+                "--enable-admission-plugins=NodeRestriction",
+                f"--kubelet-client-certificate={kubelet_client.cert}",
+                f"--kubelet-client-key={kubelet_client.key}",
+                # Nodes are reached by address, never by a name the host's resolver is asked for.
+                "--kubelet-preferred-address-types=InternalIP,Hostname",
                 f"--service-cluster-ip-range={SERVICE_CIDR}",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 f"--service-account-key-file={sa.cert}",

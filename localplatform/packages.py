@@ -17,6 +17,11 @@ _PROBES = {
     "rabbitmq-server": "/usr/lib/rabbitmq/bin/rabbitmq-server",
     # promtool checks and unit-tests the alerting rules (services/alerts).
     "prometheus": "/usr/bin/promtool",
+    # A real node's OCI runtime (its nsexec is C: no static Go build) and pod networking.
+    "runc": "/usr/sbin/runc",
+    "containernetworking-plugins": "/usr/lib/cni/bridge",
+    # Makes the Debian base of the images pods run (baseimage.py), from Debian's mirror.
+    "mmdebstrap": "/usr/bin/mmdebstrap",
 }
 
 

@@ -29,6 +29,7 @@ from meridian.localplatform import (
     pg,
     pipeline,
     rabbitmq_server,
+    realnode,
     redis_server,
     s3_server,
     stripe_mock,
@@ -150,6 +151,7 @@ def up(
     pg_standby: bool = False,
     datastores: bool = True,
     adopt_kubeconfig: str | None = None,
+    real_node: bool = False,
 ) -> PlatformState:
     """Start (or find, when already running) the clusters and datastores of one run directory.
 
@@ -176,8 +178,11 @@ def up(
         names = ["primary", "dr"] if dr else ["primary"]
         for name in names:
             cluster_dir = run_dir / "clusters" / name
-            state.clusters[name] = kubecluster.start(supervisor, cluster_dir, bins, name).to_json()
+            cluster = kubecluster.start(supervisor, cluster_dir, bins, name)
+            state.clusters[name] = cluster.to_json()
             save()
+            if real_node:
+                realnode.start(supervisor, run_dir, cluster, bins)
     if datastores:
         state.postgres = pg.start(supervisor, run_dir / "postgres", standby=pg_standby).to_json()
         save()
@@ -193,8 +198,11 @@ def up(
 
 
 def down(run_dir: Path | None = None) -> list[str]:
-    """Stop every process this run directory started; keeps data so `up` resumes it."""
-    return Supervisor(run_dir or default_run_dir()).stop_all()
+    """Stop every process this run directory started; keeps data so `up` resumes it.
+
+    Real nodes go first: their pods, namespaces, mounts and cgroups are undone, not just stopped."""
+    run_dir = run_dir or default_run_dir()
+    return realnode.stop_all(run_dir) + Supervisor(run_dir).stop_all()
 
 
 class ProcessStatus(NamedTuple):

@@ -17,6 +17,8 @@ class GoTool(NamedTuple):
     version: str
     binaries: dict[str, str]
     """Binary name -> Go package that builds it."""
+    tags: tuple[str, ...] = ()
+    """Go build tags (containerd leaves out the storage drivers that need cgo)."""
 
 
 KUBERNETES: Final = "v1.36.3"
@@ -27,6 +29,8 @@ ETCD: Final = "v3.6.16"
 KWOK: Final = "v0.8.0"
 STRIPE_MOCK: Final = "v0.203.0"
 POSTGRESQL_MAJOR: Final = "15"
+CONTAINERD: Final = "v2.4.2"
+"""containerd 2 implements the CRI RuntimeConfig call kubelet 1.36 asks for (Debian's 1.6 does not)."""
 
 GO_TOOLS: Final[dict[str, GoTool]] = {
     "kubernetes": GoTool(
@@ -55,6 +59,27 @@ GO_TOOLS: Final[dict[str, GoTool]] = {
 }
 
 
+NODE_TOOLS: Final[dict[str, GoTool]] = {
+    # The real node's binaries: built on the first `meridian dev up --real-node` only, kept out of
+    # GO_TOOLS so a platform of kwok nodes neither builds nor links them. runc and the CNI plugins
+    # come from Debian (packages.py): runc's nsexec is C, which a CGO_ENABLED=0 build cannot make.
+    "kubelet": GoTool(
+        module="k8s.io/kubernetes",
+        version=KUBERNETES,
+        binaries={"kubelet": "k8s.io/kubernetes/cmd/kubelet"},
+    ),
+    "containerd": GoTool(
+        module="github.com/containerd/containerd/v2",
+        version=CONTAINERD,
+        binaries={
+            name: f"github.com/containerd/containerd/v2/cmd/{name}"
+            for name in ("containerd", "containerd-shim-runc-v2", "ctr")
+        },
+        tags=("no_btrfs", "no_devmapper", "no_zfs"),
+    ),
+}
+
+
 def cache_key() -> str:
     """A short name for this exact set of Go-built versions: the folder of the platform's PATH."""
     pins = ",".join(f"{name}={tool.version}" for name, tool in sorted(GO_TOOLS.items()))
@@ -64,4 +89,5 @@ def cache_key() -> str:
 
 def tool_key(name: str) -> str:
     """Each tool builds into its own folder, so adding or bumping one never rebuilds the others."""
-    return f"{name}-{GO_TOOLS[name].version}"
+    tool = GO_TOOLS.get(name) or NODE_TOOLS[name]
+    return f"{name}-{tool.version}"

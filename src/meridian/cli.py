@@ -29,6 +29,7 @@ def _dev_up(args: argparse.Namespace) -> int:
         pg_standby=args.pg_standby,
         datastores=not args.no_datastores,
         adopt_kubeconfig=args.adopt_kubeconfig,
+        real_node=args.real_node,
     )
     if state.external_kubeconfig:
         # Everything below (CRDs, operators, --apply, the demo tenant) writes into that cluster.
@@ -148,6 +149,11 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="PATH",
                 help="use this existing cluster instead of starting one (the shell's KUBECONFIG"
                 " is never adopted on its own)",
+            )
+            sub.add_argument(
+                "--real-node",
+                action="store_true",
+                help="also run one real kubelet + containerd node per cluster (root only)",
             )
             sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
             sub.add_argument("--operators", action="store_true", help="start the operators")
