@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, periodic
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings
 from meridian.services.kit import tokens
 
 log = meridian_logging.get_logger("meridian.services.gateway.jwks")
@@ -78,7 +78,7 @@ class Jwks:
 JWKS = web.AppKey("jwks", Jwks)
 
 
-def jwks_context(settings: GatewaySettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def jwks_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry (after the client session): the cache, its first fetch, its refresh."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:

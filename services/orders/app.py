@@ -1,21 +1,26 @@
-"""Orders' app factory: the kit's skeleton, migrations, pool, inventory client behind its
+"""Orders' app factory: the runtime's skeleton, migrations, pool, inventory client behind its
 breaker, the shipments consumer, the outbox relay and the sweeper."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db, resilience
-from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, contracts, database, housekeeping, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
-from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
-from meridian.services.orders.settings import Settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from meridian.services.orders import (
+    MIGRATIONS,
+    consumers,
+    flow,
+    inventory,
+    openapi,
+    routes,
+    sweeper,
+)
+from meridian.services.orders.settings import SETTINGS, Settings
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -23,6 +28,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("orders: amqp_url is not configured")
     relay_url = (settings.relay_amqp_url or settings.amqp_url).get_secret_value()
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
 
     async def order_flow(app: web.Application) -> AsyncIterator[None]:
         breaker = resilience.CircuitBreaker(
@@ -39,13 +45,12 @@ def create_app(settings: Settings) -> web.Application:
             timeout=settings.inventory_timeout_s,
             attempts=settings.inventory_attempts,
         )
-        app[handlers.FLOW] = flow.Context(app[db.POOL], settings.db_role, client_)
+        app[routes.FLOW] = flow.Context(app[db.POOL], settings.db_role, client_)
         yield
 
     app.cleanup_ctx.extend(
         [
-            db.migrations_context(settings, MIGRATIONS),
-            db.pool_context(settings),
+            *database.contexts(settings, MIGRATIONS),
             client.session_context(total=settings.inventory_timeout_s),
             order_flow,
             messaging.connection_context(settings),
@@ -60,6 +65,6 @@ def create_app(settings: Settings) -> web.Application:
             sweeper.sweeper_context(settings),
         ]
     )
-    handlers.add_routes(app)
+    routes.add_routes(app)
     kit_openapi.route(app, openapi.description())
     return app

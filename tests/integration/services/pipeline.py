@@ -48,7 +48,7 @@ def inventory_config(
         "amqp_url": local_platform.rabbitmq_info.amqp_url,
         "pg_pool_max": 20,
         "shipments_queue": f"inventory.shipments.{suffix}",
-        "retry_delay_ms": 100,
+        "retry_delay_s": 0.1,
     }
     return inventory_settings.Settings(**{**values, **overrides})
 
@@ -64,7 +64,7 @@ def orders_config(
         "pg_pool_max": 20,
         "inventory_url": inventory_url,
         "shipments_queue": f"orders.shipments.{suffix}",
-        "retry_delay_ms": 100,
+        "retry_delay_s": 0.1,
     }
     return orders_settings.Settings(**{**values, **overrides})
 
