@@ -33,6 +33,11 @@ def _collect_garbage_after_each_test() -> Iterator[None]:
     gc.collect()
 
 
+_OWNED_BY_A_SERVER = frozenset({"RequestHandler.start"})
+"""Tasks an aiohttp server runs per connection: the server (a longer-lived fixture) owns and ends
+them; one that answered 413 lingers up to 10 s reading the unread body, after the test is over."""
+
+
 def _pending_tasks() -> set[asyncio.Task[object]]:
     """Unfinished tasks of every event loop, running or not (asyncio has no public API for that:
     `asyncio.all_tasks()` needs a running loop, and between tests the session loop is idle)."""
@@ -40,7 +45,12 @@ def _pending_tasks() -> set[asyncio.Task[object]]:
         every = set(asyncio.tasks._scheduled_tasks) | set(asyncio.tasks._eager_tasks)
     else:
         every = set(asyncio.tasks._all_tasks)
-    return {task for task in every if not task.done()}
+    return {
+        task
+        for task in every
+        if not task.done()
+        and getattr(task.get_coro(), "__qualname__", None) not in _OWNED_BY_A_SERVER
+    }
 
 
 def _settle(tasks: set[asyncio.Task[object]]) -> None:
