@@ -242,15 +242,18 @@ class Supervisor:
             self._wait_gone(record)
         self._forget(record)
 
-    def kill(self, name: str) -> None:
-        """Crash it: SIGKILL to the whole group at once, as the OOM killer would; returns when gone."""
+    def kill(self, name: str) -> int:
+        """Crash it: SIGKILL to the whole group at once, as the OOM killer would; returns the pid
+        it killed once it is gone. An unknown name raises `LookupError`: a crash test that names
+        a process this supervisor never started must fail, not pass having crashed nothing."""
         record = self._record(name)
         if record is None:
-            return
+            raise LookupError(f"no process {name!r} recorded in {self.pid_dir}")
         if record.alive:  # never signal a group whose leader is not ours any more
             _signal_group(record.pid, signal.SIGKILL)
             self._wait_gone(record)
         self._forget(record)
+        return record.pid
 
     @staticmethod
     def _wait_gone(record: ProcessRecord) -> None:

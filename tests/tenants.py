@@ -23,6 +23,18 @@ from meridian.core.registry.tenants import TenantRecord
 from meridian.localplatform import pipeline, platform, s3_server
 from meridian.services.kit import contracts
 
+OWNED_RESOURCES = (
+    "tenants",
+    "namespaces",
+    "resourcequotas",
+    "limitranges",
+    "networkpolicies",
+    "roles",
+    "rolebindings",
+    "secrets",
+)
+"""The resources the Tenant operator writes: Tenants themselves and what it creates for one."""
+
 _REQUEST = re.compile(r"^Request: (\w+) (\S+)$", re.M)
 _IDEMPOTENCY_KEY = re.compile(r"meridian_idempotency_key:(\S+)")
 

@@ -6,7 +6,6 @@ own tenants; the database `meridian_fulfillment` and the bucket are shared, keye
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import io
@@ -15,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import boto3
 import pypdf
 import pytest
@@ -79,6 +79,8 @@ class Events:
     """A test queue bound to the service's events exchange: what the relay published."""
 
     queue: pika_abc.AbstractQueue
+    dsn: str
+    exchange: str
 
     async def take(self, count: int, *, within: float = 20) -> list[contracts.ShipmentEvent]:
         found: list[contracts.ShipmentEvent] = []
@@ -95,21 +97,39 @@ class Events:
         await eventually(collected, within=within, interval=0.05)
         return found
 
-    async def none_left(self, wait: float = 1.0) -> bool:
-        await asyncio.sleep(wait)
+    async def none_left(self, *, within: float = 20) -> bool:
+        """No further event: once the relay has marked every row for this exchange sent (each
+        publish confirmed, so queued), the queue holds whatever else it published."""
+
+        async def relayed() -> bool:
+            """the relay sent every outbox row bound for the test's exchange"""
+            connection = await asyncpg.connect(self.dsn)
+            try:
+                unsent = await connection.fetchval(
+                    "SELECT count(*) FROM outbox WHERE exchange = $1 AND sent_at IS NULL",
+                    self.exchange,
+                )
+            finally:
+                await connection.close()
+            return int(unsent) == 0
+
+        await eventually(relayed, within=within, interval=0.05)
         return await self.queue.get(fail=False) is None
 
 
 @pytest_asyncio.fixture
 async def events(
-    amqp: pika_abc.AbstractRobustConnection, settings: FulfillmentSettings, suffix: str
+    amqp: pika_abc.AbstractRobustConnection,
+    settings: FulfillmentSettings,
+    fulfillment_dsn: str,
+    suffix: str,
 ) -> AsyncIterator[Events]:
     """Declared before the service starts, so the first shipment.created already has a route."""
     channel = await messaging.open_channel(amqp)
     await messaging.declare_exchange(channel, settings.events_exchange)
     queue = await channel.declare_queue(f"test{suffix}.shipments", durable=True)
     await queue.bind(settings.events_exchange, "shipment.created")
-    yield Events(queue)
+    yield Events(queue, fulfillment_dsn, settings.events_exchange)
     await channel.close()
     topology = consumers.orders_topology(settings)
     await delete_queues(
