@@ -23,7 +23,7 @@ class OperatorSettings(ProcessSettings):
     metrics_port: int = 8081
     peering_name: str = "meridian"
     """ClusterKopfPeering through which replicas elect the one active operator."""
-    resync_seconds: float = 60.0
+    resync_s: float = 60.0
     """Level-triggered resync: every object is reconciled from current state at this interval."""
 
 

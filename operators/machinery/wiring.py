@@ -143,10 +143,10 @@ def register(
     reconcile: Reconciler[SpecT, ClientsT],
     *,
     connections: Connections[ClientsT],
-    resync_seconds: float,
+    resync_s: float,
     finalize: Reconciler[SpecT, ClientsT] | None = None,
 ) -> None:
-    """Run `reconcile` on create, update, resume and every `resync_seconds` (drift repair).
+    """Run `reconcile` on create, update, resume and every `resync_s` (drift repair).
 
     With `finalize`, deletion waits for it (kopf's finalizer, named after the kind): it runs
     until its Observation asks for no requeue, with its status written after every attempt.
@@ -241,8 +241,8 @@ def register(
         *resource,
         registry=registry,
         id="resync",
-        interval=resync_seconds,
-        initial_delay=resync_seconds,
+        interval=resync_s,
+        initial_delay=resync_s,
     )(handle)
     if finalize is not None:
         kopf.on.delete(*resource, registry=registry, id="finalize")(handler(finalize, "finalized"))

@@ -19,5 +19,5 @@ def register(
         servicerelease.KIND,
         reconcile.reconcile,
         connections=wiring.Connections.kubernetes_only(),
-        resync_seconds=process.resync_seconds,
+        resync_s=process.resync_s,
     )

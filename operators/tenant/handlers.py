@@ -27,6 +27,6 @@ def register(
         tenant.KIND,
         reconcile.reconcile,
         connections=connections,
-        resync_seconds=process.resync_seconds,
+        resync_s=process.resync_s,
         finalize=offboarding.finalize,
     )

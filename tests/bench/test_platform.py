@@ -141,7 +141,7 @@ def test_operator_reconcile_throughput_and_idle_writes(
             # A short resync, so that the idle window below spans several level-triggered rounds.
             env={
                 "MERIDIAN_OPERATOR_PEERING_NAME": namespace,
-                "MERIDIAN_OPERATOR_RESYNC_SECONDS": "10",
+                "MERIDIAN_OPERATOR_RESYNC_S": "10",
             },
         )
         started = time.monotonic()

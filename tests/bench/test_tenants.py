@@ -83,7 +83,7 @@ def test_400_tenants_onboarded_idle_and_offboarded(
             env={
                 "MERIDIAN_OPERATOR_PEERING_NAME": f"bench-{prefix}",
                 # A short resync, so that the idle minute spans six level-triggered rounds.
-                "MERIDIAN_OPERATOR_RESYNC_SECONDS": "10",
+                "MERIDIAN_OPERATOR_RESYNC_S": "10",
             },
         )
         requests_before = apiserver_requests(local_platform, OWNED, writes_only=False)

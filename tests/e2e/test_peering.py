@@ -31,7 +31,7 @@ def test_of_two_replicas_exactly_one_reconciles(local_platform: platform.Platfor
                 only="edge",
                 env={
                     "MERIDIAN_OPERATOR_PEERING_NAME": peering,
-                    "MERIDIAN_OPERATOR_RESYNC_SECONDS": str(RESYNC_S),
+                    "MERIDIAN_OPERATOR_RESYNC_S": str(RESYNC_S),
                 },
             )
             for name in ("replica-a", "replica-b")

@@ -468,7 +468,7 @@ async def test_an_idle_operator_makes_no_api_writes_while_its_resync_runs(
         supervisor=operator,
         name=OPERATOR,
         only="tenant",
-        env={"MERIDIAN_OPERATOR_RESYNC_SECONDS": str(IDLE_RESYNC_S)},
+        env={"MERIDIAN_OPERATOR_RESYNC_S": str(IDLE_RESYNC_S)},
     )
     phases = platform.kubectl(
         local_platform, "get", "tenants", "-o", "jsonpath={.items[*].status.phase}"
