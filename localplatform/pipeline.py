@@ -20,7 +20,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from meridian.localplatform import carrier, net, s3_server
+from meridian.localplatform import carrier, net, s3_server, servicekeys
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
 SERVICES = ("auth", "inventory", "orders", "fulfillment", "gateway")
@@ -87,11 +87,12 @@ def _environments(state: Any, urls: dict[str, str], carrier_url: str) -> dict[st
             "ROUTES": json.dumps(routes),
         },
     }
+    identity = servicekeys.environments(Path(state.run_dir), urls)
     environments = {}
     for name in SERVICES:
         port = urls[name].rsplit(":", 1)[1]
         prefix = f"MERIDIAN_{name.upper()}_"
-        settings = {"HOST": net.LOOPBACK, "PORT": port, **own[name]}
+        settings = {"HOST": net.LOOPBACK, "PORT": port, **own[name], **identity[name]}
         environments[name] = {prefix + key: value for key, value in settings.items()}
     return environments
 

@@ -17,7 +17,7 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db
 from meridian.services.fulfillment import carrier, labels, openapi, routes, shipping
 from meridian.services.fulfillment.settings import FulfillmentSettings
-from meridian.services.kit import consumer, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, housekeeping, identity, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -79,6 +79,7 @@ def create_app(settings: FulfillmentSettings) -> web.Application:
         await app[FULFILLER].handle(delivery)
 
     app = runtime_app.create(settings)
+    identity.verifying(app, settings)
     app.cleanup_ctx.extend(
         [
             migrate,

@@ -12,7 +12,7 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, client, db, problems
 from meridian.services.gateway import jwks, proxy, ratelimit
 from meridian.services.gateway.settings import GatewaySettings
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts, identity, signing, tokens
 
 ROUTES = web.AppKey("routes", proxy.RouteTable)
 LIMITER = web.AppKey("limiter", ratelimit.Limiter)
@@ -62,7 +62,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     route = request.app[ROUTES].match(request.path)
     if route is None:
         raise problems.NotFound(f"No service serves {request.path}")
-    identity: dict[str, str] = {}
+    headers: dict[str, str] = {}
     if not route.public:
         claims = await _authenticate(request)
         verdict = await request.app[LIMITER].admit(claims)
@@ -72,13 +72,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
             raise problems.TooManyRequests(
                 verdict.retry_after, "The tenant's request rate limit is exhausted"
             )
-        identity = {
-            contracts.TENANT_HEADER: str(claims.tenant_id),
-            contracts.SUBJECT_HEADER: claims.sub,
-            contracts.SCOPES_HEADER: " ".join(claims.scopes),
-        }
+        caller = identity.Identity(claims.tenant_id, claims.sub, frozenset(claims.scopes))
+        headers = identity.forward(request.app[signing.SIGNER], caller, audience=route.audience)
     request.app[OVERHEAD].labels(route=route.prefix).observe(time.perf_counter() - started)
-    return await proxy.forward(request, request.app[client.SESSION], route, identity)
+    return await proxy.forward(request, request.app[client.SESSION], route, headers)
 
 
 def create_app(settings: GatewaySettings) -> web.Application:
@@ -122,5 +119,6 @@ def create_app(settings: GatewaySettings) -> web.Application:
         return web.json_response(OPENAPI)
 
     app.router.add_get("/openapi.json", openapi_json)
+    signing.signing(app, settings)  # the proof it forwards, and its JWKS for the services
     app.router.add_route("*", "/{path:.*}", handle)
     return app

@@ -11,7 +11,7 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
 from meridian.services.inventory import consumers, handlers, openapi, stockcache
 from meridian.services.inventory.settings import Settings
-from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, contracts, housekeeping, identity, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -21,6 +21,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.amqp_url is None:
         raise ValueError("inventory: amqp_url is not configured")
     app = runtime_app.create(settings)
+    identity.verifying(app, settings)
 
     async def stock_cache(app: web.Application) -> AsyncIterator[None]:
         app[handlers.CACHE] = stockcache.StockCache(app[cache.CLIENT], ttl_s=settings.cache_ttl_s)

@@ -10,7 +10,15 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db, resilience
-from meridian.services.kit import consumer, contracts, housekeeping, messaging, outbox
+from meridian.services.kit import (
+    consumer,
+    contracts,
+    housekeeping,
+    identity,
+    messaging,
+    outbox,
+    signing,
+)
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
 from meridian.services.orders.settings import Settings
@@ -23,6 +31,8 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("orders: amqp_url is not configured")
     relay_url = (settings.relay_amqp_url or settings.amqp_url).get_secret_value()
     app = runtime_app.create(settings)
+    identity.verifying(app, settings)
+    signing.signing(app, settings)
 
     async def order_flow(app: web.Application) -> AsyncIterator[None]:
         breaker = resilience.CircuitBreaker(
@@ -36,6 +46,7 @@ def create_app(settings: Settings) -> web.Application:
             app[client.SESSION],
             settings.inventory_url,
             breaker,
+            signer=app[signing.SIGNER],
             timeout=settings.inventory_timeout_s,
             attempts=settings.inventory_attempts,
         )

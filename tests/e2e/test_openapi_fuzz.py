@@ -50,7 +50,7 @@ def fuzzed(local_platform: platform.PlatformState) -> Iterator[Fuzzed]:
         tenant_id = asyncio.run(tenants.register(local_platform, name))
         email, password = pipeline.seed_demo(local_platform, started, run_dir, tenant=name)
         token = tenants.login(started.gateway_url, name, email, password)
-        yield Fuzzed(started, tenants.identity_headers(tenant_id, token))
+        yield Fuzzed(started, tenants.identity_headers(local_platform, tenant_id, token))
     finally:
         supervisor.stop_all()
 

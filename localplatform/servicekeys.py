@@ -1,0 +1,53 @@
+"""Who may call which service, locally: the signing keys and trusted issuers of the pipeline.
+
+Each service that calls a peer (the gateway, orders) gets its own RSA key, generated once into the
+platform's run directory (mode 0600, like auth's passphrase: every pipeline on this platform shares
+them, so a restarted service keeps its key); each called service trusts exactly its callers, by
+the URL of their JWKS. In a cluster the keys come from Secrets and the URLs from the chart.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+# callee -> the services that call it (the gateway for every external request).
+CALLERS = {
+    "orders": ("gateway",),
+    "inventory": ("gateway", "orders"),
+    "fulfillment": ("gateway",),
+}
+SIGNERS = sorted({caller for callers in CALLERS.values() for caller in callers})
+JWKS_PATH = "/.well-known/jwks.json"
+
+
+def key_file(run_dir: Path, service: str) -> Path:
+    """The service's private key (PKCS#8 PEM), created on first use; never rewritten."""
+    path = run_dir / "identity-keys" / f"{service}.pem"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as file:
+            file.write(pem)
+    return path
+
+
+def environments(run_dir: Path, urls: dict[str, str]) -> dict[str, dict[str, str]]:
+    """Per service, the `IDENTITY_*` settings (without the service's prefix)."""
+    env: dict[str, dict[str, str]] = {name: {} for name in urls}
+    for name in SIGNERS:
+        env[name]["IDENTITY_SIGNING_KEY_FILE"] = str(key_file(run_dir, name))
+    for callee, callers in CALLERS.items():
+        issuers = {f"meridian-{caller}": urls[caller] + JWKS_PATH for caller in callers}
+        env[callee]["IDENTITY_ISSUERS"] = json.dumps(issuers)
+    return env
