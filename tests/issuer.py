@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -114,3 +115,56 @@ def as_gateway(run_dir: str | Path, tenant_id: uuid.UUID, subject: str, scopes: 
     path = servicekeys.key_file(Path(run_dir), "gateway")
     key = tokens.load_private_keys(path)[0]
     return mint(tenant_id, scopes, subject=subject, issuer="meridian-gateway", key=key)
+
+
+def headers(tenant_id: uuid.UUID, scopes: Iterable[str] = ALL_SCOPES) -> dict[str, str]:
+    """The identity headers the gateway sets (for logs): naming a tenant proves nothing."""
+    return {
+        contracts.TENANT_HEADER: str(tenant_id),
+        contracts.SUBJECT_HEADER: "admin",
+        contracts.SCOPES_HEADER: " ".join(scopes),
+    }
+
+
+def forgeries(tenant_id: uuid.UUID) -> dict[str, dict[str, str]]:
+    """Ways to claim `tenant_id` without a valid token, each of which a service must refuse (401):
+    the identity headers alone, and with tokens that are not proof."""
+    stranger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    now = int(time.time())
+    unsigned = jwt.encode(
+        {"iss": TESTS, "aud": "meridian-orders", "sub": "x", "tenant_id": str(tenant_id)},
+        key="",
+        algorithm="none",
+    )
+
+    def bearer(token: str) -> dict[str, str]:
+        return {**headers(tenant_id), "Authorization": f"Bearer {token}"}
+
+    return {
+        "headers alone": headers(tenant_id),
+        "a token signed by a key the issuer does not publish": bearer(
+            mint(tenant_id, key=stranger)
+        ),
+        "a token from an issuer the service does not trust": bearer(
+            mint(tenant_id, issuer="meridian-stranger")
+        ),
+        "a token for another service": bearer(mint(tenant_id, audience="meridian-elsewhere")),
+        "a token expired beyond the clock skew": bearer(mint(tenant_id, ttl_s=-60)),
+        "an unsigned token": bearer(unsigned),
+        "an access token meant for the gateway": bearer(
+            jwt.encode(
+                {
+                    "iss": TESTS,
+                    "sub": "x",
+                    "tenant_id": str(tenant_id),
+                    "scopes": list(ALL_SCOPES),
+                    "iat": now,
+                    "exp": now + 60,
+                    "jti": "j",
+                },
+                private_key(TESTS),
+                algorithm="RS256",
+                headers={"kid": tokens.thumbprint(private_key(TESTS).public_key())},
+            )
+        ),
+    }
