@@ -41,16 +41,20 @@ class Jwks:
 
     async def key(self, kid: str) -> rsa.RSAPublicKey | None:
         found = self.keys.get(kid)
-        if found is None and self._clock() - self._last_attempt >= self.min_refresh_s:
+        if found is None:
             await self.refresh(unless_known=kid)
             found = self.keys.get(kid)
         return found
 
     async def refresh(self, unless_known: str | None = None) -> None:
-        """Fetch the JWKS; keeps the current keys when auth cannot be reached or answers junk."""
+        """Fetch the JWKS; keeps the current keys when the issuer cannot be reached or answers
+        junk. With `unless_known`: only when that kid is still unknown and no fetch began within
+        `min_refresh_s` (misses that waited for a fetch in flight take its result)."""
         async with self._lock:
-            if unless_known is not None and unless_known in self.keys:
-                return  # a concurrent miss fetched it while we waited
+            if unless_known is not None and (
+                unless_known in self.keys or self._clock() - self._last_attempt < self.min_refresh_s
+            ):
+                return
             self._last_attempt = self._clock()
             try:
                 async with self.session.get(self.url, timeout=aiohttp.ClientTimeout(5)) as answer:
