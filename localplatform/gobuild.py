@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
 import time
 from pathlib import Path
 
-from meridian.localplatform import versions
+from meridian.localplatform import processes, versions
 
 _STAGING_REPLACE = re.compile(r"^\s*(k8s\.io/[\w.-]+)\s+=>\s+\./staging/src/", re.MULTILINE)
 _GODEBUG = re.compile(r"^godebug .*$", re.MULTILINE)
@@ -79,12 +78,7 @@ def _go_env() -> dict[str, str]:
 
 
 def _go(args: list[str], cwd: Path) -> str:
-    result = subprocess.run(
-        ["go", *args], cwd=cwd, env=_go_env(), capture_output=True, text=True, check=False
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"go {' '.join(args)} failed in {cwd}:\n{result.stderr[-4000:]}")
-    return result.stdout
+    return processes.run_checked(["go", *args], cwd=cwd, env=_go_env())
 
 
 def _upstream_gomod(tool: versions.GoTool, cwd: Path) -> str:

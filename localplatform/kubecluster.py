@@ -10,14 +10,13 @@ from __future__ import annotations
 import base64
 import json
 import ssl
-import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from meridian.localplatform import net, pki
+from meridian.localplatform import net, pki, processes
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
 SERVICE_CIDR = "10.96.0.0/16"
@@ -286,13 +285,6 @@ def wait_apiserver_ready(supervisor: Supervisor, process: str, server: str, pki_
 
 def kubectl(bins: Path, kubeconfig: str, *args: str, stdin: str | None = None) -> str:
     """Our own kubectl build, of the cluster's version, against `kubeconfig`."""
-    result = subprocess.run(
-        [str(bins / "kubectl"), f"--kubeconfig={kubeconfig}", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        check=False,
+    return processes.run_checked(
+        [str(bins / "kubectl"), f"--kubeconfig={kubeconfig}", *args], stdin=stdin
     )
-    if result.returncode != 0:
-        raise RuntimeError(f"kubectl {' '.join(args)} failed: {result.stderr.strip()}")
-    return result.stdout

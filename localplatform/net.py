@@ -28,11 +28,15 @@ def free_ports(count: int) -> list[int]:
 
 
 def sticky_ports(path: Path, count: int) -> list[int]:
-    """Ports chosen once per run directory and kept in `path`, so a restart keeps its URLs."""
-    if not path.exists():
+    """Ports chosen once per run directory and kept in `path`, so a restart keeps its URLs; when
+    more are asked for than were kept (a service was added), the new ones are appended."""
+    kept = [int(port) for port in path.read_text().split()] if path.exists() else []
+    if len(kept) < count:
+        added = [port for port in free_ports(count + len(kept)) if port not in kept]
+        kept += added[: count - len(kept)]
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(" ".join(str(port) for port in free_ports(count)))
-    return [int(port) for port in path.read_text().split()]
+        path.write_text(" ".join(str(port) for port in kept))
+    return kept[:count]
 
 
 def tcp_open(port: int, host: str = LOOPBACK) -> bool:

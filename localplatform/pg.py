@@ -20,7 +20,7 @@ from meridian.localplatform.processes import (
     ProcessSpec,
     Supervisor,
     chown_to_service_user,
-    service_user,
+    run_checked,
 )
 
 DATABASES = (
@@ -53,22 +53,7 @@ class PostgresInfo:
 
 
 def _as_service_user(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> None:
-    user = service_user()
-    result = subprocess.run(
-        argv,
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        user=user.pw_uid if user else None,
-        group=user.pw_gid if user else None,
-        extra_groups=[] if user else None,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(
-            f"{' '.join(argv)} failed: {result.stderr.strip() or result.stdout.strip()}"
-        )
+    run_checked(argv, cwd=cwd, env=env, as_service_user=True)
 
 
 def _postgres_spec(name: str, data: Path, port: int) -> ProcessSpec:
@@ -177,27 +162,8 @@ def start(supervisor: Supervisor, run_dir: Path, *, standby: bool = False) -> Po
 
 def _create_databases(socket_dir: Path, port: int) -> None:
     def psql(sql: str) -> str:
-        result = subprocess.run(
-            [
-                "psql",
-                "-h",
-                str(socket_dir),
-                "-p",
-                str(port),
-                "-U",
-                SUPERUSER,
-                "-d",
-                "postgres",
-                "-tAc",
-                sql,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise RuntimeError(f"psql failed: {result.stderr.strip()}")
-        return result.stdout
+        server = ["-h", str(socket_dir), "-p", str(port), "-U", SUPERUSER, "-d", "postgres"]
+        return run_checked(["psql", *server, "-tAc", sql])
 
     existing = set(psql("SELECT datname FROM pg_database").split())
     for database in DATABASES:

@@ -1,9 +1,10 @@
 """The order pipeline as local processes behind the gateway: `meridian dev up --services`.
 
-The carrier fake, then auth, inventory, orders, fulfillment and the gateway, each as
-`python -m meridian.services.<name>` on a sticky loopback port, configured only through its own
-`MERIDIAN_<SERVICE>_*` variables (built here from the platform's state, as a chart would build
-them from values), each waited for on `/readyz`. `seed_demo` then gives a tenant a user and stock,
+The carrier fake, then every service of `SERVICES` (one entry each: its database, Redis, broker,
+gateway route and own settings), each as `python -m meridian.services.<name>` on a sticky
+loopback port, configured only through its own `MERIDIAN_<SERVICE>_*` variables (built by
+`environment` from the platform's state, as a chart would build them from values), each waited
+for on `/readyz`; the gateway's routes come from the same table. `seed_demo` then gives a tenant a user and stock,
 so `make up` ends with credentials that work through the gateway.
 """
 
@@ -17,13 +18,13 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
 from meridian.localplatform import carrier, net, s3_server, servicekeys
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
-SERVICES = ("auth", "inventory", "orders", "fulfillment", "gateway")
 DEMO_TENANT = "acme"
 DEMO_EMAIL = "demo@acme-outdoor.example"
 DEMO_SKUS = ("SKU-TENT-2P", "SKU-STOVE-1", "SKU-LAMP-3")
@@ -40,61 +41,105 @@ class Pipeline(NamedTuple):
         return self.urls["gateway"]
 
 
-def _environments(state: Any, urls: dict[str, str], carrier_url: str) -> dict[str, dict[str, str]]:
-    pg = state.postgres_info
-    redis_url, amqp_url = str(state.redis_url), state.rabbitmq_info.amqp_url
+class Where(NamedTuple):
+    """What a service's own settings are built from: the platform, and where everything runs."""
+
+    state: Any
+    urls: dict[str, str]
+    carrier_url: str
+
+
+class Service(NamedTuple):
+    """One service of the pipeline: what it takes from the platform, and its gateway route."""
+
+    name: str
+    database: str | None = None  # its MERIDIAN_<NAME>_PG_DSN
+    redis: bool = False
+    amqp: bool = False
+    route: str | None = None  # the gateway's prefix for it; None: not behind the gateway
+    public: bool = False  # the gateway forwards the route without a token
+    own: Callable[[Where], dict[str, str]] = lambda _where: {}  # the rest of its settings
+    # Peers whose internal tokens it takes besides the gateway's (`servicekeys`); each one signs.
+    callers: tuple[str, ...] = ()
+
+
+def _auth(where: Where) -> dict[str, str]:
+    return {
+        "PLATFORM_DSN": where.state.postgres_info.dsn("meridian_platform"),
+        # The platform's, not this pipeline's: every auth on one database shares its keys.
+        "SIGNING_KEY_PASSPHRASE": run_secret(Path(where.state.run_dir), "signing-key-passphrase"),
+        # Every local client (curl, the tests, the benchmarks) logs in from 127.0.0.1.
+        "LOGIN_ADDRESS_BURST": "100000",
+    }
+
+
+def _fulfillment(where: Where) -> dict[str, str]:
+    return {
+        "CARRIER_URL": where.carrier_url,
+        "CARRIER_API_KEY": carrier.API_KEY,
+        "S3_ENDPOINT": str(where.state.s3_endpoint),
+        "S3_REGION": s3_server.REGION,
+        "S3_ACCESS_KEY_ID": s3_server.ACCESS_KEY,
+        "S3_SECRET_ACCESS_KEY": s3_server.SECRET_KEY,
+    }
+
+
+def _gateway(where: Where) -> dict[str, str]:
     routes = {
-        "/v1/auth": {"url": urls["auth"], "public": True},
-        "/v1/orders": urls["orders"],
-        "/v1/inventory": urls["inventory"],
-        "/v1/fulfillment": urls["fulfillment"],
+        service.route: {"url": where.urls[service.name], "public": True}
+        if service.public
+        else where.urls[service.name]
+        for service in SERVICES
+        if service.route is not None
     }
-    own = {
-        "auth": {
-            "PG_DSN": pg.dsn("meridian_auth"),
-            "PLATFORM_DSN": pg.dsn("meridian_platform"),
-            "REDIS_URL": redis_url,
-            # The platform's, not this pipeline's: every auth on one database shares its keys.
-            "SIGNING_KEY_PASSPHRASE": run_secret(Path(state.run_dir), "signing-key-passphrase"),
-            # Every local client (curl, the tests, the benchmarks) logs in from 127.0.0.1.
-            "LOGIN_ADDRESS_BURST": "100000",
-        },
-        "inventory": {
-            "PG_DSN": pg.dsn("meridian_inventory"),
-            "REDIS_URL": redis_url,
-            "AMQP_URL": amqp_url,
-        },
-        "orders": {
-            "PG_DSN": pg.dsn("meridian_orders"),
-            "REDIS_URL": redis_url,
-            "AMQP_URL": amqp_url,
-            "INVENTORY_URL": urls["inventory"],
-        },
-        "fulfillment": {
-            "PG_DSN": pg.dsn("meridian_fulfillment"),
-            "AMQP_URL": amqp_url,
-            "CARRIER_URL": carrier_url,
-            "CARRIER_API_KEY": carrier.API_KEY,
-            "S3_ENDPOINT": str(state.s3_endpoint),
-            "S3_REGION": s3_server.REGION,
-            "S3_ACCESS_KEY_ID": s3_server.ACCESS_KEY,
-            "S3_SECRET_ACCESS_KEY": s3_server.SECRET_KEY,
-        },
-        "gateway": {
-            "PG_DSN": pg.dsn("meridian_platform"),
-            "REDIS_URL": redis_url,
-            "JWKS_URL": f"{urls['auth']}/.well-known/jwks.json",
-            "ROUTES": json.dumps(routes),
-        },
+    return {
+        "JWKS_URL": f"{where.urls['auth']}/.well-known/jwks.json",
+        "ROUTES": json.dumps(routes),
     }
-    identity = servicekeys.environments(Path(state.run_dir), urls)
-    environments = {}
-    for name in SERVICES:
-        port = urls[name].rsplit(":", 1)[1]
-        prefix = f"MERIDIAN_{name.upper()}_"
-        settings = {"HOST": net.LOOPBACK, "PORT": port, **own[name], **identity[name]}
-        environments[name] = {prefix + key: value for key, value in settings.items()}
-    return environments
+
+
+SERVICES = (
+    Service("auth", "meridian_auth", redis=True, route="/v1/auth", public=True, own=_auth),
+    Service(
+        "inventory",
+        "meridian_inventory",
+        redis=True,
+        amqp=True,
+        route="/v1/inventory",
+        callers=("orders",),
+    ),
+    Service(
+        "orders",
+        "meridian_orders",
+        redis=True,
+        amqp=True,
+        route="/v1/orders",
+        own=lambda where: {"INVENTORY_URL": where.urls["inventory"]},
+    ),
+    Service(
+        "fulfillment", "meridian_fulfillment", amqp=True, route="/v1/fulfillment", own=_fulfillment
+    ),
+    # The gateway's database is the registry (rate limits the operator has not cached yet).
+    Service("gateway", "meridian_platform", redis=True, own=_gateway),
+)
+"""Every service, in start order (a service starts after those it calls at start). A new service
+is one entry; its ports are appended to the run directory's sticky list, so keep the order."""
+
+
+def environment(service: Service, where: Where) -> dict[str, str]:
+    """`MERIDIAN_<NAME>_*`: where it listens, the datastores it takes, then its own settings."""
+    state = where.state
+    settings = {"HOST": net.LOOPBACK, "PORT": where.urls[service.name].rsplit(":", 1)[1]}
+    if service.database is not None:
+        settings["PG_DSN"] = state.postgres_info.dsn(service.database)
+    if service.redis:
+        settings["REDIS_URL"] = str(state.redis_url)
+    if service.amqp:
+        settings["AMQP_URL"] = state.rabbitmq_info.amqp_url
+    settings.update(service.own(where))
+    settings.update(servicekeys.environment(service, SERVICES, Path(state.run_dir), where.urls))
+    prefix = f"MERIDIAN_{service.name.upper()}_"
+    return {prefix + key: value for key, value in settings.items()}
 
 
 def start(state: Any, supervisor: Supervisor, run_dir: Path) -> Pipeline:
@@ -102,9 +147,12 @@ def start(state: Any, supervisor: Supervisor, run_dir: Path) -> Pipeline:
     carrier_url = carrier.start(supervisor, run_dir / "carrier")
     ports = net.sticky_ports(run_dir / "services.ports", len(SERVICES))
     urls = {
-        name: f"http://{net.LOOPBACK}:{port}" for name, port in zip(SERVICES, ports, strict=True)
+        service.name: f"http://{net.LOOPBACK}:{port}"
+        for service, port in zip(SERVICES, ports, strict=True)
     }
-    for name, env in _environments(state, urls, carrier_url).items():
+    where = Where(state, urls, carrier_url)
+    for service in SERVICES:
+        name, env = service.name, environment(service, where)
         process = f"svc-{name}"
         supervisor.start(
             ProcessSpec(

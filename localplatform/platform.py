@@ -20,6 +20,7 @@ from typing import Any, NamedTuple
 
 import asyncpg
 
+from meridian.core.registry import tenants
 from meridian.localplatform import (
     gobuild,
     kubecluster,
@@ -123,12 +124,17 @@ def load(run_dir: Path | None = None) -> PlatformState | None:
     return PlatformState(**json.loads(path.read_text())) if path.exists() else None
 
 
-def _external_kubeconfig(run_dir: Path) -> str | None:
-    """A KUBECONFIG from the caller's environment that is not one of ours: use that cluster."""
-    configured = os.environ.get("KUBECONFIG")
-    if not configured or Path(configured).resolve().is_relative_to(run_dir.resolve()):
+def _adopted_kubeconfig(run_dir: Path, requested: str | None, recorded: str | None) -> str | None:
+    """The cluster to use instead of starting one: only ever one named by the caller, never the
+    caller's KUBECONFIG (a shell left pointing at production must not be adopted by accident).
+
+    A run directory that adopted a cluster once keeps it on a later `up`; a kubeconfig inside the
+    run directory is our own cluster's, not a foreign one.
+    """
+    chosen = requested or recorded
+    if not chosen or Path(chosen).resolve().is_relative_to(run_dir.resolve()):
         return None
-    return configured
+    return str(Path(chosen).absolute())
 
 
 def _prepare_run_dir(run_dir: Path) -> None:
@@ -143,11 +149,14 @@ def up(
     dr: bool = False,
     pg_standby: bool = False,
     datastores: bool = True,
+    adopt_kubeconfig: str | None = None,
 ) -> PlatformState:
-    """Start (or adopt, when already running) the clusters and datastores of one run directory.
+    """Start (or find, when already running) the clusters and datastores of one run directory.
 
-    The state file is saved after every component, so a failure half-way leaves a directory that
-    `down` can still stop completely and a second `up` can finish.
+    With `adopt_kubeconfig` (`meridian dev up --adopt-kubeconfig`, a laptop's kind, say) no
+    control plane is started and that cluster is used; datastores are always our own. The state
+    file is saved after every component, so a failure half-way leaves a directory that `down` can
+    still stop completely and a second `up` can finish.
     """
     run_dir = run_dir or default_run_dir()
     _prepare_run_dir(run_dir)
@@ -155,7 +164,9 @@ def up(
     supervisor = Supervisor(run_dir)
     state = load(run_dir) or PlatformState(run_dir=str(run_dir), bin_dir=str(bins))
     state.bin_dir = str(bins)
-    state.external_kubeconfig = _external_kubeconfig(run_dir)
+    state.external_kubeconfig = _adopted_kubeconfig(
+        run_dir, adopt_kubeconfig, state.external_kubeconfig
+    )
 
     def save() -> None:
         _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
@@ -301,12 +312,7 @@ async def _tenant_registered(dsn: str, name: str) -> bool:
 
     conn = await asyncpg.connect(dsn)
     try:
-        found = await conn.fetchval(
-            "SELECT to_regclass('platform.tenants') IS NOT NULL"
-            " AND EXISTS (SELECT 1 FROM platform.tenants WHERE name = $1)",
-            name,
-        )
-        return bool(found)
+        return await tenants.is_registered(conn, name)
     finally:
         await conn.close()
 

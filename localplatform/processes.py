@@ -79,6 +79,35 @@ def service_user() -> pwd.struct_passwd | None:
         return pwd.getpwnam(SERVICE_USER)
 
 
+def run_checked(
+    argv: Sequence[str],
+    *,
+    stdin: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    as_service_user: bool = False,
+) -> str:
+    """Run a short command to completion and return its stdout; a failure raises with the
+    command and the tail of what it printed, so a platform that cannot start says why."""
+    user = service_user() if as_service_user else None
+    result = subprocess.run(
+        list(argv),
+        input=stdin,
+        env=None if env is None else dict(env),
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        user=user.pw_uid if user else None,
+        group=user.pw_gid if user else None,
+        extra_groups=[] if user else None,
+    )
+    if result.returncode != 0:
+        said = (result.stderr.strip() or result.stdout.strip())[-4000:]
+        raise RuntimeError(f"{' '.join(argv)} failed (exit {result.returncode}): {said}")
+    return result.stdout
+
+
 def chown_to_service_user(path: Path) -> None:
     user = service_user()
     if user is not None:

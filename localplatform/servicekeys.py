@@ -1,27 +1,24 @@
 """Who may call which service, locally: the signing keys and trusted issuers of the pipeline.
 
-Each service that calls a peer (the gateway, orders) gets its own RSA key, generated once into the
-platform's run directory (mode 0600, like auth's passphrase: every pipeline on this platform shares
-them, so a restarted service keeps its key); each called service trusts exactly its callers, by
-the URL of their JWKS. In a cluster the keys come from Secrets and the URLs from the chart.
+Each service that calls a peer (the gateway; those another service lists in `callers`) gets its
+own RSA key, generated once into the platform's run directory (mode 0600, like auth's passphrase:
+every pipeline on this platform shares them, so a restarted service keeps its key). Each service
+behind a token-checked gateway route trusts the gateway, and its `callers`, by the URL of their
+JWKS. In a cluster the keys come from Secrets and the URLs from the chart.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-# callee -> the services that call it (the gateway for every external request).
-CALLERS = {
-    "orders": ("gateway",),
-    "inventory": ("gateway", "orders"),
-    "fulfillment": ("gateway",),
-}
-SIGNERS = sorted({caller for callers in CALLERS.values() for caller in callers})
+GATEWAY = "gateway"
 JWKS_PATH = "/.well-known/jwks.json"
 
 
@@ -42,12 +39,16 @@ def key_file(run_dir: Path, service: str) -> Path:
     return path
 
 
-def environments(run_dir: Path, urls: dict[str, str]) -> dict[str, dict[str, str]]:
-    """Per service, the `IDENTITY_*` settings (without the service's prefix)."""
-    env: dict[str, dict[str, str]] = {name: {} for name in urls}
-    for name in SIGNERS:
-        env[name]["IDENTITY_SIGNING_KEY_FILE"] = str(key_file(run_dir, name))
-    for callee, callers in CALLERS.items():
-        issuers = {f"meridian-{caller}": urls[caller] + JWKS_PATH for caller in callers}
-        env[callee]["IDENTITY_ISSUERS"] = json.dumps(issuers)
-    return env
+def environment(
+    service: Any, services: Sequence[Any], run_dir: Path, urls: dict[str, str]
+) -> dict[str, str]:
+    """The `IDENTITY_*` settings of `service` (a `pipeline.Service`), without its prefix."""
+    settings: dict[str, str] = {}
+    signs = service.name == GATEWAY or any(service.name in other.callers for other in services)
+    if signs:
+        settings["IDENTITY_SIGNING_KEY_FILE"] = str(key_file(run_dir, service.name))
+    trusted = (*((GATEWAY,) if service.route and not service.public else ()), *service.callers)
+    if trusted:
+        issuers = {f"meridian-{caller}": urls[caller] + JWKS_PATH for caller in trusted}
+        settings["IDENTITY_ISSUERS"] = json.dumps(issuers)
+    return settings

@@ -17,6 +17,7 @@ from typing import Literal, NamedTuple
 import asyncpg
 
 from meridian.core.registry.connection import Connection
+from meridian.core.registry.tenants import TenantState
 
 KeyState = Literal["active", "suspended", "revoked"]
 SCHEME = "mrd"
@@ -35,6 +36,15 @@ class ApiKey(NamedTuple):
         return hashlib.sha256(self.token.encode()).digest()
 
 
+class FoundKey(NamedTuple):
+    """A stored key found by its public prefix, with what authenticating it needs."""
+
+    tenant_id: uuid.UUID
+    secret_sha256: bytes
+    key_state: KeyState
+    tenant_state: TenantState
+
+
 def generate() -> ApiKey:
     return ApiKey(prefix=secrets.token_hex(6), secret=secrets.token_urlsafe(32))
 
@@ -50,6 +60,18 @@ def parse(token: str) -> ApiKey:
 
 def matches(key: ApiKey, stored_digest: bytes) -> bool:
     return hmac.compare_digest(key.digest, stored_digest)
+
+
+async def find(conn: Connection, prefix: str) -> FoundKey | None:
+    """The key with this prefix, whichever tenant owns it: authenticating a key happens before
+    the tenant is known, so this goes through the one SECURITY DEFINER lookup
+    (`platform.find_api_key`) that crosses tenants; run it as `APP_ROLE` with no tenant set."""
+    row = await conn.fetchrow("SELECT * FROM platform.find_api_key($1)", prefix)
+    if row is None:
+        return None
+    return FoundKey(
+        row["tenant_id"], bytes(row["secret_sha256"]), row["key_state"], row["tenant_state"]
+    )
 
 
 async def ensure(

@@ -75,6 +75,34 @@ async def find(conn: Connection, name: str) -> asyncpg.Record | None:
     return row
 
 
+async def rate_limit(conn: Connection, tenant_id: uuid.UUID) -> RateLimit | None:
+    """The tenant's limit as the operator last wrote it (the gateway's read on a cache miss)."""
+    row = await conn.fetchrow(
+        "SELECT rate_limit_rps, rate_limit_burst FROM platform.tenants WHERE id = $1", tenant_id
+    )
+    return None if row is None else RateLimit(row["rate_limit_rps"], row["rate_limit_burst"])
+
+
+async def state_of(conn: Connection, tenant_id: uuid.UUID) -> TenantState | None:
+    """Whether the tenant is active or suspended; None when the registry does not know it."""
+    state: TenantState | None = await conn.fetchval(
+        "SELECT state FROM platform.tenants WHERE id = $1", tenant_id
+    )
+    return state
+
+
+async def is_registered(conn: Connection, name: str) -> bool:
+    """Whether a tenant named `name` has a row; False, not an error, before the registry's
+    migrations ran (the local platform polls this while the Tenant operator starts)."""
+    # Two statements: one naming the table fails to plan while the table does not exist.
+    if not await conn.fetchval("SELECT to_regclass('platform.tenants') IS NOT NULL"):
+        return False
+    found = await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM platform.tenants WHERE name = $1)", name
+    )
+    return bool(found)
+
+
 async def record_billing(
     conn: Connection,
     tenant_id: uuid.UUID,

@@ -1,8 +1,9 @@
 """Tenants' users: who may log in, with which password hash and scopes.
 
-Written and read by the auth service, always inside `db.tenant_connection(..., role=APP_ROLE)` so
-row-level security scopes every query to one tenant. The password hash is opaque here (auth
-chooses the algorithm); emails are stored lower-cased, unique per tenant.
+Written and read by the auth service, always inside
+`db.tenant_connection(..., role=connection.APP_ROLE)` so row-level security scopes every query to
+one tenant. The password hash is opaque here (auth chooses the algorithm); emails are stored
+lower-cased, unique per tenant.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ import asyncpg
 from meridian.core.registry.connection import Connection
 
 UserState = Literal["active", "disabled"]
-APP_ROLE = "meridian_app"
-"""The registry's role without BYPASSRLS (migration 0001); services `SET LOCAL ROLE` to it."""
 
 
 class TenantRef(NamedTuple):
@@ -117,15 +116,4 @@ async def set_scopes(
         tenant_id,
         user_id,
         scopes,
-    )
-
-
-async def set_state(
-    conn: Connection, tenant_id: uuid.UUID, user_id: uuid.UUID, state: UserState
-) -> None:
-    await conn.execute(
-        "UPDATE platform.users SET state = $3 WHERE tenant_id = $1 AND id = $2",
-        tenant_id,
-        user_id,
-        state,
     )

@@ -16,19 +16,25 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import uvloop
 from aiohttp import web
 from opentelemetry import trace
+from pydantic import SecretStr
 
 from meridian.core.runtime import logging as meridian_logging
 from meridian.core.runtime import metrics, middlewares, problems, tracing
-from meridian.core.runtime.settings import ServerSettings
+from meridian.core.runtime.settings import ProcessSettings, ServerSettings
 
 Check = Callable[[], Awaitable[object]]
 """A readiness check: returns when the dependency is usable, raises (or times out) when not."""
 
 log = meridian_logging.get_logger("meridian.core.runtime.app")
+
+T = TypeVar("T")
+CleanupContext = Callable[[web.Application], AsyncIterator[None]]
+"""An `app.cleanup_ctx` entry: sets up before the first request, tears down after the last."""
 
 
 class Readiness:
@@ -113,6 +119,37 @@ def create(settings: ServerSettings) -> web.Application:
     app.router.add_get("/readyz", _readyz)
     app.router.add_get("/metrics", _metrics)
     return app
+
+
+def required(settings: ProcessSettings, secret: SecretStr | None, what: str) -> str:
+    """The value of a setting a dependency cannot run without, or a start-up error naming it."""
+    if secret is None:
+        raise ValueError(f"{settings.name}: {what} is not configured")
+    return secret.get_secret_value()
+
+
+def dependency(
+    key: web.AppKey[T],
+    *,
+    check: str,
+    create: Callable[[], Awaitable[T]],
+    close: Callable[[T], Awaitable[object]],
+    ping: Callable[[T], Awaitable[object]],
+) -> CleanupContext:
+    """A `cleanup_ctx` entry for a client the app shares (a pool, a connection): opened into
+    `app[key]` before the first request, its readiness `check` registered, closed at shutdown.
+    One shape for every dependency, so each is ready-checked and closed the same way."""
+
+    async def context(app: web.Application) -> AsyncIterator[None]:
+        resource = await create()
+        app[key] = resource
+        app[READINESS].add(check, lambda: ping(resource))
+        try:
+            yield
+        finally:
+            await close(resource)
+
+    return context
 
 
 class Server:

@@ -1,24 +1,32 @@
-"""Redis for services: a client with timeouts, JSON values with a TTL, and an atomic token bucket.
+"""Redis for services: a client with timeouts, an atomic token bucket, and the rate limiter.
 
 The token bucket is one Lua script, so taking a token is a single round trip (EVALSHA) and two
 gateway replicas can never both spend the last token. Time comes from Redis's own clock (TIME)
 unless the caller passes `now`, so replicas with skewed clocks still share one bucket fairly.
-"""
+`RateLimiter` puts the bucket behind the one Redis-down behaviour every rate limit of ours has
+(the gateway's per tenant, auth's per login account and address): see its docstring."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import AsyncIterator, Callable
-from typing import Any, NamedTuple
+from collections.abc import Awaitable, Callable
+from typing import Any, NamedTuple, TypeVar
 
+import prometheus_client
 import redis.asyncio as aioredis
 from aiohttp import web
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from meridian.core.runtime import app as runtime_app
+from meridian.core.runtime import logging as meridian_logging
+from meridian.core.runtime import resilience
 from meridian.core.runtime.settings import RedisSettings
 
 CLIENT = web.AppKey("redis", aioredis.Redis)
+REDIS_FAILURES = (RedisError, OSError, TimeoutError)
+"""What "Redis cannot be reached" looks like: the client's errors, a refused socket, a timeout."""
+T = TypeVar("T")
+
+log = meridian_logging.get_logger(__name__)
 
 
 def create_client(url: str, *, timeout: float = 1.0) -> aioredis.Redis:
@@ -34,16 +42,6 @@ def create_client(url: str, *, timeout: float = 1.0) -> aioredis.Redis:
 async def ping(client: aioredis.Redis) -> None:
     if not await client.ping():
         raise ConnectionError("Redis did not answer PING")
-
-
-async def get_json(client: aioredis.Redis, key: str) -> Any:
-    """The JSON value under `key`, or None when it is absent (or expired)."""
-    raw = await client.get(key)
-    return None if raw is None else json.loads(raw)
-
-
-async def set_json(client: aioredis.Redis, key: str, value: Any, *, ttl: float) -> None:
-    await client.set(key, json.dumps(value, separators=(",", ":")), px=max(1, int(ttl * 1000)))
 
 
 TOKEN_BUCKET_LUA = """
@@ -123,6 +121,79 @@ class TokenBucket:
         raise NoScriptError("the token bucket script could not be loaded")
 
 
+class RateLimiter:
+    """Token buckets that admit while Redis cannot be reached, and say so.
+
+    The one Redis-down behaviour of every rate limit we run, requests and login attempts alike:
+    admit. Redis is a cache here (no persistence, allkeys-lru); refusing would turn a cache
+    outage into an API or login outage, and password guessing stays bounded by the hash's cost.
+    What is lost meanwhile is visible: `meridian_<name>_degraded` reads 1,
+    `meridian_<name>_bypassed_total` counts the calls admitted unchecked (both are alerted on),
+    and one log line marks each change. A circuit breaker keeps every caller from waiting out
+    Redis's timeout: after a failure, Redis is tried again only every `retry_s` (one probe), and
+    the first answer ends the degradation.
+    """
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        *,
+        name: str,
+        what: str,
+        retry_s: float,
+        registry: prometheus_client.CollectorRegistry,
+        on_breaker_change: Callable[[str, resilience.State], None] | None = None,
+    ) -> None:
+        """`name` prefixes the metrics; `what` (plural: "requests") is what they count."""
+        self.bucket = TokenBucket(client)
+        self.name = name
+        self.is_degraded = False
+        self.degraded = prometheus_client.Gauge(
+            f"meridian_{name}_degraded",
+            f"1 while Redis cannot be reached and {what} pass without rate limiting",
+            registry=registry,
+        )
+        self.bypassed = prometheus_client.Counter(
+            f"meridian_{name}_bypassed",
+            f"{what.capitalize()} admitted without rate limiting: Redis could not be reached",
+            registry=registry,
+        )
+        self.breaker = resilience.CircuitBreaker(
+            "redis",
+            failure_threshold=1,
+            open_for=retry_s,
+            failures=REDIS_FAILURES,
+            on_change=on_breaker_change,
+        )
+
+    async def take(self, key: str, *, rate: float, burst: int) -> Decision | None:
+        """A token from `key`'s bucket; None when Redis cannot be reached (the caller admits)."""
+        return await self.consult(lambda bucket: bucket.take(key, rate=rate, burst=burst))
+
+    async def consult(self, operation: Callable[[TokenBucket], Awaitable[T]]) -> T | None:
+        """`operation`'s answer, or None when Redis cannot be reached (the caller admits).
+
+        `operation` may do more Redis work than the bucket (the gateway reads the tenant's limit
+        and the revoked-token key beside it); any of it failing counts as Redis down.
+        """
+        try:
+            answer = await self.breaker.call(lambda: operation(self.bucket))
+        except (resilience.CircuitOpen, *REDIS_FAILURES) as error:
+            if not self.is_degraded:
+                log.warning(
+                    "Rate limiting degraded: Redis unreachable", limiter=self.name, error=str(error)
+                )
+                self.is_degraded = True
+                self.degraded.set(1)
+            self.bypassed.inc()
+            return None
+        if self.is_degraded:
+            log.info("Rate limiting restored: Redis answers again", limiter=self.name)
+            self.is_degraded = False
+            self.degraded.set(0)
+        return answer
+
+
 def _bucket_args(*, rate: float, burst: int, now: float | None, cost: int) -> list[str]:
     if rate <= 0 or burst < 1 or not 1 <= cost <= burst:
         raise ValueError(f"need rate > 0 and 1 <= cost <= burst, got {rate}, {cost}, {burst}")
@@ -134,20 +205,13 @@ def _decision(reply: Any) -> Decision:
     return Decision(bool(allowed), float(retry_after), float(remaining))
 
 
-def client_context(settings: RedisSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def client_context(settings: RedisSettings) -> runtime_app.CleanupContext:
     """A `cleanup_ctx` entry: the client into `app[CLIENT]` and the "redis" readiness check."""
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        if settings.redis_url is None:
-            raise ValueError(f"{settings.name}: redis_url is not configured")
-        client = create_client(
-            settings.redis_url.get_secret_value(), timeout=settings.redis_timeout_s
-        )
-        app[CLIENT] = client
-        app[runtime_app.READINESS].add("redis", lambda: ping(client))
-        try:
-            yield
-        finally:
-            await client.aclose()
+    async def create() -> aioredis.Redis:
+        url = runtime_app.required(settings, settings.redis_url, "redis_url")
+        return create_client(url, timeout=settings.redis_timeout_s)
 
-    return context
+    return runtime_app.dependency(
+        CLIENT, check="redis", create=create, close=aioredis.Redis.aclose, ping=ping
+    )

@@ -103,9 +103,7 @@ def migrations_context(
     """A `cleanup_ctx` entry before the pool's: the service's schema is at head before it serves."""
 
     async def context(_app: web.Application) -> AsyncIterator[None]:
-        if settings.pg_dsn is None:
-            raise ValueError(f"{settings.name}: pg_dsn is not configured")
-        await migrations.upgrade(settings.pg_dsn.get_secret_value(), folder)
+        await migrations.upgrade(runtime_app.required(settings, settings.pg_dsn, "pg_dsn"), folder)
         yield
 
     return context
@@ -123,26 +121,18 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def pool_context(
-    settings: PostgresSettings,
-) -> Callable[[web.Application], AsyncIterator[None]]:
+def pool_context(settings: PostgresSettings) -> runtime_app.CleanupContext:
     """A `cleanup_ctx` entry: opens the pool into `app[POOL]`, adds the "postgres" readiness check."""
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        if settings.pg_dsn is None:
-            raise ValueError(f"{settings.name}: pg_dsn is not configured")
-        pool = await create_pool(
-            settings.pg_dsn.get_secret_value(),
+    async def create() -> Pool:
+        return await create_pool(
+            runtime_app.required(settings, settings.pg_dsn, "pg_dsn"),
             application_name=settings.name,
             statement_timeout_ms=settings.statement_timeout_ms,
             min_size=settings.pg_pool_min,
             max_size=settings.pg_pool_max,
         )
-        app[POOL] = pool
-        app[runtime_app.READINESS].add("postgres", lambda: ping(pool))
-        try:
-            yield
-        finally:
-            await pool.close()
 
-    return context
+    return runtime_app.dependency(
+        POOL, check="postgres", create=create, close=asyncpg.Pool.close, ping=ping
+    )

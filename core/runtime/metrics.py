@@ -25,23 +25,11 @@ class Metrics:
     latency: prometheus_client.Histogram
     breaker_state: prometheus_client.Gauge
     shed: prometheus_client.Counter
-    outbox_parked: prometheus_client.Counter
-    outbox_pending: prometheus_client.Gauge
-    outbox_oldest_pending: prometheus_client.Gauge
-    outbox_parked_rows: prometheus_client.Gauge
-    housekeeping_deleted: prometheus_client.Counter
-    messages: prometheus_client.Counter
-    message_duration: prometheus_client.Histogram
 
     def observe(self, *, route: str, method: str, status: int, seconds: float) -> None:
         labels = {"route": route, "method": method, "status": str(status)}
         self.requests.labels(**labels).inc()
         self.latency.labels(**labels).observe(seconds)
-
-    def handled(self, queue: str, outcome: str, seconds: float) -> None:
-        """One delivery a consumer finished with (`consumer.Consumer`)."""
-        self.messages.labels(queue=queue, outcome=outcome).inc()
-        self.message_duration.labels(queue=queue).observe(seconds)
 
     def breaker_changed(self, name: str, state: resilience.State) -> None:
         """Pass as a CircuitBreaker's `on_change`."""
@@ -72,47 +60,6 @@ def create() -> Metrics:
         shed=prometheus_client.Counter(
             "http_requests_shed",
             "Requests refused with 503 because max_in_flight were being handled",
-            registry=registry,
-        ),
-        outbox_parked=prometheus_client.Counter(
-            "outbox_parked",
-            "Outbox rows set aside after the broker refused them max_attempts times",
-            registry=registry,
-        ),
-        outbox_pending=prometheus_client.Gauge(
-            "outbox_pending",
-            "Outbox rows not yet published (parked ones aside), as of the last housekeeping",
-            registry=registry,
-        ),
-        outbox_oldest_pending=prometheus_client.Gauge(
-            "outbox_oldest_pending_seconds",
-            "Age of the oldest outbox row not yet published (0 when none), as of the last "
-            "housekeeping",
-            registry=registry,
-        ),
-        outbox_parked_rows=prometheus_client.Gauge(
-            "outbox_parked_rows",
-            "Outbox rows parked and waiting to be re-driven by a human",
-            registry=registry,
-        ),
-        messages=prometheus_client.Counter(
-            "messages_handled",
-            "Deliveries a consumer finished with, by queue and outcome: acked, retried, "
-            "dead_lettered, requeued",
-            ("queue", "outcome"),
-            registry=registry,
-        ),
-        message_duration=prometheus_client.Histogram(
-            "message_handling_duration_seconds",
-            "Time from delivery to ack (or to parking it for a retry or in the DLQ)",
-            ("queue",),
-            buckets=LATENCY_BUCKETS,
-            registry=registry,
-        ),
-        housekeeping_deleted=prometheus_client.Counter(
-            "housekeeping_deleted_rows",
-            "Rows housekeeping deleted after their retention, by table",
-            ("table",),
             registry=registry,
         ),
     )

@@ -62,3 +62,5 @@ class RedisSettings(ProcessSettings):
 
     redis_url: SecretStr | None = None
     redis_timeout_s: float = Field(default=1.0, gt=0)
+    # After a failure, Redis is not tried again for `redis_retry_s` (`cache.RateLimiter`'s breaker).
+    redis_retry_s: float = Field(default=1.0, gt=0)

@@ -8,7 +8,7 @@
   its tokens have expired); prints its kid.
 
 Settings come from `MERIDIAN_AUTH_*` (PG_DSN: meridian_auth; PLATFORM_DSN: meridian_platform;
-REDIS_URL; see `settings.AuthSettings`).
+REDIS_URL; see `settings.Settings`).
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import db
 from meridian.services.auth import keys, registry, users
 from meridian.services.auth.app import create_app
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 
 
-async def _rotate(settings: AuthSettings, activate_in: float | None) -> str:
+async def _rotate(settings: Settings, activate_in: float | None) -> str:
     await registry.migrate(settings)
     assert settings.pg_dsn is not None
     pool = await db.create_pool(settings.pg_dsn.get_secret_value(), application_name="auth-cli")
@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         "--activate-in", type=float, default=None, help="seconds (default: settings)"
     )
     args = parser.parse_args(argv)
-    settings = AuthSettings()
+    settings = Settings()
     if args.command == "create-user":
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:

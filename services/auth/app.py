@@ -1,4 +1,4 @@
-"""Auth's app factory: the kit's skeleton, both databases, Redis, the key ring, the routes."""
+"""Auth's app factory: the runtime's skeleton, both databases, Redis, the key ring, the routes."""
 
 from __future__ import annotations
 
@@ -8,18 +8,18 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
-from meridian.services.auth import handlers, keys, openapi, registry, throttle
+from meridian.services.auth import keys, openapi, registry, routes, throttle
 from meridian.services.auth.passwords import Passwords
-from meridian.services.auth.settings import AuthSettings
-from meridian.services.kit import contracts
+from meridian.services.auth.settings import SETTINGS, Settings
 from meridian.services.kit import openapi as kit_openapi
 
 
-def create_app(settings: AuthSettings) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
 
     async def passwords(app: web.Application) -> AsyncIterator[None]:
-        app[handlers.PASSWORDS] = Passwords(settings)
+        app[routes.PASSWORDS] = Passwords(settings)
         yield
 
     # Order matters: the registry context runs both migrations before auth's own pool opens.
@@ -34,10 +34,6 @@ def create_app(settings: AuthSettings) -> web.Application:
         ]
     )
 
-    app.router.add_post("/v1/auth/login", handlers.login)
-    app.router.add_post("/v1/auth/refresh", handlers.refresh)
-    app.router.add_post("/v1/auth/token", handlers.api_key_token)
-    app.router.add_post("/v1/auth/revoke", handlers.revoke)
-    app.router.add_get(contracts.JWKS_PATH, handlers.jwks)
+    routes.add_routes(app)
     kit_openapi.route(app, openapi.description())
     return app

@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from meridian.core.runtime import db, periodic
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 from meridian.services.kit import tokens
 
 log = meridian_logging.get_logger("meridian.services.auth.keys")
@@ -56,7 +56,7 @@ def _now() -> datetime.datetime:
     return datetime.datetime.now(datetime.UTC)
 
 
-def passphrase(settings: AuthSettings) -> bytes:
+def passphrase(settings: Settings) -> bytes:
     """The key-encryption passphrase; a clear error when it is not configured."""
     if (
         settings.signing_key_passphrase is None
@@ -114,7 +114,7 @@ async def _insert(
     return kid
 
 
-async def rotate(pool: db.Pool, settings: AuthSettings, *, activate_in: float | None = None) -> str:
+async def rotate(pool: db.Pool, settings: Settings, *, activate_in: float | None = None) -> str:
     """A new key signing from now + `activate_in` (default: the settings' delay); returns its kid.
 
     Every key without a retirement time gets one: the new key's activation plus the lifetime of
@@ -125,7 +125,7 @@ async def rotate(pool: db.Pool, settings: AuthSettings, *, activate_in: float | 
         return await _rotate_locked(conn, settings, delay)
 
 
-async def _rotate_locked(conn: db.Connection, settings: AuthSettings, delay: float) -> str:
+async def _rotate_locked(conn: db.Connection, settings: Settings, delay: float) -> str:
     active_from = await conn.fetchval("SELECT now()") + datetime.timedelta(seconds=delay)
     kid = await _insert(
         conn, bits=settings.key_bits, secret=passphrase(settings), active_from=active_from
@@ -142,7 +142,7 @@ async def _rotate_locked(conn: db.Connection, settings: AuthSettings, delay: flo
     return kid
 
 
-async def rotate_if_due(pool: db.Pool, settings: AuthSettings) -> str | None:
+async def rotate_if_due(pool: db.Pool, settings: Settings) -> str | None:
     """First start: a key active at once. Later: a successor when the newest key is too old."""
     async with pool.acquire() as conn, conn.transaction():
         await _lock(conn)
@@ -160,7 +160,7 @@ async def rotate_if_due(pool: db.Pool, settings: AuthSettings) -> str | None:
 class KeyRing:
     """This replica's view of the keys: which one signs now, which ones are published."""
 
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.keys: dict[str, SigningKey] = {}
         self._secret = passphrase(settings)
@@ -214,7 +214,7 @@ class KeyRing:
 RING = web.AppKey("key_ring", KeyRing)
 
 
-def ring_context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def ring_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry: keys ensured, the ring loaded, then kept fresh in the background."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:

@@ -13,11 +13,11 @@ import asyncio
 import argon2
 from argon2 import exceptions as argon2_errors
 
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 
 
 class Passwords:
-    def __init__(self, settings: AuthSettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         self._hasher = argon2.PasswordHasher(
             time_cost=settings.argon2_time_cost,
             memory_cost=settings.argon2_memory_kib,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aiohttp import web
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -10,7 +11,7 @@ from meridian.services.kit.settings import ServiceSettings
 DAY = 86_400
 
 
-class AuthSettings(ServiceSettings):
+class Settings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="MERIDIAN_AUTH_", extra="ignore", frozen=True)
 
     name: str = "auth"
@@ -72,3 +73,7 @@ class AuthSettings(ServiceSettings):
     argon2_memory_kib: int = Field(default=65_536, ge=8_192)
     argon2_parallelism: int = Field(default=4, ge=1)
     password_hash_concurrency: int = Field(default=4, ge=1)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+"""This service's settings in its app, typed as its own class: handlers need no downcast."""

@@ -9,9 +9,9 @@ account's password. Per client address: `login_address_burst`, then
 ignored. Every attempt spends its tokens before the password is checked, whether or not the
 account exists, so the answers do not tell which emails are real and the argon2 work is bounded
 too. Keys are digests: no email or address sits in Redis in clear. When Redis is down, logins
-are let through (the gateway's rate limit degrades the same way) and
-`meridian_auth_login_throttle_bypassed` counts them; `meridian_auth_login_throttled{by}` counts
-the 429s, by bucket.
+are let through (`cache.RateLimiter`, the gateway's rate limit too, says why):
+`meridian_auth_login_throttle_degraded` reads 1 and `meridian_auth_login_throttle_bypassed`
+counts the buckets skipped; `meridian_auth_login_throttled{by}` counts the 429s, by bucket.
 """
 
 from __future__ import annotations
@@ -21,15 +21,11 @@ from collections.abc import AsyncIterator, Callable
 
 import prometheus_client
 import redis.asyncio as aioredis
-import redis.exceptions
 from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
-from meridian.core.runtime import cache, problems
-from meridian.core.runtime import logging as meridian_logging
-from meridian.services.auth.settings import AuthSettings
-
-log = meridian_logging.get_logger("meridian.services.auth.throttle")
+from meridian.core.runtime import cache, metrics, problems
+from meridian.services.auth.settings import Settings
 
 
 def key(tenant: str, email: str) -> str:
@@ -56,21 +52,23 @@ class LoginThrottle:
     def __init__(
         self,
         client: aioredis.Redis,
-        settings: AuthSettings,
-        registry: prometheus_client.CollectorRegistry,
+        settings: Settings,
+        app_metrics: metrics.Metrics,
     ) -> None:
-        self.bucket = cache.TokenBucket(client)
-        self.settings = settings
-        self.bypassed = prometheus_client.Counter(
-            "meridian_auth_login_throttle_bypassed",
-            "Login attempts let through unthrottled because Redis could not be reached",
-            registry=registry,
+        self.limiter = cache.RateLimiter(
+            client,
+            name="auth_login_throttle",
+            what="login attempts",
+            retry_s=settings.redis_retry_s,
+            registry=app_metrics.registry,
+            on_breaker_change=app_metrics.breaker_changed,
         )
+        self.settings = settings
         self.throttled = prometheus_client.Counter(
             "meridian_auth_login_throttled",
             "Login attempts refused with 429, by the bucket that was empty (account or address)",
             ["by"],
-            registry=registry,
+            registry=app_metrics.registry,
         )
 
     async def spend_attempt(self, request: web.BaseRequest, tenant: str, email: str) -> None:
@@ -94,13 +92,8 @@ class LoginThrottle:
         )
 
     async def _spend(self, by: str, bucket_key: str, per_minute: float, burst: int) -> None:
-        try:
-            decision = await self.bucket.take(bucket_key, rate=per_minute / 60, burst=burst)
-        except (redis.exceptions.RedisError, OSError) as error:
-            self.bypassed.inc()
-            log.warning("Login throttle unavailable; attempt allowed", error=str(error))
-            return
-        if not decision.allowed:
+        decision = await self.limiter.take(bucket_key, rate=per_minute / 60, burst=burst)
+        if decision is not None and not decision.allowed:
             self.throttled.labels(by).inc()
             raise problems.TooManyRequests(
                 decision.retry_after, f"Too many login attempts for this {by}; retry later"
@@ -110,13 +103,11 @@ class LoginThrottle:
 THROTTLE = web.AppKey("login_throttle", LoginThrottle)
 
 
-def context(settings: AuthSettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry after the Redis client's."""
 
     async def throttle(app: web.Application) -> AsyncIterator[None]:
-        app[THROTTLE] = LoginThrottle(
-            app[cache.CLIENT], settings, app[runtime_app.METRICS].registry
-        )
+        app[THROTTLE] = LoginThrottle(app[cache.CLIENT], settings, app[runtime_app.METRICS])
         yield
 
     return throttle

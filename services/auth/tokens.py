@@ -8,13 +8,13 @@ import uuid
 import jwt
 
 from meridian.services.auth.keys import KeyRing
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 from meridian.services.kit import contracts, tokens
 
 
 def issue(
     ring: KeyRing,
-    settings: AuthSettings,
+    settings: Settings,
     *,
     subject: str,
     tenant_id: uuid.UUID,
@@ -40,7 +40,7 @@ def issue(
     return token, claims
 
 
-def verify(ring: KeyRing, settings: AuthSettings, token: str) -> contracts.AccessClaims:
+def verify(ring: KeyRing, settings: Settings, token: str) -> contracts.AccessClaims:
     """One of our access tokens, checked; `tokens.InvalidToken` otherwise."""
     key = ring.public_key(tokens.kid_of(token))
     if key is None:

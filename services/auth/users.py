@@ -12,7 +12,7 @@ from meridian.core.registry import users
 from meridian.core.runtime import db
 from meridian.services.auth import registry
 from meridian.services.auth.passwords import Passwords
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings
 
 
 class UnknownTenant(LookupError):
@@ -50,7 +50,7 @@ async def create_user(
 
 
 async def create_user_from_settings(
-    settings: AuthSettings,
+    settings: Settings,
     *,
     tenant: str,
     email: str,

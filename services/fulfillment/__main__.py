@@ -7,7 +7,7 @@ from meridian.services.fulfillment import app, settings
 
 
 def main() -> None:
-    config = settings.FulfillmentSettings()
+    config = settings.Settings()
     runtime_app.run(app.create_app(config), config)
 
 

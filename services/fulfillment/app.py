@@ -1,4 +1,4 @@
-"""`create_app(settings)`: the kit's skeleton plus fulfillment's routes, consumer and relay.
+"""`create_app(settings)`: the runtime's skeleton plus fulfillment's routes, consumer and relay.
 
 Start-up order (cleanup_ctx; shutdown runs it backwards): migrations, the pool, the HTTP client
 for the carrier, the label store, the AMQP connection and the `fulfillment.events` exchange, the
@@ -8,32 +8,26 @@ outbox relay, and last the consumer, so on shutdown the consumer stops taking me
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
-from meridian.core import migrations
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db
-from meridian.services.fulfillment import carrier, labels, openapi, routes, shipping
-from meridian.services.fulfillment.settings import FulfillmentSettings
-from meridian.services.kit import consumer, housekeeping, identity, messaging, outbox
+from meridian.services.fulfillment import (
+    MIGRATIONS,
+    carrier,
+    consumers,
+    labels,
+    openapi,
+    routes,
+    shipping,
+)
+from meridian.services.fulfillment.settings import SETTINGS, Settings
+from meridian.services.kit import consumer, database, housekeeping, identity, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
-MIGRATIONS = Path(__file__).parent / "migrations"
-FULFILLER = web.AppKey("fulfiller", shipping.Fulfiller)
 
-
-def orders_topology(settings: FulfillmentSettings) -> messaging.Topology:
-    return messaging.Topology(
-        exchange=settings.orders_exchange,
-        queue=settings.orders_queue,
-        routing_keys=("order.confirmed",),
-        retry_delay_ms=settings.retry_delay_ms,
-    )
-
-
-def create_app(settings: FulfillmentSettings) -> web.Application:
+def create_app(settings: Settings) -> web.Application:
     if (
         settings.pg_dsn is None
         or settings.amqp_url is None
@@ -44,23 +38,10 @@ def create_app(settings: FulfillmentSettings) -> web.Application:
             "fulfillment needs MERIDIAN_FULFILLMENT_PG_DSN, _AMQP_URL, _CARRIER_URL and"
             " _CARRIER_API_KEY"
         )
-    dsn = settings.pg_dsn.get_secret_value()
     carrier_url, carrier_key = settings.carrier_url, settings.carrier_api_key.get_secret_value()
 
-    async def migrate(_app: web.Application) -> AsyncIterator[None]:
-        if settings.migrate_on_start:
-            await migrations.upgrade(dsn, MIGRATIONS)
-        yield
-
-    async def events_exchange(app: web.Application) -> AsyncIterator[None]:
-        """The relay publishes to an exchange that must exist (a missing one closes the channel)."""
-        channel = await messaging.open_channel(app[messaging.CONNECTION])
-        await messaging.declare_exchange(channel, settings.events_exchange)
-        await channel.close()
-        yield
-
     async def fulfiller(app: web.Application) -> AsyncIterator[None]:
-        app[FULFILLER] = shipping.Fulfiller(
+        app[consumers.FULFILLER] = shipping.Fulfiller(
             pool=app[db.POOL],
             carrier_client=carrier.Client(
                 app[client.SESSION],
@@ -75,26 +56,25 @@ def create_app(settings: FulfillmentSettings) -> web.Application:
         )
         yield
 
-    async def handle(delivery: consumer.Delivery) -> None:
-        await app[FULFILLER].handle(delivery)
-
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
     identity.verifying(app, settings)
     app.cleanup_ctx.extend(
         [
-            migrate,
-            db.pool_context(settings),
+            *database.contexts(settings, MIGRATIONS),
             client.session_context(
                 total=settings.carrier_timeout_s, connect=settings.carrier_connect_timeout_s
             ),
             labels.store_context(settings),
             messaging.connection_context(settings),
-            events_exchange,
+            messaging.exchanges_context(settings.events_exchange),
             fulfiller,
             outbox.relay_context(db.POOL, settings.amqp_url.get_secret_value(), name=settings.name),
             housekeeping.context(db.POOL, settings),
             consumer.consumer_context(
-                orders_topology(settings), handle, prefetch=settings.amqp_prefetch
+                consumers.orders_topology(settings),
+                consumers.order_handler(app),
+                prefetch=settings.amqp_prefetch,
             ),
         ]
     )

@@ -18,7 +18,7 @@ from botocore.config import Config as BotoConfig
 from mypy_boto3_s3 import S3Client
 
 from meridian.core.runtime import app as runtime_app
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import Settings
 
 
 def key(tenant_id: uuid.UUID, order_id: uuid.UUID, shipment_id: uuid.UUID) -> str:
@@ -45,7 +45,7 @@ class LabelStore:
         await asyncio.to_thread(self.client.head_bucket, Bucket=self.bucket)
 
 
-def create_client(settings: FulfillmentSettings) -> S3Client:
+def create_client(settings: Settings) -> S3Client:
     credentials: dict[str, Any] = {}
     if settings.s3_access_key_id and settings.s3_secret_access_key:
         credentials = {
@@ -72,7 +72,7 @@ STORE = web.AppKey("label_store", LabelStore)
 
 
 def store_context(
-    settings: FulfillmentSettings,
+    settings: Settings,
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry: the label store into `app[STORE]`, the "s3" readiness check."""
 

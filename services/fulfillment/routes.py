@@ -9,6 +9,7 @@ from aiohttp import web
 
 from meridian.core.runtime import db, problems
 from meridian.services.fulfillment import models, store
+from meridian.services.fulfillment.settings import SETTINGS
 from meridian.services.kit import contracts, identity
 
 
@@ -18,7 +19,9 @@ async def list_shipments(request: web.Request) -> web.Response:
         query = models.ShipmentQuery.model_validate(dict(request.query))
     except pydantic.ValidationError as error:
         raise problems.from_validation_error(error) from error
-    async with db.tenant_connection(request.app[db.POOL], tenant_id, role=store.APP_ROLE) as conn:
+    async with db.tenant_connection(
+        request.app[db.POOL], tenant_id, role=request.app[SETTINGS].db_role
+    ) as conn:
         found = await store.find(conn, order_id=query.order_id, limit=query.limit)
     return web.json_response(text=models.ShipmentList(items=found).model_dump_json())
 
@@ -29,7 +32,9 @@ async def get_shipment(request: web.Request) -> web.Response:
         shipment_id = uuid.UUID(request.match_info["id"])
     except ValueError:
         raise problems.NotFound("No such shipment") from None
-    async with db.tenant_connection(request.app[db.POOL], tenant_id, role=store.APP_ROLE) as conn:
+    async with db.tenant_connection(
+        request.app[db.POOL], tenant_id, role=request.app[SETTINGS].db_role
+    ) as conn:
         shipment = await store.get(conn, shipment_id)
     if shipment is None:
         raise problems.NotFound("No such shipment")

@@ -1,14 +1,16 @@
-"""Fulfillment's settings: the kit's, plus the carrier, the label store and the shipping defaults."""
+"""Fulfillment's settings: the kit's (own database, outbox, consumer), plus the carrier, the label
+store and the shipping defaults."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from aiohttp import web
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from meridian.services.kit import contracts
-from meridian.services.kit.settings import ServiceSettings
+from meridian.services.kit.settings import ConsumerSettings, DatabaseSettings, ServiceSettings
 
 DEFAULT_ORIGIN = contracts.Address(
     name="Meridian Fulfillment",
@@ -28,20 +30,18 @@ DEFAULT_SHIP_TO = contracts.Address(
 )
 
 
-class FulfillmentSettings(ServiceSettings):
+class Settings(ServiceSettings, DatabaseSettings, ConsumerSettings):
     model_config = SettingsConfigDict(
         env_prefix="MERIDIAN_FULFILLMENT_", extra="ignore", frozen=True
     )
 
     name: str = "fulfillment"
-    # Apply pending migrations of `meridian_fulfillment` at start (replicas serialise on a lock).
-    migrate_on_start: bool = True
+    db_role: str = "meridian_fulfillment_app"
 
     # Messaging: names are settings so tests can run on their own; production keeps the defaults.
     orders_exchange: str = contracts.ORDERS_EXCHANGE
     orders_queue: str = "fulfillment.orders"
     events_exchange: str = contracts.FULFILLMENT_EXCHANGE
-    retry_delay_ms: int = Field(default=5_000, ge=0)
 
     # The carrier API (the local platform's fake, or a real carrier's endpoint).
     carrier_url: str | None = None
@@ -69,3 +69,7 @@ class FulfillmentSettings(ServiceSettings):
     # Orders placed without `ship_to` ship here.
     default_ship_to: contracts.Address = DEFAULT_SHIP_TO
     parcel_weight_oz_per_unit: float = Field(default=8.0, gt=0)
+
+
+SETTINGS = web.AppKey("settings", Settings)
+"""This service's settings in its app, typed as its own class: handlers need no downcast."""

@@ -22,7 +22,7 @@ import pydantic
 from meridian.core.runtime import db
 from meridian.core.runtime import logging as meridian_logging
 from meridian.services.fulfillment import carrier, labels, models, store
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import Settings
 from meridian.services.kit import consumer, contracts, idempotency, outbox
 
 SHIPMENT_CREATED = "shipment.created"
@@ -76,7 +76,7 @@ class Fulfiller:
         pool: db.Pool,
         carrier_client: carrier.Client,
         label_store: labels.LabelStore,
-        settings: FulfillmentSettings,
+        settings: Settings,
     ) -> None:
         self.pool = pool
         self.carrier = carrier_client
@@ -98,7 +98,9 @@ class Fulfiller:
         if not event.allocations:
             raise consumer.Permanent(f"Order {event.order_id} was confirmed without allocations")
         message_id = str(event.message_id)
-        async with db.tenant_connection(self.pool, event.tenant_id, role=store.APP_ROLE) as conn:
+        async with db.tenant_connection(
+            self.pool, event.tenant_id, role=self.settings.db_role
+        ) as conn:
             if await store.processed(conn, self.consumer_name, message_id):
                 log.info("Order event already handled", order_id=str(event.order_id))
                 return
@@ -108,7 +110,9 @@ class Fulfiller:
             for parcel in plan(event)
             if parcel.warehouse not in shipped
         ]
-        async with db.tenant_connection(self.pool, event.tenant_id, role=store.APP_ROLE) as conn:
+        async with db.tenant_connection(
+            self.pool, event.tenant_id, role=self.settings.db_role
+        ) as conn:
             if not await idempotency.first_time(conn, self.consumer_name, message_id):
                 return  # a concurrent redelivery committed first
             for shipment in bought:

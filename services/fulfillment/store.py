@@ -10,9 +10,6 @@ import asyncpg
 from meridian.core.runtime import db
 from meridian.services.fulfillment import models
 
-APP_ROLE = "meridian_fulfillment_app"
-"""The role `tenant_connection` switches to (created by migration 0001; no BYPASSRLS)."""
-
 _COLUMNS = (
     "id, order_id, warehouse, carrier, carrier_shipment_id, tracking_number, service,"
     " rate_amount, rate_currency, label_key, allocations, created_at"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from meridian.core.runtime import app as runtime_app
 from meridian.services.gateway.app import create_app
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings
 
 
 def main() -> None:
-    settings = GatewaySettings()
+    settings = Settings()
     runtime_app.run(create_app(settings), settings)
 
 

@@ -11,13 +11,13 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, periodic
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings
 from meridian.services.kit import jwks as kit_jwks
 
 JWKS = web.AppKey("jwks", kit_jwks.Jwks)
 
 
-def jwks_context(settings: GatewaySettings) -> Callable[[web.Application], AsyncIterator[None]]:
+def jwks_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry (after the client session): the cache, its first fetch, its refresh."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:

@@ -21,7 +21,7 @@ from yarl import URL
 
 from meridian.core.runtime import logging as meridian_logging
 from meridian.core.runtime import middlewares, problems
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings
 from meridian.services.kit import contracts
 
 log = meridian_logging.get_logger("meridian.services.gateway.proxy")
@@ -75,7 +75,7 @@ class Route(NamedTuple):
 class RouteTable:
     """Longest prefix first; a prefix matches whole segments (`/v1/orders` not `/v1/ordersx`)."""
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: Settings) -> None:
         routes = []
         for prefix, upstream in settings.routes.items():
             prefix = "/" + prefix.strip("/")

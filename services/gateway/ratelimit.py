@@ -4,12 +4,10 @@ The tenant's limit is known in process for `limit_cache_s` (so the hot path does
 Redis each time); on a miss it comes from the Tenant operator's Redis hash, else from the registry
 row (then cached in Redis for a minute), else the default for a tenant the registry does not know.
 
-Redis down is the seed's documented degradation: requests pass unlimited (and unchecked for
-revocation), `meridian_gateway_ratelimit_degraded` reads 1 and
-`meridian_gateway_ratelimit_bypassed_total` counts them. A circuit breaker keeps requests from each
-waiting for Redis's timeout: after a failure, Redis is tried again only every `redis_retry_s`
-(one probe), and the gauge returns to 0 on the first answer.
-"""
+Redis down is the seed's documented degradation, `cache.RateLimiter`'s: requests pass unlimited
+(and unchecked for revocation), `meridian_gateway_ratelimit_degraded` reads 1 and
+`meridian_gateway_ratelimit_bypassed_total` counts them; Redis is tried again every
+`redis_retry_s` (one probe), and the gauge returns to 0 on the first answer."""
 
 from __future__ import annotations
 
@@ -20,19 +18,16 @@ from typing import NamedTuple
 import asyncpg
 import prometheus_client
 import redis.asyncio as aioredis
-from redis import exceptions as redis_errors
 
-from meridian.core.registry import ratelimits
-from meridian.core.runtime import cache, db, metrics, resilience
+from meridian.core.registry import connection, ratelimits, tenants
+from meridian.core.runtime import cache, db, metrics
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings
 from meridian.services.kit import contracts
 
 log = meridian_logging.get_logger("meridian.services.gateway.ratelimit")
 
-REGISTRY_ROLE = "meridian_app"
 REDIS_FILL_TTL_S = 60.0
-REDIS_FAILURES = (redis_errors.RedisError, OSError, TimeoutError)
 
 
 class Verdict(NamedTuple):
@@ -47,65 +42,46 @@ class Limiter:
         self,
         redis: aioredis.Redis,
         pool: db.Pool | None,
-        settings: GatewaySettings,
+        settings: Settings,
         app_metrics: metrics.Metrics,
     ) -> None:
         self.redis = redis
         self.pool = pool
         self.settings = settings
-        self.bucket = cache.TokenBucket(redis)
         self.default = ratelimits.RateLimit(
             settings.default_rate_limit_rps, settings.default_rate_limit_burst
         )
         self._limits: dict[uuid.UUID, tuple[float, ratelimits.RateLimit]] = {}
-        self.is_degraded = False
-        registry = app_metrics.registry
-        self.degraded = prometheus_client.Gauge(
-            "meridian_gateway_ratelimit_degraded",
-            "1 while Redis cannot be reached and requests pass without rate limiting",
-            registry=registry,
-        )
-        self.bypassed = prometheus_client.Counter(
-            "meridian_gateway_ratelimit_bypassed",
-            "Requests admitted without rate limiting or revocation check (Redis unreachable)",
-            registry=registry,
+        self.limiter = cache.RateLimiter(
+            redis,
+            name="gateway_ratelimit",
+            what="requests",
+            retry_s=settings.redis_retry_s,
+            registry=app_metrics.registry,
+            on_breaker_change=app_metrics.breaker_changed,
         )
         self.refused = prometheus_client.Counter(
-            "meridian_gateway_ratelimited", "Requests refused with 429", registry=registry
-        )
-        self.breaker = resilience.CircuitBreaker(
-            "redis",
-            failure_threshold=1,
-            open_for=settings.redis_retry_s,
-            failures=REDIS_FAILURES,
-            on_change=app_metrics.breaker_changed,
+            "meridian_gateway_ratelimited",
+            "Requests refused with 429",
+            registry=app_metrics.registry,
         )
 
     async def admit(self, claims: contracts.AccessClaims) -> Verdict:
         """Take one token of the tenant's bucket and check the token's revocation."""
 
-        async def consult() -> tuple[cache.Decision, bool]:
+        async def consult(bucket: cache.TokenBucket) -> tuple[cache.Decision, bool]:
             limit = await self.limit_of(claims.tenant_id)
-            return await self.bucket.take_and_check(
+            return await bucket.take_and_check(
                 bucket_key(claims.tenant_id),
                 rate=limit.requests_per_second,
                 burst=limit.burst,
                 exists=contracts.revoked_token_key(claims.jti),
             )
 
-        try:
-            decision, revoked = await self.breaker.call(consult)
-        except (resilience.CircuitOpen, *REDIS_FAILURES) as error:
-            if not self.is_degraded:
-                log.warning("Rate limiting degraded: Redis unreachable", error=str(error))
-                self.is_degraded = True
-                self.degraded.set(1)
-            self.bypassed.inc()
+        answer = await self.limiter.consult(consult)
+        if answer is None:
             return Verdict(allowed=True, revoked=False, retry_after=0, limited=False)
-        if self.is_degraded:
-            log.info("Rate limiting restored: Redis answers again")
-            self.is_degraded = False
-            self.degraded.set(0)
+        decision, revoked = answer
         if not decision.allowed:
             self.refused.inc()
         return Verdict(decision.allowed, revoked, decision.retry_after, limited=True)
@@ -129,15 +105,11 @@ class Limiter:
         if self.pool is None:
             return None
         try:
-            async with db.tenant_connection(self.pool, tenant_id, role=REGISTRY_ROLE) as conn:
-                row = await conn.fetchrow(
-                    "SELECT rate_limit_rps, rate_limit_burst FROM platform.tenants WHERE id = $1",
-                    tenant_id,
-                )
+            async with db.tenant_connection(self.pool, tenant_id, role=connection.APP_ROLE) as conn:
+                return await tenants.rate_limit(conn, tenant_id)
         except (OSError, TimeoutError, asyncpg.PostgresError) as error:
             log.warning("Tenant limit not read from the registry", error=str(error))
             return None
-        return None if row is None else ratelimits.RateLimit(row[0], row[1])
 
 
 def bucket_key(tenant_id: uuid.UUID) -> str:

@@ -11,7 +11,7 @@ from aiohttp import web
 
 from meridian.core.runtime import db
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.inventory import handlers, store
+from meridian.services.inventory import routes, store
 from meridian.services.inventory.settings import Settings
 from meridian.services.kit import applying, consumer, contracts, messaging
 
@@ -20,7 +20,7 @@ log = meridian_logging.get_logger("meridian.services.inventory.consumers")
 
 def shipments_topology(settings: Settings) -> messaging.Topology:
     return contracts.shipments_topology(
-        settings.shipments_queue, retry_delay_ms=settings.retry_delay_ms
+        settings.shipments_queue, retry_delay_s=settings.retry_delay_s
     )
 
 
@@ -34,7 +34,7 @@ def shipment_handler(app: web.Application, settings: Settings) -> consumer.Handl
 
         async def refresh_cache() -> None:
             for stock in fresh:
-                await app[handlers.CACHE].put(event.tenant_id, stock)
+                await app[routes.CACHE].put(event.tenant_id, stock)
 
         return refresh_cache
 

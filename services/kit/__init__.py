@@ -1,6 +1,8 @@
-"""The services' shared platform library: one way each to serve, configure, store, cache and message.
+"""The services' business plumbing, on top of the runtime every process shares (`core.runtime`).
 
-Every Meridian service (gateway, auth, orders, inventory, fulfillment) builds on these modules, so
-health probes, problem+json errors, tenancy, retries and dead letters behave the same everywhere.
-Import modules, not names: `from meridian.services.kit import db` then `db.tenant_connection(...)`.
+What only business services need: the outbox and its relay, consumers with retries and dead
+letters, idempotency keys, the caller's identity, the cross-service contracts, the broker
+topology, OpenAPI documents and the plumbing metrics. Every Meridian service (gateway, auth,
+orders, inventory, fulfillment) builds on these modules, so tenancy, retries and dead letters
+behave the same everywhere. Import modules, not names: `from meridian.services.kit import outbox`.
 """

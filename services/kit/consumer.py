@@ -24,8 +24,8 @@ from opentelemetry import trace
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import logging as meridian_logging
-from meridian.core.runtime import metrics, tracing
-from meridian.services.kit import messaging
+from meridian.core.runtime import tracing
+from meridian.services.kit import messaging, metrics
 
 RETRY_COUNT_HEADER = "x-retry-count"
 ROUTING_KEY_HEADER = "x-original-routing-key"
@@ -171,7 +171,7 @@ def consumer_context(
     async def context(app: web.Application) -> AsyncIterator[None]:
         channel = await messaging.open_channel(app[messaging.CONNECTION])
         consumer = Consumer(
-            channel, topology, handler, prefetch, app[runtime_app.TRACER], app[runtime_app.METRICS]
+            channel, topology, handler, prefetch, app[runtime_app.TRACER], metrics.of(app)
         )
         await consumer.start()
         try:

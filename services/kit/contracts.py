@@ -181,11 +181,11 @@ class ShipmentEvent(Contract):
     allocations: list[Allocation]
 
 
-def shipments_topology(queue: str, *, retry_delay_ms: int) -> messaging.Topology:
+def shipments_topology(queue: str, *, retry_delay_s: float) -> messaging.Topology:
     """A service's queue of `shipment.created` (orders and inventory each keep one)."""
     return messaging.Topology(
         exchange=FULFILLMENT_EXCHANGE,
         queue=queue,
         routing_keys=("shipment.created",),
-        retry_delay_ms=retry_delay_ms,
+        retry_delay_s=retry_delay_s,
     )

@@ -24,10 +24,10 @@ from collections.abc import AsyncIterator, Callable
 
 from aiohttp import web
 
-from meridian.core.runtime import app as runtime_app
-from meridian.core.runtime import db, metrics, periodic
+from meridian.core.runtime import db, periodic
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.kit.settings import ServiceSettings
+from meridian.services.kit import metrics
+from meridian.services.kit.settings import MessagingSettings
 
 log = meridian_logging.get_logger("meridian.services.kit.housekeeping")
 
@@ -74,7 +74,7 @@ async def purge(
             return deleted
 
 
-async def sweep_once(pool: db.Pool, settings: ServiceSettings, meters: metrics.Metrics) -> None:
+async def sweep_once(pool: db.Pool, settings: MessagingSettings, meters: metrics.Metrics) -> None:
     now = datetime.datetime.now(datetime.UTC)
     cutoffs = {
         "outbox": now - datetime.timedelta(seconds=settings.sent_event_retention_s),
@@ -95,14 +95,14 @@ async def sweep_once(pool: db.Pool, settings: ServiceSettings, meters: metrics.M
 
 
 def context(
-    pool_key: web.AppKey[db.Pool], settings: ServiceSettings
+    pool_key: web.AppKey[db.Pool], settings: MessagingSettings
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry after the pool's, for a service with the outbox and idempotency
     tables (`schema.OUTBOX_*`, `schema.IDEMPOTENCY_*`)."""
 
     async def housekeeping(app: web.Application) -> AsyncIterator[None]:
         async with periodic.running(
-            lambda: sweep_once(app[pool_key], settings, app[runtime_app.METRICS]),
+            lambda: sweep_once(app[pool_key], settings, metrics.of(app)),
             every_s=settings.housekeeping_interval_s,
             name="housekeeping",
             failure="Housekeeping failed; the next pass retries",

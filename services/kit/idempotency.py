@@ -3,11 +3,11 @@
 Both work inside the caller's transaction, so the bookkeeping commits (or rolls back) together
 with the effect it guards. A consumer calls `first_time(...)` before its effect: a redelivered
 message finds its id and is acknowledged without effect; a handler that fails rolls the id back
-and the retry runs the effect again. For HTTP, `claim` a key before the work and `complete` it
-with the response after (or hand `claim` the response when it is known up front), both in the
-work's transaction: a concurrent duplicate blocks on the key's row until the first commits, then
-replays the stored response. Keys live 24 hours; the same key with a different request (by
-fingerprint) is refused with 422, as the IETF Idempotency-Key draft says. Tables: include
+and the retry runs the effect again. For HTTP, `claim` a key with the response (known up front:
+the id of what the work creates) in the work's transaction: a concurrent duplicate blocks on the
+key's row until the first commits, then replays the stored response. Keys live 24 hours; the
+same key with a different request (by fingerprint) is refused with 422, as the IETF
+Idempotency-Key draft says. Tables: include
 `schema.IDEMPOTENCY_V1` and `schema.IDEMPOTENCY_V2` in the service's migrations; `housekeeping`
 deletes expired keys and old dedupe rows.
 """
@@ -60,11 +60,11 @@ async def claim(
     ttl: datetime.timedelta = KEY_TTL,
     response: StoredResponse | None = None,
 ) -> StoredResponse | None:
-    """None: the key is ours, do the work (and `complete` it). Else the response to replay.
+    """None: the key is ours, do the work. Else the response to replay.
 
-    `response`: the answer, when it is known before the work is done (the id of what the work
-    creates). It is stored with the claim, so no `complete` is needed: the transaction that does
-    the work commits the key and its answer together, or neither.
+    `response`: the answer, stored with the claim, so the transaction that does the work commits
+    the key and its answer together, or neither. Without it the key stays "in progress" (409 to a
+    duplicate) until it expires.
     """
     if not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise problems.BadRequest(f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters")
@@ -104,27 +104,3 @@ async def claim(
     if row["status"] is None:
         raise problems.Conflict("A request with this Idempotency-Key is still being processed")
     return StoredResponse(row["status"], row["content_type"], bytes(row["body"]))
-
-
-async def complete(
-    connection: db.Connection,
-    *,
-    tenant_id: uuid.UUID,
-    key: str,
-    response: StoredResponse,
-) -> None:
-    await connection.execute(
-        "UPDATE idempotency_keys SET status = $3, content_type = $4, body = $5"
-        " WHERE tenant_id = $1 AND key = $2",
-        tenant_id,
-        key,
-        response.status,
-        response.content_type,
-        response.body,
-    )
-
-
-async def purge_expired(connection: db.Connection) -> int:
-    """Deletes expired keys; run it from a periodic task. Returns how many went."""
-    status = await connection.execute("DELETE FROM idempotency_keys WHERE expires_at <= now()")
-    return int(status.split()[-1])

@@ -3,7 +3,7 @@
 Topology per consumer (`Topology.declare`), all durable quorum queues (RabbitMQ 3.10 has them
 built in, replicated, with message TTL and at-least-once dead-lettering):
 - the exchange (topic) and the work queue `<service>.<purpose>`, bound by routing key;
-- `<queue>.retry`, which holds a failed message for `retry_delay_ms` (x-message-ttl) and then
+- `<queue>.retry`, which holds a failed message for `retry_delay_s` (x-message-ttl) and then
   dead-letters it back into the work queue through the default exchange;
 - `<queue>.dlq`, where a message lands after `max_retries` (3) retries.
 How failures move between them is `consumer`'s job. A service opens one robust connection with
@@ -25,7 +25,7 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import tracing
-from meridian.services.kit.settings import ServiceSettings
+from meridian.services.kit.settings import MessagingSettings
 
 QUORUM: dict[str, Any] = {"x-queue-type": "quorum"}
 
@@ -95,7 +95,7 @@ class Topology:
     queue: str  # <service>.<purpose>
     routing_keys: tuple[str, ...]
     max_retries: int = 3
-    retry_delay_ms: int = 5_000
+    retry_delay_s: float = 5.0
 
     @property
     def retry_queue(self) -> str:
@@ -115,7 +115,8 @@ class Topology:
             durable=True,
             arguments={
                 **QUORUM,
-                "x-message-ttl": self.retry_delay_ms,
+                # Whole milliseconds, an int: a redeclaration must match the queue's arguments.
+                "x-message-ttl": round(self.retry_delay_s * 1000),
                 "x-dead-letter-exchange": "",
                 "x-dead-letter-routing-key": self.queue,
                 # Quorum queues dead-letter at-least-once only with reject-publish overflow.
@@ -132,23 +133,19 @@ async def ping(connection: pika_abc.AbstractRobustConnection) -> None:
         raise ConnectionError("AMQP connection is closed (reconnecting)")
 
 
-def connection_context(
-    settings: ServiceSettings,
-) -> Callable[[web.Application], AsyncIterator[None]]:
+def connection_context(settings: MessagingSettings) -> runtime_app.CleanupContext:
     """A `cleanup_ctx` entry: the connection into `app[CONNECTION]`, the "rabbitmq" check."""
 
-    async def context(app: web.Application) -> AsyncIterator[None]:
-        if settings.amqp_url is None:
-            raise ValueError(f"{settings.name}: amqp_url is not configured")
-        connection = await connect(settings.amqp_url.get_secret_value(), name=settings.name)
-        app[CONNECTION] = connection
-        app[runtime_app.READINESS].add("rabbitmq", lambda: ping(connection))
-        try:
-            yield
-        finally:
-            await connection.close()
+    async def create() -> pika_abc.AbstractRobustConnection:
+        url = runtime_app.required(settings, settings.amqp_url, "amqp_url")
+        return await connect(url, name=settings.name)
 
-    return context
+    async def close(connection: pika_abc.AbstractRobustConnection) -> None:
+        await connection.close()
+
+    return runtime_app.dependency(
+        CONNECTION, check="rabbitmq", create=create, close=close, ping=ping
+    )
 
 
 RETAINED_ARGUMENTS: dict[str, Any] = {

@@ -34,10 +34,9 @@ from typing import Any, NamedTuple
 import aiormq.exceptions
 from aiohttp import web
 
-from meridian.core.runtime import app as runtime_app
-from meridian.core.runtime import db, metrics, resilience, tracing
+from meridian.core.runtime import db, resilience, tracing
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.kit import messaging
+from meridian.services.kit import messaging, metrics
 
 log = meridian_logging.get_logger("meridian.services.kit.outbox")
 
@@ -249,7 +248,7 @@ def relay_context(
     """A `cleanup_ctx` entry (after the pool's): the relay runs as long as the app does."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        relay = Relay(app[pool_key], amqp_url, name=name, metrics_=app[runtime_app.METRICS])
+        relay = Relay(app[pool_key], amqp_url, name=name, metrics_=metrics.of(app))
         task = asyncio.create_task(relay.run(), name=f"outbox-relay-{name}")
         try:
             yield

@@ -1,8 +1,19 @@
 """What every service reads from its environment, so each service only adds what is its own.
 
-A service subclasses `ServiceSettings` and sets `env_prefix="MERIDIAN_<SERVICE>_"`. The server,
-PostgreSQL and Redis groups come from the runtime (`meridian.core.runtime.settings`); what is
-added here is the services' own plumbing: the broker and housekeeping of outbox and dedupe rows.
+A service's `settings.py` defines `class Settings(ServiceSettings, <mixins>)` with
+`env_prefix="MERIDIAN_<SERVICE>_"`. `ServiceSettings` is the server, PostgreSQL and Redis groups
+of the runtime (`meridian.core.runtime.settings`); the mixins below are the services' own
+plumbing, taken only by the services that have it:
+
+- `DatabaseSettings`: the service owns a database (its migrations, its row-level security role);
+- `MessagingSettings`: it publishes events through the outbox (the broker, housekeeping of the
+  outbox and dedupe rows);
+- `ConsumerSettings`: it also consumes a queue (prefetch, the retry queue's delay).
+
+`ServiceSettings` also holds `IdentitySettings`, since every service checks its callers' internal
+tokens (`identity`) and the ones that call peers sign their own (`signing`).
+
+Durations are in seconds and spelled `_s`, as everywhere in Meridian.
 """
 
 from __future__ import annotations
@@ -43,12 +54,35 @@ class ServiceSettings(
 
     name: str = "service"
 
-    amqp_url: SecretStr | None = None
-    amqp_prefetch: int = Field(default=16, ge=1)
 
-    # Housekeeping (`housekeeping`), for services with an outbox and idempotency tables: how often
-    # it runs, rows per delete, and how long published events and dedupe rows are kept.
+class DatabaseSettings(runtime_settings.PostgresSettings):
+    """A service that owns its database (`pg_dsn`): schema from its `MIGRATIONS`, an RLS role."""
+
+    # The NOLOGIN role (no BYPASSRLS) every tenant query takes, `db.tenant_connection(role=...)`;
+    # the service's first migration creates it. Each service sets its own default.
+    db_role: str
+    # Apply pending migrations at start (replicas serialise on an advisory lock); false where a
+    # Job migrates before the rollout.
+    migrate_on_start: bool = True
+
+
+class MessagingSettings(runtime_settings.ProcessSettings):
+    """A service that publishes events through the outbox, and keeps its bookkeeping rows short."""
+
+    amqp_url: SecretStr | None = None
+
+    # Housekeeping (`housekeeping`) of the outbox and idempotency tables: how often it runs, rows
+    # per delete, and how long published events and dedupe rows are kept.
     housekeeping_interval_s: float = Field(default=15.0, gt=0)
     housekeeping_batch: int = Field(default=1_000, ge=1)
     sent_event_retention_s: int = Field(default=24 * 3600, ge=0)
     processed_message_retention_s: int = Field(default=7 * 24 * 3600, ge=0)
+
+
+class ConsumerSettings(MessagingSettings):
+    """A service that also consumes a queue (`consumer`); the queue's name is its own setting."""
+
+    # Unacknowledged deliveries the broker sends this consumer at once.
+    amqp_prefetch: int = Field(default=16, ge=1)
+    # How long a failed message waits in `<queue>.retry` before it is delivered again.
+    retry_delay_s: float = Field(default=5.0, gt=0)

@@ -1,10 +1,9 @@
-"""Orders' app factory: the kit's skeleton, migrations, pool, inventory client behind its
+"""Orders' app factory: the runtime's skeleton, migrations, pool, inventory client behind its
 breaker, the shipments consumer, the outbox relay and the sweeper."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 from aiohttp import web
 
@@ -13,6 +12,7 @@ from meridian.core.runtime import client, db, resilience
 from meridian.services.kit import (
     consumer,
     contracts,
+    database,
     housekeeping,
     identity,
     messaging,
@@ -20,10 +20,16 @@ from meridian.services.kit import (
     signing,
 )
 from meridian.services.kit import openapi as kit_openapi
-from meridian.services.orders import consumers, flow, handlers, inventory, openapi, sweeper
-from meridian.services.orders.settings import Settings
-
-MIGRATIONS = Path(__file__).parent / "migrations"
+from meridian.services.orders import (
+    MIGRATIONS,
+    consumers,
+    flow,
+    inventory,
+    openapi,
+    routes,
+    sweeper,
+)
+from meridian.services.orders.settings import SETTINGS, Settings
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -31,6 +37,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("orders: amqp_url is not configured")
     relay_url = (settings.relay_amqp_url or settings.amqp_url).get_secret_value()
     app = runtime_app.create(settings)
+    app[SETTINGS] = settings
     identity.verifying(app, settings)
     signing.signing(app, settings)
 
@@ -50,13 +57,12 @@ def create_app(settings: Settings) -> web.Application:
             timeout=settings.inventory_timeout_s,
             attempts=settings.inventory_attempts,
         )
-        app[handlers.FLOW] = flow.Context(app[db.POOL], settings.db_role, client_)
+        app[routes.FLOW] = flow.Context(app[db.POOL], settings.db_role, client_)
         yield
 
     app.cleanup_ctx.extend(
         [
-            db.migrations_context(settings, MIGRATIONS),
-            db.pool_context(settings),
+            *database.contexts(settings, MIGRATIONS),
             client.session_context(total=settings.inventory_timeout_s),
             order_flow,
             messaging.connection_context(settings),
@@ -71,6 +77,6 @@ def create_app(settings: Settings) -> web.Application:
             sweeper.sweeper_context(settings),
         ]
     )
-    handlers.add_routes(app)
+    routes.add_routes(app)
     kit_openapi.route(app, openapi.description())
     return app

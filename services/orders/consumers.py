@@ -22,7 +22,7 @@ log = meridian_logging.get_logger("meridian.services.orders.consumers")
 
 def shipments_topology(settings: Settings) -> messaging.Topology:
     return contracts.shipments_topology(
-        settings.shipments_queue, retry_delay_ms=settings.retry_delay_ms
+        settings.shipments_queue, retry_delay_s=settings.retry_delay_s
     )
 
 

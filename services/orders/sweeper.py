@@ -17,7 +17,7 @@ from aiohttp import web
 from meridian.core.runtime import logging as meridian_logging
 from meridian.core.runtime import periodic, problems
 from meridian.services.kit import contracts, identity
-from meridian.services.orders import flow, handlers, store
+from meridian.services.orders import flow, routes, store
 from meridian.services.orders.settings import Settings
 
 SUBJECT = "orders-sweeper"
@@ -55,7 +55,7 @@ def sweeper_context(settings: Settings) -> Callable[[web.Application], AsyncIter
 
     async def context(app: web.Application) -> AsyncIterator[None]:
         async with periodic.running(
-            lambda: sweep_once(app[handlers.FLOW], older_than=settings.sweep_after_s),
+            lambda: sweep_once(app[routes.FLOW], older_than=settings.sweep_after_s),
             every_s=settings.sweep_interval_s,
             name="orders-sweeper",
             failure="Order sweep failed",

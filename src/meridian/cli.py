@@ -7,6 +7,7 @@ operator process never loads the local-platform code.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,8 +24,27 @@ def _dev_up(args: argparse.Namespace) -> int:
     from meridian.localplatform import platform
 
     state = platform.up(
-        args.run_dir, dr=args.dr, pg_standby=args.pg_standby, datastores=not args.no_datastores
+        args.run_dir,
+        dr=args.dr,
+        pg_standby=args.pg_standby,
+        datastores=not args.no_datastores,
+        adopt_kubeconfig=args.adopt_kubeconfig,
     )
+    if state.external_kubeconfig:
+        # Everything below (CRDs, operators, --apply, the demo tenant) writes into that cluster.
+        banner = "!" * 78
+        print(
+            f"{banner}\n! ADOPTED A CLUSTER THIS PLATFORM DID NOT START: {state.external_kubeconfig}\n"
+            "! No control plane was started; CRDs, operators and examples go INTO THAT CLUSTER.\n"
+            f"{banner}",
+            file=sys.stderr,
+        )
+    elif os.environ.get("KUBECONFIG") not in (None, "", state.kubeconfig):
+        print(
+            f"# KUBECONFIG={os.environ['KUBECONFIG']} ignored: this platform runs its own cluster"
+            " (--adopt-kubeconfig PATH uses an existing one)",
+            file=sys.stderr,
+        )
     if args.crds:
         platform.install_crds(state, args.crds)
     if args.operators:
@@ -123,6 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--pg-standby", action="store_true", help="also start a streaming standby"
             )
             sub.add_argument("--no-datastores", action="store_true", help="control plane only")
+            sub.add_argument(
+                "--adopt-kubeconfig",
+                metavar="PATH",
+                help="use this existing cluster instead of starting one (the shell's KUBECONFIG"
+                " is never adopted on its own)",
+            )
             sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
             sub.add_argument("--operators", action="store_true", help="start the operators")
             sub.add_argument(

@@ -17,14 +17,18 @@ from meridian.localplatform import platform
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _meridian(*args: str, env: dict[str, str]) -> str:
-    result = subprocess.run(
+def _run(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "meridian", *args],
         env=env,
         capture_output=True,
         text=True,
         check=False,
     )
+
+
+def _meridian(*args: str, env: dict[str, str]) -> str:
+    result = _run(*args, env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -40,8 +44,8 @@ def _running(pid: int) -> bool:
 @pytest.fixture
 def cli_env() -> Iterator[dict[str, str]]:
     run_dir = platform.default_run_dir().parent / f"cli-{uuid.uuid4().hex[:6]}"
+    # KUBECONFIG stays the session's cluster, as in a shell after `meridian dev env`: never adopted.
     env = {**os.environ, "MERIDIAN_RUN_DIR": str(run_dir), "PYTHONPATH": os.pathsep.join(sys.path)}
-    env.pop("KUBECONFIG", None)  # the session's cluster would count as an external one
     yield env
     platform.down(run_dir)
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -77,3 +81,20 @@ def test_up_env_status_down_leaves_no_process_running(cli_env: dict[str, str]) -
     assert stopped[0] == "stopped operators"  # reverse start order: operators first, etcd last
     assert stopped[-1] == "stopped primary-etcd"
     assert [pid for pid in pids if _running(pid)] == []
+
+
+def test_up_adopts_an_existing_cluster_only_when_asked_and_says_so_loudly(
+    cli_env: dict[str, str], local_platform: platform.PlatformState
+) -> None:
+    """`--adopt-kubeconfig`: no control plane started, a banner on stderr, `dev env` exports it."""
+    adopted = _run(
+        *("dev", "up", "--no-datastores", "--adopt-kubeconfig", local_platform.kubeconfig),
+        env=cli_env,
+    )
+    assert adopted.returncode == 0, adopted.stderr[-3000:]
+    assert f"ADOPTED A CLUSTER THIS PLATFORM DID NOT START: {local_platform.kubeconfig}" in (
+        adopted.stderr
+    )
+    assert _run("dev", "status", env=cli_env).stdout == "nothing running\n"
+    exports = _meridian("dev", "env", env=cli_env)
+    assert f"export KUBECONFIG={local_platform.kubeconfig}" in exports

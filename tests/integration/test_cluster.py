@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import ssl
 import urllib.request
@@ -104,6 +103,7 @@ def _version(server: str, ca: str, cert: str, key: str) -> dict[str, str]:
 def test_dr_cluster_starts_beside_the_primary_and_both_answer(
     local_platform: platform.PlatformState,
 ) -> None:
+    assert local_platform.external_kubeconfig is None, "the DR drill needs our own control plane"
     state = platform.up(Path(local_platform.run_dir), dr=True, datastores=False)
     primary, dr = state.clusters["primary"], state.clusters["dr"]
     assert primary["apiserver_port"] != dr["apiserver_port"]
@@ -136,18 +136,20 @@ def test_dr_cluster_starts_beside_the_primary_and_both_answer(
     assert "dr-only" not in platform.kubectl(state, "get", "namespaces", "-o", "name")
 
 
-def test_an_external_kubeconfig_is_used_instead_of_starting_a_cluster(
+def test_an_adopted_kubeconfig_is_used_instead_of_starting_a_cluster(
     local_platform: platform.PlatformState,
 ) -> None:
-    """KUBECONFIG pointing at a cluster that is not this run directory's: no control plane started."""
+    """A cluster named by `adopt_kubeconfig` (`dev up --adopt-kubeconfig`): no control plane
+    started, and a later `up` of that run directory keeps using it."""
     run_dir = Path(local_platform.run_dir).parent / f"{Path(local_platform.run_dir).name}-external"
-    os.environ["KUBECONFIG"] = local_platform.kubeconfig
     try:
-        state = platform.up(run_dir, datastores=False)
+        state = platform.up(run_dir, datastores=False, adopt_kubeconfig=local_platform.kubeconfig)
         assert state.clusters == {}
         assert state.kubeconfig == local_platform.kubeconfig
         assert platform.status(run_dir) == []
         assert "namespace/default" in platform.kubectl(state, "get", "namespaces", "-o", "name")
+        assert platform.up(run_dir, datastores=False).kubeconfig == local_platform.kubeconfig
+        assert platform.status(run_dir) == []
     finally:
         platform.down(run_dir)
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,8 @@ async def test_tenant_quota_below_the_tier_minimum_is_rejected(
 
 async def test_tenant_quota_at_the_tier_minimum_is_accepted(kube_client: AsyncClient) -> None:
     body = example("tenant.yaml")  # growth: minimum 4 CPU, 8Gi, 25 pods
+    # Not the example's name: a cluster where the example is applied would answer 409 instead.
+    body["metadata"]["name"] = f"quota-{uuid.uuid4().hex[:8]}"
     body["spec"]["quotas"] = {"cpu": "4000m", "memory": "8Gi", "pods": 25}
     await kube_client.create(kube.RESOURCES[tenant.KIND.kind](body), dry_run=True)
 

@@ -9,7 +9,7 @@ import asyncpg
 import pytest_asyncio
 
 from meridian.core import migrations
-from meridian.core.registry import MIGRATIONS, apikeys, tenants
+from meridian.core.registry import MIGRATIONS, apikeys, connection, tenants
 from meridian.core.registry.ratelimits import RateLimit
 from meridian.localplatform import platform
 
@@ -87,3 +87,43 @@ async def test_suspension_round_trip_leaves_revoked_keys_revoked(
     assert await apikeys.set_suspended(registry, tenant_id, False) == 1
     states = {row["prefix"]: row["state"] for row in await apikeys.keys_of(registry, tenant_id)}
     assert states == {keep.prefix: "active", revoked.prefix: "revoked"}
+
+
+async def test_the_services_reads_see_the_named_tenant_only(registry: asyncpg.Connection) -> None:
+    """As APP_ROLE with tenant A set, A's limit and state are read, B's are not there."""
+    a = await tenants.upsert(registry, record(f"a{uuid.uuid4().hex[:8]}"))
+    b = await tenants.upsert(registry, record(f"b{uuid.uuid4().hex[:8]}"))
+    key_b = apikeys.generate()
+    await apikeys.ensure(registry, b, prefix=key_b.prefix, digest=key_b.digest, purpose="initial")
+    async with registry.transaction():
+        await registry.execute(f"SET LOCAL ROLE {connection.APP_ROLE}")
+        await registry.execute("SELECT set_config('meridian.tenant_id', $1, true)", str(a))
+        assert await tenants.rate_limit(registry, a) == RateLimit(50, 100)
+        assert await tenants.state_of(registry, a) == "active"
+        assert await tenants.rate_limit(registry, b) is None
+        assert await tenants.state_of(registry, b) is None
+        found = await apikeys.find(registry, key_b.prefix)  # crosses tenants by public prefix
+    assert found == apikeys.FoundKey(b, key_b.digest, "active", "active")
+
+
+async def test_a_tenant_is_registered_only_once_migrated_and_written(
+    local_platform: platform.PlatformState,
+) -> None:
+    """The local platform's wait: an unmigrated registry answers False instead of failing."""
+    name = f"reg_t_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(local_platform.postgres_info.dsn("meridian_platform"))
+    try:
+        await admin.execute(f"CREATE DATABASE {name}")
+        dsn = local_platform.postgres_info.dsn(name)
+        conn = await asyncpg.connect(dsn)
+        try:
+            assert not await tenants.is_registered(conn, "acme")
+            await migrations.upgrade(dsn, MIGRATIONS)
+            assert not await tenants.is_registered(conn, "acme")
+            await tenants.upsert(conn, record("acme"))
+            assert await tenants.is_registered(conn, "acme")
+        finally:
+            await conn.close()
+        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
+    finally:
+        await admin.close()

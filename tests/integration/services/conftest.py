@@ -13,6 +13,9 @@ from aio_pika import abc as pika_abc
 
 from meridian.core.runtime import db
 from meridian.localplatform import platform
+from tests.integration.services.own_redis import own_redis
+
+__all__ = ["own_redis"]  # a Redis of the test's own, to stop and start
 
 
 @pytest.fixture

@@ -47,7 +47,7 @@ def inventory_config(
         "pg_pool_max": 20,
         "shipments_queue": f"inventory.shipments.{suffix}",
         "identity_issuers": issuer.issuers(issuer.TESTS, issuer.ORDERS),
-        "retry_delay_ms": 100,
+        "retry_delay_s": 0.1,
     }
     return inventory_settings.Settings(**{**values, **overrides})
 
@@ -65,7 +65,7 @@ def orders_config(
         "shipments_queue": f"orders.shipments.{suffix}",
         "identity_issuers": issuer.issuers(issuer.TESTS),
         "identity_signing_key_file": issuer.key_file(issuer.ORDERS),
-        "retry_delay_ms": 100,
+        "retry_delay_s": 0.1,
     }
     return orders_settings.Settings(**{**values, **overrides})
 

@@ -18,7 +18,7 @@ from meridian.core.runtime import cache, db, payloads
 from meridian.localplatform import platform
 from meridian.services.kit import consumer, messaging, outbox
 from meridian.services.kit import schema as kit_schema
-from meridian.services.kit.settings import ServiceSettings
+from meridian.services.kit.settings import ConsumerSettings, ServiceSettings
 from tests.integration.services.conftest import delete_queues
 
 
@@ -27,7 +27,7 @@ class NewOrder(pydantic.BaseModel):
     sku: str
 
 
-class Settings(ServiceSettings):
+class Settings(ServiceSettings, ConsumerSettings):
     name: str = "orders"
 
 

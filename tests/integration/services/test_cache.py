@@ -1,17 +1,20 @@
-"""The Redis token bucket and JSON values, against a real Redis 7."""
+"""The Redis token bucket and the rate limiter built on it, against a real Redis 7."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
+from typing import NamedTuple
 
+import prometheus_client
 import pytest
 import pytest_asyncio
 import redis.asyncio as aioredis
 
-from meridian.core.runtime import cache
+from meridian.core.runtime import cache, resilience
 from meridian.localplatform import platform
+from tests.integration.services.own_redis import RedisServer, free_port
 
 
 @pytest_asyncio.fixture
@@ -68,11 +71,81 @@ async def test_bucket_refuses_impossible_costs(client: aioredis.Redis, key: str)
         await cache.TokenBucket(client).take(key, rate=1, burst=2, cost=3)
 
 
-async def test_json_values_round_trip_and_expire(client: aioredis.Redis, key: str) -> None:
-    await cache.set_json(client, key, {"sku": "a", "n": [1, 2]}, ttl=30)
-    assert await cache.get_json(client, key) == {"sku": "a", "n": [1, 2]}
-    assert 0 < await client.pttl(key) <= 30_000
-    await cache.set_json(client, key, 1, ttl=0.05)
-    await asyncio.sleep(0.1)
-    assert await cache.get_json(client, key) is None
-    await cache.ping(client)
+class Limited(NamedTuple):
+    limiter: cache.RateLimiter
+    registry: prometheus_client.CollectorRegistry
+
+    def take(self, key: str, *, burst: int = 1) -> Awaitable[cache.Decision | None]:
+        return self.limiter.take(key, rate=0.01, burst=burst)
+
+    def metrics(self) -> tuple[float | None, float | None]:
+        """(degraded, bypassed_total) as /metrics shows them."""
+        sample = self.registry.get_sample_value
+        return sample("meridian_test_limit_degraded"), sample("meridian_test_limit_bypassed_total")
+
+
+def limited(client: aioredis.Redis, *, retry_s: float = 0.2) -> Limited:
+    registry = prometheus_client.CollectorRegistry()
+    return Limited(
+        cache.RateLimiter(
+            client, name="test_limit", what="calls", retry_s=retry_s, registry=registry
+        ),
+        registry,
+    )
+
+
+async def test_rate_limiter_refuses_past_the_burst_while_redis_answers(
+    client: aioredis.Redis, key: str
+) -> None:
+    limit = limited(client)
+    decisions = [await limit.take(key, burst=2) for _ in range(3)]
+    assert [d is not None and d.allowed for d in decisions] == [True, True, False]
+    assert limit.metrics() == (0.0, 0.0)
+
+
+async def test_rate_limiter_admits_while_redis_is_down_says_so_and_recovers(
+    own_redis: RedisServer, key: str
+) -> None:
+    """Down: admitted (None), counted, one breaker-guarded probe per retry_s; back: limits again."""
+    client = cache.create_client(own_redis.url, timeout=0.5)
+    limit = limited(client, retry_s=0.3)
+    try:
+        assert await limit.take(key) is not None
+        await own_redis.stop()
+        assert [await limit.take(key) for _ in range(5)] == [None] * 5
+        assert limit.metrics() == (1.0, 5.0)
+        # After the first failure no call waits for Redis's timeout: the breaker answers.
+        assert limit.limiter.breaker.state is resilience.State.OPEN
+        await own_redis.start()
+        await asyncio.sleep(0.35)  # past retry_s: the next call probes
+        probe = await limit.take(key)  # a fresh Redis: a fresh bucket
+        assert probe is not None
+        assert probe.allowed
+        assert limit.metrics() == (0.0, 5.0)
+        refused = await limit.take(key)
+        assert refused is not None
+        assert not refused.allowed
+    finally:
+        await client.aclose()
+
+
+async def test_rate_limiter_on_a_closed_port_admits_from_the_first_call(key: str) -> None:
+    client = cache.create_client(f"redis://127.0.0.1:{free_port()}/0", timeout=0.5)
+    limit = limited(client)
+    try:
+        with pytest.raises(cache.REDIS_FAILURES):
+            await cache.ping(client)
+        assert await limit.take(key) is None
+        assert limit.metrics() == (1.0, 1.0)
+    finally:
+        await client.aclose()
+
+
+async def test_rate_limiter_passes_a_callers_mistake_through(
+    client: aioredis.Redis, key: str
+) -> None:
+    """A bad argument is the caller's bug, not Redis down: raised, never admitted silently."""
+    limit = limited(client)
+    with pytest.raises(ValueError, match="cost"):
+        await limit.limiter.consult(lambda bucket: bucket.take(key, rate=1, burst=1, cost=2))
+    assert limit.metrics() == (0.0, 0.0)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime
 import uuid
 
+import prometheus_client
 import pytest_asyncio
 
-from meridian.core.runtime import db, metrics
-from meridian.services.kit import housekeeping
+from meridian.core.runtime import db
+from meridian.services.kit import housekeeping, metrics
 from meridian.services.kit import schema as kit_schema
-from meridian.services.kit.settings import ServiceSettings
+from meridian.services.kit.settings import MessagingSettings
 
 HOUR = datetime.timedelta(hours=1)
 
@@ -50,7 +51,7 @@ async def _outbox_row(pool: db.Pool, *, created: datetime.timedelta, state: str)
 
 
 async def test_old_rows_go_in_batches_and_everything_else_stays(kept_pool: db.Pool) -> None:
-    settings = ServiceSettings(
+    settings = MessagingSettings(
         sent_event_retention_s=24 * 3600,
         processed_message_retention_s=7 * 24 * 3600,
         housekeeping_batch=2,  # 5 old rows of each kind: three batches each
@@ -75,7 +76,7 @@ async def test_old_rows_go_in_batches_and_everything_else_stays(kept_pool: db.Po
             f"k{n}",
             expires_in,
         )
-    meters = metrics.create()
+    meters = metrics.create(prometheus_client.CollectorRegistry())
 
     await housekeeping.sweep_once(kept_pool, settings, meters)
 
@@ -93,9 +94,9 @@ async def test_old_rows_go_in_batches_and_everything_else_stays(kept_pool: db.Po
 
 
 async def test_an_empty_outbox_reports_nothing_pending(kept_pool: db.Pool) -> None:
-    meters = metrics.create()
+    meters = metrics.create(prometheus_client.CollectorRegistry())
     meters.outbox_pending.set(7)
     meters.outbox_oldest_pending.set(99)
-    await housekeeping.sweep_once(kept_pool, ServiceSettings(), meters)
+    await housekeeping.sweep_once(kept_pool, MessagingSettings(), meters)
     assert _sample(meters, "outbox_pending") == 0
     assert _sample(meters, "outbox_oldest_pending_seconds") == 0

@@ -7,13 +7,14 @@ import collections
 from collections.abc import AsyncIterator
 
 import aiohttp
+import prometheus_client
 import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
-from meridian.core.runtime import metrics, tracing
+from meridian.core.runtime import tracing
 from meridian.localplatform import platform, rabbitmq_server
-from meridian.services.kit import consumer, messaging
+from meridian.services.kit import consumer, messaging, metrics
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -24,7 +25,7 @@ def topology(suffix: str) -> messaging.Topology:
         exchange=f"test-{suffix}.events",
         queue=f"test{suffix}.work",
         routing_keys=("order.*",),
-        retry_delay_ms=100,
+        retry_delay_s=0.1,
     )
 
 
@@ -99,7 +100,7 @@ async def test_poison_message_is_dead_lettered_after_three_retries_without_block
         if delivery.body == b"poison":
             raise ValueError("cannot parse order")
 
-    meters = metrics.create()
+    meters = metrics.create(prometheus_client.CollectorRegistry())
     worker = consumer.Consumer(channel, topology, handle, prefetch=4, meters=meters)
     await worker.start()
     publisher = messaging.Publisher(channel)

@@ -9,12 +9,13 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 
+import prometheus_client
 import pytest
 import pytest_asyncio
 from aio_pika import abc as pika_abc
 
-from meridian.core.runtime import db, metrics
-from meridian.services.kit import messaging, outbox
+from meridian.core.runtime import db
+from meridian.services.kit import messaging, metrics, outbox
 from meridian.services.kit import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
@@ -131,7 +132,7 @@ async def test_a_row_the_broker_refuses_is_parked_and_the_rows_behind_it_flow(
     missing = f"test-{suffix}.no-such-exchange"
     (bad,) = await write_events(outbox_pool, missing, 0, 1)
     good = await write_events(outbox_pool, exchange, 1, 3)
-    counters = metrics.create()
+    counters = metrics.create(prometheus_client.CollectorRegistry())
     relay = outbox.Relay(
         outbox_pool,
         amqp_url,

@@ -12,10 +12,10 @@ from aiohttp import web
 
 from meridian.services.auth import app as auth_app
 from meridian.services.auth import openapi as auth_openapi
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings as AuthSettings
 from meridian.services.fulfillment import app as fulfillment_app
 from meridian.services.fulfillment import openapi as fulfillment_openapi
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.inventory import app as inventory_app
 from meridian.services.inventory import openapi as inventory_openapi
 from meridian.services.inventory.settings import Settings as InventorySettings

@@ -18,7 +18,7 @@ from meridian.localplatform import platform
 from meridian.services.auth import users
 from meridian.services.auth.app import create_app
 from meridian.services.auth.passwords import Passwords
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings as AuthSettings
 
 # What the gateway's tests take from here (`import *`): the fixtures and their types.
 __all__ = [

@@ -12,9 +12,9 @@ import uuid
 import asyncpg
 import pytest
 
-from meridian.core.registry import apikeys, users
+from meridian.core.registry import apikeys, connection
 from meridian.services.auth import openapi as auth_openapi
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings as AuthSettings
 from meridian.services.kit import contracts, tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser
 
@@ -121,7 +121,7 @@ async def test_users_are_isolated_by_tenant_at_the_database(
     """As the services' role, tenant A's setting shows A's users and never B's."""
     a, b = await make_user(), await make_user()
     async with registry.transaction():
-        await registry.execute(f"SET LOCAL ROLE {users.APP_ROLE}")
+        await registry.execute(f"SET LOCAL ROLE {connection.APP_ROLE}")
         await registry.execute(
             "SELECT set_config('meridian.tenant_id', $1, true)", str(a.tenant.id)
         )

@@ -9,11 +9,13 @@ import uuid
 import jwt
 import redis.asyncio as aioredis
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
 from meridian.services.auth.app import create_app
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings as AuthSettings
 from meridian.services.kit import contracts, tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser, User
+from tests.integration.services.own_redis import RedisServer
 
 
 async def login(auth: AuthClient, user: User, password: str | None = None) -> dict[str, object]:
@@ -211,3 +213,29 @@ async def test_login_attempts_per_address_are_bounded_across_accounts(
         metrics = await (await auth.get("/metrics")).text()
     assert 'meridian_auth_login_throttled_total{by="address"} 1.0' in metrics
     assert 'meridian_auth_login_throttled_total{by="account"}' not in metrics
+
+
+async def test_login_attempts_pass_unthrottled_while_redis_is_down_and_it_shows(
+    auth_settings: AuthSettings, make_user: MakeUser, own_redis: RedisServer
+) -> None:
+    """Redis down: logins are still served (cache.RateLimiter admits), the throttle reads degraded
+    and counts what it let through; the breaker spares each attempt Redis's timeout."""
+    settings = auth_settings.model_copy(
+        update={
+            "redis_url": SecretStr(own_redis.url),
+            "login_attempt_burst": 2,
+            "redis_retry_s": 60.0,
+        }
+    )
+    user = await make_user()
+    async with TestClient(TestServer(create_app(settings))) as auth:
+        await own_redis.stop()
+        wrong = {"tenant": user.tenant.name, "email": user.email, "password": "wrong"}
+        statuses = [(await auth.post("/v1/auth/login", json=wrong)).status for _ in range(4)]
+        assert statuses == [401] * 4  # past the burst of 2, yet not 429
+        await login(auth, user)
+        metrics = await (await auth.get("/metrics")).text()
+    assert "meridian_auth_login_throttle_degraded 1.0" in metrics
+    # Two buckets (address, account) per attempt, five attempts.
+    assert "meridian_auth_login_throttle_bypassed_total 10.0" in metrics
+    assert 'circuit_breaker_state{breaker="redis"} 2.0' in metrics

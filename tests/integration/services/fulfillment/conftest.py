@@ -24,8 +24,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from mypy_boto3_s3 import S3Client
 
 from meridian.localplatform import carrier, platform, s3_server
-from meridian.services.fulfillment import app
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment import app, consumers
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import contracts, messaging
 from tests import issuer
 from tests.integration.services.conftest import delete_queues
@@ -71,7 +71,7 @@ def settings(
         orders_exchange=f"test-{suffix}.orders.events",
         orders_queue=f"test{suffix}.fulfillment.orders",
         events_exchange=f"test-{suffix}.fulfillment.events",
-        retry_delay_ms=200,
+        retry_delay_s=0.2,
         identity_issuers=issuer.issuers(issuer.TESTS),
     )
 
@@ -113,10 +113,11 @@ async def events(
     await queue.bind(settings.events_exchange, "shipment.created")
     yield Events(queue)
     await channel.close()
-    topology = app.orders_topology(settings)
+    topology = consumers.orders_topology(settings)
     await delete_queues(
         amqp,
         f"test{suffix}.shipments",
+        f"{settings.events_exchange}.retained",
         topology.queue,
         topology.retry_queue,
         topology.dlq,

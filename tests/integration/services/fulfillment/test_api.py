@@ -12,6 +12,7 @@ import pytest_asyncio
 
 from meridian.core.runtime import db
 from meridian.services.fulfillment import store
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import contracts
 from tests import issuer
 from tests.integration.services.fulfillment.conftest import (
@@ -20,6 +21,8 @@ from tests.integration.services.fulfillment.conftest import (
     order_confirmed,
     shipments_of,
 )
+
+ROLE = FulfillmentSettings().db_role
 
 
 @pytest_asyncio.fixture
@@ -76,14 +79,14 @@ async def test_other_tenant_cannot_read_or_write_the_shipment_in_the_database(
     pool: db.Pool, shipped: contracts.ShipmentEvent
 ) -> None:
     intruder = uuid.uuid4()
-    async with db.tenant_connection(pool, shipped.tenant_id, role=store.APP_ROLE) as connection:
-        assert await connection.fetchval("SELECT current_user") == store.APP_ROLE
+    async with db.tenant_connection(pool, shipped.tenant_id, role=ROLE) as connection:
+        assert await connection.fetchval("SELECT current_user") == ROLE
         assert await store.get(connection, shipped.shipment_id) is not None
-    async with db.tenant_connection(pool, intruder, role=store.APP_ROLE) as connection:
+    async with db.tenant_connection(pool, intruder, role=ROLE) as connection:
         assert await store.get(connection, shipped.shipment_id) is None
         assert await connection.fetchval("SELECT count(*) FROM shipments") == 0
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="row-level security"):
-        async with db.tenant_connection(pool, intruder, role=store.APP_ROLE) as connection:
+        async with db.tenant_connection(pool, intruder, role=ROLE) as connection:
             await connection.execute(
                 "INSERT INTO shipments (id, tenant_id, order_id, warehouse, carrier,"
                 " carrier_shipment_id, tracking_number, service, rate_amount, rate_currency,"
@@ -94,23 +97,23 @@ async def test_other_tenant_cannot_read_or_write_the_shipment_in_the_database(
                 uuid.uuid4(),
             )
     with pytest.raises(asyncpg.InsufficientPrivilegeError, match="permission denied"):
-        async with db.tenant_connection(pool, shipped.tenant_id, role=store.APP_ROLE) as connection:
+        async with db.tenant_connection(pool, shipped.tenant_id, role=ROLE) as connection:
             await connection.execute("UPDATE shipments SET tracking_number = 'x'")  # immutable
     # The role's own attributes: nothing lets it around the policy; the session role is back.
     async with pool.acquire() as connection:
         role = await connection.fetchrow(
-            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", store.APP_ROLE
+            "SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = $1", ROLE
         )
         assert role is not None
         assert (role["rolsuper"], role["rolbypassrls"]) == (False, False)
-        assert await connection.fetchval("SELECT current_user") != store.APP_ROLE
+        assert await connection.fetchval("SELECT current_user") != ROLE
 
 
 async def test_app_role_without_a_tenant_sees_no_shipments(
     pool: db.Pool, shipped: contracts.ShipmentEvent
 ) -> None:
     async with pool.acquire() as connection, connection.transaction():
-        await connection.execute(f"SET LOCAL ROLE {store.APP_ROLE}")
+        await connection.execute(f"SET LOCAL ROLE {ROLE}")
         assert await connection.fetchval("SELECT count(*) FROM shipments") == 0
 
 

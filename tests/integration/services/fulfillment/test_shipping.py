@@ -12,8 +12,8 @@ from aio_pika import abc as pika_abc
 from aiohttp.test_utils import TestServer
 from mypy_boto3_s3 import S3Client
 
-from meridian.services.fulfillment import app
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment import consumers
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import consumer
 from tests.integration.services.fulfillment.conftest import (
     Client,
@@ -135,7 +135,7 @@ async def test_concurrent_deliveries_of_one_event_write_one_shipment_and_one_eve
         headers={},
         retry_count=0,
     )
-    fulfiller = service.app[app.FULFILLER]
+    fulfiller = service.app[consumers.FULFILLER]
     await asyncio.gather(*(fulfiller.handle(delivery) for _ in range(4)))
     taken = await events.take(2)
     assert {e.order_id for e in taken} == {order.order_id}
@@ -174,7 +174,7 @@ async def test_poison_message_is_dead_lettered_after_three_retries_without_block
         await publish(good)
         (event,) = await events.take(1)
         assert event.order_id == good.order_id
-        (dead,) = await dead_letters(amqp, app.orders_topology(settings).dlq, 1)
+        (dead,) = await dead_letters(amqp, consumers.orders_topology(settings).dlq, 1)
         assert await shipments_of(client, poison.tenant_id, poison.order_id) == []
     assert dead.message_id == str(poison.message_id)
     assert dead.headers[consumer.RETRY_COUNT_HEADER] == 3
@@ -193,7 +193,7 @@ async def test_invalid_order_event_is_dead_lettered_at_once(
     await publish(b'{"type": "order.confirmed", "order_id": "nope"}')
     good = order_confirmed(("sku-1", "wh-1", 1))
     await publish(good)
-    (dead,) = await dead_letters(amqp, app.orders_topology(settings).dlq, 1)
+    (dead,) = await dead_letters(amqp, consumers.orders_topology(settings).dlq, 1)
     assert dead.headers[consumer.RETRY_COUNT_HEADER] == 0
     assert str(dead.headers[consumer.ERROR_HEADER]).startswith("Permanent: Invalid order event")
     (event,) = await events.take(1)
@@ -208,6 +208,6 @@ async def test_confirmed_order_without_allocations_is_dead_lettered_at_once(
 ) -> None:
     order = order_confirmed(("sku-1", "wh-1", 1)).model_copy(update={"allocations": []})
     await publish(order)
-    (dead,) = await dead_letters(amqp, app.orders_topology(settings).dlq, 1)
+    (dead,) = await dead_letters(amqp, consumers.orders_topology(settings).dlq, 1)
     assert dead.headers[consumer.RETRY_COUNT_HEADER] == 0
     assert "without allocations" in str(dead.headers[consumer.ERROR_HEADER])

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
-import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
@@ -15,12 +13,13 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from meridian.localplatform import platform
 from meridian.services.gateway.app import create_app
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings as GatewaySettings
 from tests import issuer
 
 # auth's fixtures (auth, make_tenant, make_user, registry, ...) serve the gateway's tests too.
 from tests.integration.services.auth.conftest import *  # noqa: F403
 from tests.integration.services.auth.conftest import AuthClient
+from tests.integration.services.own_redis import free_port
 
 GATEWAY = "meridian-gateway"
 GatewayClient = TestClient[web.Request, web.Application]
@@ -57,13 +56,6 @@ async def upstream() -> AsyncIterator[TestServer]:
     app.router.add_route("*", "/{path:.*}", _echo)
     async with TestServer(app) as server:
         yield server
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 MakeGateway = Callable[..., Awaitable[GatewayClient]]
@@ -125,50 +117,6 @@ async def metric(client: GatewayClient, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     raise AssertionError(f"{name} not in /metrics")
-
-
-class RedisServer:
-    """A redis-server of this test's own, to stop and start (never the shared platform's)."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.process: asyncio.subprocess.Process | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    async def start(self) -> None:
-        binary = shutil.which("redis-server") or "/usr/bin/redis-server"
-        self.process = await asyncio.create_subprocess_exec(
-            binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", "--daemonize", "no",
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-        )  # fmt: skip
-        for _ in range(100):
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", self.port)
-            except OSError:
-                await asyncio.sleep(0.05)
-                continue
-            writer.close()
-            await writer.wait_closed()
-            return
-        raise RuntimeError("redis-server did not start")
-
-    async def stop(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.terminate()
-            await self.process.wait()
-        self.process = None
-
-
-@pytest_asyncio.fixture
-async def own_redis() -> AsyncIterator[RedisServer]:
-    server = RedisServer(free_port())
-    await server.start()
-    yield server
-    await server.stop()
 
 
 def echoed(body: str) -> dict[str, Any]:

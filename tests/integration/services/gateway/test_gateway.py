@@ -15,12 +15,11 @@ from tests.integration.services.auth.conftest import AuthClient, MakeTenant, Mak
 from tests.integration.services.gateway.conftest import (
     GatewayClient,
     MakeGateway,
-    RedisServer,
     echoed,
-    free_port,
     metric,
     token_for,
 )
+from tests.integration.services.own_redis import RedisServer, free_port
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 

@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from meridian.core.registry import refreshtokens
 from meridian.services.auth.keys import KeyRing, SigningKey
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import Settings as AuthSettings
 
 T0 = datetime.datetime(2030, 1, 1, tzinfo=datetime.UTC)
 PRIVATE = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from meridian.services.fulfillment import app
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment import app, consumers
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 
 
 def test_missing_settings_are_named() -> None:
@@ -14,7 +14,7 @@ def test_missing_settings_are_named() -> None:
 
 
 def test_production_messaging_names() -> None:
-    topology = app.orders_topology(FulfillmentSettings())
+    topology = consumers.orders_topology(FulfillmentSettings())
     assert (topology.exchange, topology.queue, topology.routing_keys) == (
         "orders.events",
         "fulfillment.orders",

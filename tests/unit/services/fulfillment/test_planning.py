@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from meridian.services.fulfillment import labels, shipping
-from meridian.services.fulfillment.settings import FulfillmentSettings
+from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import consumer, contracts
 
 

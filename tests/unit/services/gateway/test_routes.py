@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from meridian.services.gateway.proxy import RouteTable
-from meridian.services.gateway.settings import GatewaySettings
+from meridian.services.gateway.settings import Settings as GatewaySettings
 
 
 def test_routes_from_json_env_accept_bare_urls_and_objects(monkeypatch: pytest.MonkeyPatch) -> None:

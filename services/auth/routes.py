@@ -13,12 +13,11 @@ import uuid
 
 from aiohttp import web
 
-from meridian.core.registry import apikeys, refreshtokens, users
-from meridian.core.runtime import app as runtime_app
+from meridian.core.registry import apikeys, refreshtokens, tenants, users
 from meridian.core.runtime import cache, db, payloads, problems
 from meridian.services.auth import keys, models, registry, throttle, tokens
 from meridian.services.auth.passwords import Passwords
-from meridian.services.auth.settings import AuthSettings
+from meridian.services.auth.settings import SETTINGS, Settings
 from meridian.services.kit import contracts
 from meridian.services.kit import tokens as kit_tokens
 
@@ -28,10 +27,8 @@ BAD_REFRESH = "The refresh token is invalid, expired or already used"
 AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="meridian"'}
 
 
-def _settings(request: web.Request) -> AuthSettings:
-    settings = request.app[runtime_app.SETTINGS]
-    assert isinstance(settings, AuthSettings)
-    return settings
+def _settings(request: web.Request) -> Settings:
+    return request.app[SETTINGS]
 
 
 def _unauthorized(detail: str, scheme: str = "Bearer") -> problems.Unauthorized:
@@ -51,7 +48,7 @@ def _json(model: models.Body, status: int = 200) -> web.Response:
 
 async def _issue_refresh(
     conn: db.Connection,
-    settings: AuthSettings,
+    settings: Settings,
     *,
     tenant_id: uuid.UUID,
     user_id: uuid.UUID,
@@ -141,9 +138,7 @@ async def refresh(request: web.Request) -> web.Response:
         else:
             assert spent.row is not None
             user = await users.by_id(conn, tenant_id, spent.row["user_id"])
-            tenant_state = await conn.fetchval(
-                "SELECT state FROM platform.tenants WHERE id = $1", tenant_id
-            )
+            tenant_state = await tenants.state_of(conn, tenant_id)
             if user is None or user.state != "active" or tenant_state != "active":
                 refused = problems.Forbidden("The user or tenant is no longer active")
             else:
@@ -171,18 +166,18 @@ async def api_key_token(request: web.Request) -> web.Response:
     except ValueError as error:
         raise _unauthorized("Invalid API key", "ApiKey") from error
     async with registry.unscoped(request.app[registry.POOL]) as conn:
-        found = await conn.fetchrow("SELECT * FROM platform.find_api_key($1)", key.prefix)
-    if found is None or not apikeys.matches(key, bytes(found["secret_sha256"])):
+        found = await apikeys.find(conn, key.prefix)
+    if found is None or not apikeys.matches(key, found.secret_sha256):
         raise _unauthorized("Invalid API key", "ApiKey")
-    if found["key_state"] == "revoked":
+    if found.key_state == "revoked":
         raise _unauthorized("The API key is revoked", "ApiKey")
-    if found["key_state"] != "active" or found["tenant_state"] != "active":
+    if found.key_state != "active" or found.tenant_state != "active":
         raise problems.Forbidden("The API key or its tenant is suspended")
     access, claims = tokens.issue(
         request.app[keys.RING],
         settings,
         subject=f"apikey:{key.prefix}",
-        tenant_id=found["tenant_id"],
+        tenant_id=found.tenant_id,
         scopes=list(settings.api_key_scopes),
     )
     return _json(
@@ -233,3 +228,11 @@ async def jwks(request: web.Request) -> web.Response:
     ring = request.app[keys.RING]
     max_age = int(_settings(request).key_refresh_s)
     return web.json_response(ring.jwks(), headers={"Cache-Control": f"public, max-age={max_age}"})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_post("/v1/auth/login", login)
+    app.router.add_post("/v1/auth/refresh", refresh)
+    app.router.add_post("/v1/auth/token", api_key_token)
+    app.router.add_post("/v1/auth/revoke", revoke)
+    app.router.add_get(contracts.JWKS_PATH, jwks)

@@ -8,10 +8,9 @@ from collections.abc import Iterable
 import pydantic
 from aiohttp import web
 
-from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import db, payloads, problems
 from meridian.services.inventory import models, stockcache, store
-from meridian.services.inventory.settings import Settings
+from meridian.services.inventory.settings import SETTINGS
 from meridian.services.kit import contracts, identity
 
 CACHE = web.AppKey("stock_cache", stockcache.StockCache)
@@ -31,9 +30,7 @@ class ListQuery(pydantic.BaseModel):
 
 
 def _role(request: web.Request) -> str:
-    settings = request.app[runtime_app.SETTINGS]
-    assert isinstance(settings, Settings)
-    return settings.db_role
+    return request.app[SETTINGS].db_role
 
 
 async def _cache(request: web.Request, tenant_id: uuid.UUID, fresh: Iterable[models.Stock]) -> None:

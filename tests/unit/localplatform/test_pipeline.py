@@ -1,0 +1,57 @@
+"""The pipeline's one table of services gives each its settings and the gateway its routes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+from meridian.localplatform import net, pipeline
+
+
+@pytest.fixture
+def where(tmp_path: Path) -> pipeline.Where:
+    """The platform's state as `environment` reads it: DSNs, URLs, the run directory."""
+    state = SimpleNamespace(
+        postgres_info=SimpleNamespace(
+            dsn=lambda database: f"postgresql://u@127.0.0.1:1/{database}"
+        ),
+        redis_url="redis://127.0.0.1:2/0",
+        rabbitmq_info=SimpleNamespace(amqp_url="amqp://u@127.0.0.1:3/"),
+        s3_endpoint="http://127.0.0.1:4",
+        run_dir=str(tmp_path),
+    )
+    urls = {s.name: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(pipeline.SERVICES)}
+    return pipeline.Where(state, urls, carrier_url="http://127.0.0.1:5")
+
+
+def test_each_service_reads_only_its_own_prefix(where: pipeline.Where) -> None:
+    for service in pipeline.SERVICES:
+        env = pipeline.environment(service, where)
+        prefix = f"MERIDIAN_{service.name.upper()}_"
+        assert all(key.startswith(prefix) for key in env), service.name
+        assert env[prefix + "PORT"] == where.urls[service.name].rsplit(":", 1)[1]
+        assert (prefix + "PG_DSN" in env) == (service.database is not None)
+        assert (prefix + "AMQP_URL" in env) == service.amqp
+
+
+def test_every_routed_service_is_behind_the_gateway(where: pipeline.Where) -> None:
+    (gateway,) = [s for s in pipeline.SERVICES if s.name == "gateway"]
+    routes = json.loads(pipeline.environment(gateway, where)["MERIDIAN_GATEWAY_ROUTES"])
+    assert routes == {
+        "/v1/auth": {"url": where.urls["auth"], "public": True},
+        "/v1/inventory": where.urls["inventory"],
+        "/v1/orders": where.urls["orders"],
+        "/v1/fulfillment": where.urls["fulfillment"],
+    }
+
+
+def test_a_new_service_gets_a_port_and_the_others_keep_theirs(tmp_path: Path) -> None:
+    path = tmp_path / "services.ports"
+    before = net.sticky_ports(path, 2)
+    after = net.sticky_ports(path, 3)
+    assert after[:2] == before
+    assert after[2] not in before
+    assert net.sticky_ports(path, 3) == after
