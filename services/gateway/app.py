@@ -12,6 +12,7 @@ from meridian.core.runtime import cache, client, db
 from meridian.services.gateway import jwks, openapi, proxy, ratelimit, routes
 from meridian.services.gateway.settings import SETTINGS, Settings
 from meridian.services.kit import openapi as kit_openapi
+from meridian.services.kit import signing
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
         contexts.append(db.pool_context(settings))
     app.cleanup_ctx.extend([*contexts, limiter])
 
+    signing.signing(app, settings)  # the proof it forwards, and its JWKS, before the catch-all
     routes.add_routes(app)
     kit_openapi.route(app, openapi.description())
     return app

@@ -254,7 +254,7 @@ def test_order_creation_at_rising_load(seeded: Seeded) -> None:
             seeded.pipeline.gateway_url, seeded.tenant, seeded.email, seeded.password
         )
         targets = (
-            Target(direct_url, tenants.identity_headers(seeded.tenant_id, token)),
+            Target(direct_url, tenants.identity_headers(seeded.state, seeded.tenant_id, token)),
             Target(gateway_url, {"Authorization": f"Bearer {token}"}),
         )
         if rate == RATES[0]:  # warm-up: JWKS, the tenant's limits, pools, keep-alive

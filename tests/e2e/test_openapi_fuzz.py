@@ -62,7 +62,9 @@ def fuzzed(local_platform: platform.PlatformState) -> Iterator[Fuzzed]:
         token = tenants.login(started.gateway_url, name, email, password)
         own = tenants.login(started.gateway_url, name, email, password)
         yield Fuzzed(
-            started, tenants.identity_headers(tenant_id, token), {"Authorization": f"Bearer {own}"}
+            started,
+            tenants.identity_headers(local_platform, tenant_id, token),
+            {"Authorization": f"Bearer {own}"},
         )
     finally:
         supervisor.stop_all()

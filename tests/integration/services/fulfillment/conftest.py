@@ -27,6 +27,7 @@ from meridian.localplatform import carrier, platform, s3_server
 from meridian.services.fulfillment import app, consumers
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import contracts, messaging
+from tests import issuer
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -71,6 +72,7 @@ def settings(
         orders_queue=f"test{suffix}.fulfillment.orders",
         events_exchange=f"test-{suffix}.fulfillment.events",
         retry_delay_s=0.2,
+        identity_issuers=issuer.issuers(issuer.TESTS),
     )
 
 
@@ -237,10 +239,7 @@ async def shipments_of(
     response = await client.get(
         "/v1/fulfillment/shipments",
         params={"order_id": str(order_id)},
-        headers={
-            contracts.TENANT_HEADER: str(tenant_id),
-            contracts.SCOPES_HEADER: contracts.ORDERS_READ,
-        },
+        headers={"Authorization": f"Bearer {issuer.mint(tenant_id, [contracts.ORDERS_READ])}"},
     )
     assert response.status == 200
     items: list[dict[str, Any]] = (await response.json())["items"]
