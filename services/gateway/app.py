@@ -53,7 +53,9 @@ def create_app(settings: Settings) -> web.Application:
         contexts.append(db.pool_context(settings))
     app.cleanup_ctx.extend([*contexts, limiter])
 
-    signing.signing(app, settings)  # the proof it forwards, and its JWKS, before the catch-all
-    routes.add_routes(app)
+    # The gateway's own routes (its JWKS, its description) before the catch-all proxy route:
+    # aiohttp matches in registration order, so anything added after it is never reached.
+    signing.signing(app, settings)
     kit_openapi.route(app, openapi.description())
+    routes.add_routes(app)
     return app
