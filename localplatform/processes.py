@@ -259,8 +259,12 @@ class Supervisor:
     def _wait_gone(record: ProcessRecord) -> None:
         while record.alive:
             time.sleep(0.05)
-        # Children that outlive their leader (a postgres backend, an Erlang port) share its group.
+        # Children that outlive their leader (a postgres backend, an Erlang port) share its group:
+        # killed too, and waited for, so `make down` returns only once nothing of it runs.
         _signal_group(record.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while _group_members(record.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _forget(self, record: ProcessRecord) -> None:
         child = _CHILDREN.pop(record.pid, None)
@@ -275,6 +279,21 @@ class Supervisor:
             self.stop(record.name, timeout)
             stopped.append(record.name)
         return stopped
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it exited while we looked
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
 
 
 def _signal_group(pid: int, sig: int) -> None:
