@@ -23,6 +23,7 @@ ClientsT = TypeVar("ClientsT")
 
 READY = "Ready"
 INVALID_SPEC = "InvalidSpec"
+RECONCILING = "Reconciling"
 
 
 class ConditionUpdate(NamedTuple):

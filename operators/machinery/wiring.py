@@ -24,18 +24,20 @@ from meridian.core.api.v1alpha1.meta import GROUP, VERSION, Kind
 from meridian.core.runtime import resilience
 from meridian.operators.machinery import metrics, status
 from meridian.operators.machinery.reconciler import (
+    RECONCILING,
     ClientsT,
     Observation,
     Reconciler,
     Request,
     SpecT,
+    accepted,
     invalid_spec,
 )
 
 FIELD_MANAGER = "meridian-operator"
 """Who owns the fields our operators apply (server-side apply's field manager)."""
-BACKOFF_BASE_SECONDS = 1.0
-BACKOFF_CAP_SECONDS = 60.0
+BACKOFF_BASE_S = 1.0
+BACKOFF_CAP_S = 60.0
 
 
 def kubernetes_client() -> AsyncClient:
@@ -105,7 +107,7 @@ class Connections(Generic[ClientsT]):
 def backoff(attempts_failed: int) -> float:
     """The runtime's full-jitter backoff, so 400 failing objects do not retry in step."""
     return resilience.backoff(
-        attempts_failed, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS, rng=random.random
+        attempts_failed, base=BACKOFF_BASE_S, cap=BACKOFF_CAP_S, rng=random.random
     )
 
 
@@ -246,6 +248,26 @@ def register(
     )(handle)
     if finalize is not None:
         kopf.on.delete(*resource, registry=registry, id="finalize")(handler(finalize, "finalized"))
+
+
+def accepting(kind: Kind) -> Callable[[kopf.OperatorRegistry, Any, Any], None]:
+    """The `register` of an operator whose reconcile logic is still to come: it watches its kind
+    and says so in status (Ready=Unknown, Pending, with why), so an applied object is visibly
+    accepted rather than ignored; the kind's own issue replaces it with a real reconcile."""
+
+    async def reconcile(_request: Request[Any, None]) -> Observation:
+        return accepted(kind, RECONCILING)
+
+    def register_kind(registry: kopf.OperatorRegistry, process: Any, _settings: Any) -> None:
+        register(
+            registry,
+            kind,
+            reconcile,
+            connections=Connections.kubernetes_only(),
+            resync_s=process.resync_s,
+        )
+
+    return register_kind
 
 
 def _pending(observation: Observation) -> str:

@@ -66,4 +66,4 @@ def test_missing_tenant_peers_stop_the_start_naming_every_variable(
 def test_a_requeue_waits_at_most_the_cap(attempts_failed: int) -> None:
     """Backoff grows with failures but never beyond a minute."""
     delay = wiring.backoff(attempts_failed)
-    assert 0 <= delay <= min(wiring.BACKOFF_CAP_SECONDS, 2**attempts_failed)
+    assert 0 <= delay <= min(wiring.BACKOFF_CAP_S, 2**attempts_failed)

@@ -1,5 +1,0 @@
-"""Condition reasons of the FailoverPlan operator (CamelCase constants, one place)."""
-
-from typing import Final
-
-RECONCILING: Final = "Reconciling"
