@@ -1,16 +1,9 @@
-"""The EdgeNode operator: its interface to the runtime, the CLI and the local platform.
+"""The EdgeNode operator's interface; it only accepts and watches until its issue adds a reconcile."""
 
-Foundation stage: it watches its kind and says so in status (`wiring.accepting`); the EdgeNode
-operator issue adds `reconcile.py`, `handlers.py` and `reasons.py` as the Tenant operator has.
-"""
-
-from meridian.core.api.v1alpha1 import edgenode
+from meridian.core.api.v1alpha1.edgenode import KIND
 from meridian.operators.edge import settings
 from meridian.operators.machinery import operator, wiring
 
 OPERATOR = operator.Operator(
-    name="edge",
-    kind=edgenode.KIND,
-    register=wiring.accepting(edgenode.KIND),
-    settings=settings.EdgeNodeSettings,
+    name="edge", kind=KIND, register=wiring.accepting(KIND), settings=settings.EdgeNodeSettings
 )
