@@ -123,18 +123,24 @@ def quote_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+async def open_pool(settings: PostgresSettings, *, connect_timeout_s: float = 60.0) -> Pool:
+    """The pool a process's PostgreSQL settings describe (services and operators alike)."""
+    return await create_pool(
+        runtime_app.required(settings, settings.pg_dsn, "pg_dsn"),
+        application_name=settings.name,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        min_size=settings.pg_pool_min,
+        max_size=settings.pg_pool_max,
+        connect_timeout_s=connect_timeout_s,
+    )
+
+
 def pool_context(settings: PostgresSettings) -> runtime_app.CleanupContext:
     """A `cleanup_ctx` entry: opens the pool into `app[POOL]`, adds the "postgres" readiness check."""
-
-    async def create() -> Pool:
-        return await create_pool(
-            runtime_app.required(settings, settings.pg_dsn, "pg_dsn"),
-            application_name=settings.name,
-            statement_timeout_ms=settings.statement_timeout_ms,
-            min_size=settings.pg_pool_min,
-            max_size=settings.pg_pool_max,
-        )
-
     return runtime_app.dependency(
-        POOL, check="postgres", create=create, close=asyncpg.Pool.close, ping=ping
+        POOL,
+        check="postgres",
+        create=lambda: open_pool(settings),
+        close=asyncpg.Pool.close,
+        ping=ping,
     )

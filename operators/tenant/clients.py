@@ -64,14 +64,7 @@ async def open_clients(settings: TenantSettings) -> Clients:
     if settings.migrate_on_start:
         await migrations.upgrade(dsn, registry.MIGRATIONS)
     timeout = settings.dependency_timeout_s
-    pool = await db.create_pool(
-        dsn,
-        application_name=settings.name,
-        statement_timeout_ms=settings.statement_timeout_ms,
-        min_size=settings.pg_pool_min,
-        max_size=settings.pg_pool_max,
-        connect_timeout_s=timeout,
-    )
+    pool = await db.open_pool(settings, connect_timeout_s=timeout)
     boto: Any = boto3.client(
         "s3",
         endpoint_url=settings.s3_endpoint,
