@@ -7,16 +7,20 @@ and `/run` are the node's own folders under the run directory, so two nodes neve
 nothing is written outside the run directory. The namespaces are held by one `sleep` process:
 when it and every process that entered them are gone, the kernel frees the namespaces, their
 mounts and the veth pair. The node has no default route: it reaches the host's veth address and
-nothing else. Called by `realnode`, which starts what runs inside.
+nothing else. While any node runs, the host has blackhole routes for every node and pod address
+(`BLACKHOLES`): a packet for a node that is gone is dropped, never sent out of the machine by the
+default route. Called by `realnode`, which starts what runs inside.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +40,10 @@ _MAX_NODES = 200
 LINK_PREFIX = "mrn"
 """Host ends of node veths are `mrn<index>h`: the index picks the node's addresses too."""
 BIND_OVER = ("/var/lib", "/var/log", "/run")
+BLACKHOLES = ("10.213.0.0/16", "10.214.0.0/16")
+"""Every node's veth and pod addresses; a node's own routes are more specific and win."""
+_HOST_LOCK = Path("/run/lock/meridian-real-nodes.lock")
+"""Serialises route and veth changes of all platforms on this host (routes are shared)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +137,9 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{holder} did not enter its namespaces")
         time.sleep(0.02)
-    index = _add_veth(pid)
+    with _host_lock():
+        _add_blackholes()
+        index = _add_veth(pid)
     sandbox = Sandbox(
         node_dir=str(node_dir),
         holder=holder,
@@ -150,6 +160,37 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
         _make_cgroup(hierarchy / sandbox.cgroup_root)
         _make_cgroup(hierarchy / sandbox.cgroup_root / "runtime")
     return sandbox
+
+
+@contextlib.contextmanager
+def _host_lock() -> Iterator[None]:
+    _HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with _HOST_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _node_links() -> list[str]:
+    """Host ends of every node's veth on this host, whichever platform made them."""
+    return sorted(path.name for path in Path("/sys/class/net").glob(f"{LINK_PREFIX}*h"))
+
+
+def blackhole_routes() -> list[str]:
+    found = processes.run_checked(["ip", "-4", "route", "show", "type", "blackhole"])
+    return [line.split()[1] for line in found.splitlines() if line.split()[1] in BLACKHOLES]
+
+
+def _add_blackholes() -> None:
+    for prefix in BLACKHOLES:
+        processes.run_checked(["ip", "route", "replace", "blackhole", prefix])
+
+
+def _remove_blackholes_if_last() -> None:
+    """Called with our veth gone: another platform's node keeps the routes for itself."""
+    with _host_lock():
+        if not _node_links():
+            for prefix in blackhole_routes():
+                processes.run_checked(["ip", "route", "del", "blackhole", prefix])
 
 
 def _add_veth(pid: int) -> int:
@@ -259,6 +300,7 @@ def teardown(supervisor: Supervisor, sandbox: Sandbox) -> None:
         if time.monotonic() > deadline:
             processes.run_checked(["ip", "link", "del", sandbox.host_link])
         time.sleep(0.1)
+    _remove_blackholes_if_last()
     _state_file(Path(sandbox.node_dir)).unlink(missing_ok=True)
 
 
@@ -278,4 +320,6 @@ def leftovers(sandbox: Sandbox) -> list[str]:
         name: value for name, value in _read_sysctls().items() if sandbox.sysctls[name] != value
     }
     left += [f"sysctl {name}={value}" for name, value in changed.items()]
+    if not _node_links():  # no node runs on this host any more, so no route may stay for them
+        left += [f"route blackhole {prefix}" for prefix in blackhole_routes()]
     return left
