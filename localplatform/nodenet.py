@@ -29,7 +29,7 @@ SYSTEM_NAMESPACE = "meridian-system"
 DATASTORE_PORTS = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672, "s3": 9000}
 """Service name -> the port pods dial (each datastore's usual one)."""
 COREDNS_USER = "system:meridian:coredns"
-_MANAGED_BY = "meridian.io/localplatform"
+_MANAGED_BY = "meridian-localplatform"
 COMPONENTS = ("datastore-relay", "coredns", "kube-proxy")
 """Supervisor names are `<node>-<component>`; stopped before kubelet."""
 
@@ -206,6 +206,13 @@ def start(
     # Bridged pod-to-pod Service traffic must pass iptables to be un-NATed (per namespace).
     processes.run_checked(
         sandbox.nsenter("sysctl", "-q", "-w", "net.bridge.bridge-nf-call-iptables=1")
+    )
+    # The node has no default route; ClusterIPs need one for kube-proxy's OUTPUT rules to see
+    # the node's own connections. Through `lo`: an address no rule rewrites goes nowhere.
+    processes.run_checked(
+        sandbox.nsenter(
+            "ip", "route", "replace", kubecluster.SERVICE_CIDR, "dev", "lo", "src", sandbox.node_ip
+        )
     )
     path = "/usr/sbin:/usr/bin:/sbin:/bin"
 

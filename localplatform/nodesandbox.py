@@ -59,6 +59,8 @@ class Sandbox:
     index: int
     cgroup_root: str
     sysctls: dict[str, str]
+    host_ifindex: int = 0
+    """The host veth's ifindex (never reused soon): a later node's `mrn<index>h` is not ours."""
 
     @property
     def host_link(self) -> str:
@@ -147,8 +149,10 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
         net_inode=(processes_ns / "net").stat().st_ino,
         mnt_inode=(processes_ns / "mnt").stat().st_ino,
         index=index,
-        cgroup_root=f"meridian-{name}-{index}",
+        # Unique per sandbox: a later node of the same name and index is not taken for this one.
+        cgroup_root=f"meridian-{name}-{index}-{pid}",
         sysctls=_read_sysctls(),
+        host_ifindex=int(Path("/sys/class/net", f"{LINK_PREFIX}{index}h", "ifindex").read_text()),
     )
     _state_file(node_dir).write_text(json.dumps(asdict(sandbox), indent=2))
     _configure_network(sandbox)
@@ -296,7 +300,7 @@ def teardown(supervisor: Supervisor, sandbox: Sandbox) -> None:
                 time.sleep(0.1)
     for name, value in sandbox.sysctls.items():
         Path("/proc/sys", name).write_text(value)
-    while _link_exists(sandbox.host_link):  # the kernel frees the pair with the namespace
+    while _own_link_exists(sandbox):  # the kernel frees the pair with the namespace
         if time.monotonic() > deadline:
             processes.run_checked(["ip", "link", "del", sandbox.host_link])
         time.sleep(0.1)
@@ -308,11 +312,25 @@ def _link_exists(name: str) -> bool:
     return Path("/sys/class/net", name).exists()
 
 
+def _own_link_exists(sandbox: Sandbox) -> bool:
+    """This node's host veth, not another platform's that took the same name after it."""
+    if not sandbox.host_ifindex:  # saved before the ifindex was
+        return _link_exists(sandbox.host_link)
+    return _ifindex(sandbox.host_link) == sandbox.host_ifindex
+
+
+def _ifindex(name: str) -> int:
+    try:
+        return int(Path("/sys/class/net", name, "ifindex").read_text())
+    except OSError:  # gone meanwhile
+        return 0
+
+
 def leftovers(sandbox: Sandbox) -> list[str]:
     """What of this node still exists on the host; empty after a complete `teardown`."""
     left = [f"process {pid}" for pid in sorted(_cgroup_pids(sandbox) | _namespace_pids(sandbox))]
     left += [f"cgroup {path}" for path in _cgroup_dirs(sandbox)]
-    if _link_exists(sandbox.host_link):
+    if _own_link_exists(sandbox):
         left.append(f"link {sandbox.host_link}")
     mountinfo = Path("/proc/self/mountinfo").read_text()
     left += [f"mount {line}" for line in mountinfo.splitlines() if sandbox.node_dir in line]

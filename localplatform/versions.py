@@ -36,7 +36,7 @@ CONTAINERD: Final = "v2.4.2"
 """containerd 2 implements the CRI RuntimeConfig call kubelet 1.36 asks for (Debian's 1.6 does not)."""
 COREDNS: Final = "v1.15.0"
 
-COREDNS_PLUGINS: Final = ("ready", "health", "errors", "log", "cache", "kubernetes")
+COREDNS_PLUGINS: Final = ("bind", "ready", "health", "errors", "log", "cache", "kubernetes")
 """The cluster DNS's plugins, in CoreDNS's chain order: no `forward`, so nothing but
 `cluster.local` is ever answered and the host's resolver is never asked."""
 
@@ -120,4 +120,6 @@ def cache_key() -> str:
 def tool_key(name: str) -> str:
     """Each tool builds into its own folder, so adding or bumping one never rebuilds the others."""
     tool = GO_TOOLS.get(name) or NODE_TOOLS[name]
+    if tool.main:  # its own main (CoreDNS's plugin list) is part of what is built
+        return f"{name}-{tool.version}-{hashlib.sha256(tool.main.encode()).hexdigest()[:8]}"
     return f"{name}-{tool.version}"

@@ -77,6 +77,7 @@ def _web_pod(name: str, ready_path: str = "/index.html") -> dict[str, Any]:
 
 def _deployment(name: str, replicas: int) -> dict[str, Any]:
     template = _web_pod("unused")
+    del template["apiVersion"], template["kind"]
     del template["metadata"]["name"], template["metadata"]["namespace"]
     return {
         "apiVersion": "apps/v1",
