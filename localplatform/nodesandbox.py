@@ -43,7 +43,9 @@ BIND_OVER = ("/var/lib", "/var/log", "/run")
 BLACKHOLES = ("10.213.0.0/16", "10.214.0.0/16")
 """Every node's veth and pod addresses; a node's own routes are more specific and win."""
 _HOST_LOCK = Path("/run/lock/meridian-real-nodes.lock")
-"""Serialises route and veth changes of all platforms on this host (routes are shared)."""
+"""Serialises route, veth and sysctl changes of all platforms on this host (all are shared)."""
+_HOST_SYSCTLS = _HOST_LOCK.with_suffix(".sysctls.json")
+"""The sysctls as they were before the host's first running node, whichever platform's."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,7 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
             raise RuntimeError(f"{holder} did not enter its namespaces")
         time.sleep(0.02)
     with _host_lock():
+        sysctls = _host_sysctls()
         _add_blackholes()
         index = _add_veth(pid)
     sandbox = Sandbox(
@@ -151,7 +154,7 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
         index=index,
         # Unique per sandbox: a later node of the same name and index is not taken for this one.
         cgroup_root=f"meridian-{name}-{index}-{pid}",
-        sysctls=_read_sysctls(),
+        sysctls=sysctls,
         host_ifindex=int(Path("/sys/class/net", f"{LINK_PREFIX}{index}h", "ifindex").read_text()),
     )
     _state_file(node_dir).write_text(json.dumps(asdict(sandbox), indent=2))
@@ -189,12 +192,25 @@ def _add_blackholes() -> None:
         processes.run_checked(["ip", "route", "replace", "blackhole", prefix])
 
 
-def _remove_blackholes_if_last() -> None:
-    """Called with our veth gone: another platform's node keeps the routes for itself."""
+def _host_sysctls() -> dict[str, str]:
+    """kubelet's sysctls as before any node of any platform ran (called under the host lock)."""
+    if not _node_links() or not _HOST_SYSCTLS.exists():
+        _HOST_SYSCTLS.write_text(json.dumps(_read_sysctls()))
+    saved: dict[str, str] = json.loads(_HOST_SYSCTLS.read_text())
+    return saved
+
+
+def _release_host(sandbox: Sandbox) -> None:
+    """Called with our veth gone: the last node of the host puts back the routes and sysctls;
+    while another platform's node runs, they stay for it."""
     with _host_lock():
-        if not _node_links():
-            for prefix in blackhole_routes():
-                processes.run_checked(["ip", "route", "del", "blackhole", prefix])
+        if _node_links():
+            return
+        for prefix in blackhole_routes():
+            processes.run_checked(["ip", "route", "del", "blackhole", prefix])
+        for name, value in sandbox.sysctls.items():
+            Path("/proc/sys", name).write_text(value)
+        _HOST_SYSCTLS.unlink(missing_ok=True)
 
 
 def _add_veth(pid: int) -> int:
@@ -298,13 +314,11 @@ def teardown(supervisor: Supervisor, sandbox: Sandbox) -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-    for name, value in sandbox.sysctls.items():
-        Path("/proc/sys", name).write_text(value)
     while _own_link_exists(sandbox):  # the kernel frees the pair with the namespace
         if time.monotonic() > deadline:
             processes.run_checked(["ip", "link", "del", sandbox.host_link])
         time.sleep(0.1)
-    _remove_blackholes_if_last()
+    _release_host(sandbox)
     _state_file(Path(sandbox.node_dir)).unlink(missing_ok=True)
 
 
@@ -334,10 +348,10 @@ def leftovers(sandbox: Sandbox) -> list[str]:
         left.append(f"link {sandbox.host_link}")
     mountinfo = Path("/proc/self/mountinfo").read_text()
     left += [f"mount {line}" for line in mountinfo.splitlines() if sandbox.node_dir in line]
-    changed = {
-        name: value for name, value in _read_sysctls().items() if sandbox.sysctls[name] != value
-    }
-    left += [f"sysctl {name}={value}" for name, value in changed.items()]
-    if not _node_links():  # no node runs on this host any more, so no route may stay for them
+    if not _node_links():  # no node runs on this host any more: nothing may stay for them
+        changed = {
+            name: value for name, value in _read_sysctls().items() if sandbox.sysctls[name] != value
+        }
+        left += [f"sysctl {name}={value}" for name, value in changed.items()]
         left += [f"route blackhole {prefix}" for prefix in blackhole_routes()]
     return left
