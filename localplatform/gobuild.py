@@ -128,8 +128,13 @@ def build_tool(name: str, tool: versions.GoTool, out: Path) -> float:
     (work / "go.mod").write_text(f"module meridian.local/build/{name}\n\ngo 1.26.0\n")
     upstream = _upstream_gomod(tool, work)
     (work / "go.mod").write_text(wrapper_gomod(tool, upstream))
-    imports = "\n".join(f'\t_ "{pkg}"' for pkg in tool.binaries.values())
-    (work / "tools.go").write_text(f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n")
+    if tool.main:
+        (work / "main.go").write_text(tool.main)
+    else:
+        imports = "\n".join(f'\t_ "{pkg}"' for pkg in tool.binaries.values())
+        (work / "tools.go").write_text(
+            f"//go:build tools\n\npackage tools\n\nimport (\n{imports}\n)\n"
+        )
     _go(["mod", "tidy"], work)
     flags = ["-trimpath", "-ldflags", _ldflags(tool)]
     if tool.tags:

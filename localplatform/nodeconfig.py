@@ -118,7 +118,13 @@ def cni_conflist(paths: NodePaths, pod_cidr: str) -> dict[str, Any]:
 
 
 def kubelet_config(
-    paths: NodePaths, *, node_ip: str, pod_cidr: str, cgroup_root: str, client_ca: Path
+    paths: NodePaths,
+    *,
+    node_ip: str,
+    pod_cidr: str,
+    cgroup_root: str,
+    client_ca: Path,
+    cluster_dns: str,
 ) -> dict[str, Any]:
     endpoint = f"unix://{paths.containerd_socket}"
     return {
@@ -147,6 +153,7 @@ def kubelet_config(
         "oomScoreAdj": 0,
         "resolvConf": str(paths.resolv_conf),
         "clusterDomain": "cluster.local",
+        "clusterDNS": [cluster_dns],  # pods' only nameserver: CoreDNS through its Service
         "podCIDR": pod_cidr,
         "registerWithTaints": [TAINT],
         "serializeImagePulls": False,

@@ -7,16 +7,20 @@ and `/run` are the node's own folders under the run directory, so two nodes neve
 nothing is written outside the run directory. The namespaces are held by one `sleep` process:
 when it and every process that entered them are gone, the kernel frees the namespaces, their
 mounts and the veth pair. The node has no default route: it reaches the host's veth address and
-nothing else. Called by `realnode`, which starts what runs inside.
+nothing else. While any node runs, the host has blackhole routes for every node and pod address
+(`BLACKHOLES`): a packet for a node that is gone is dropped, never sent out of the machine by the
+default route. Called by `realnode`, which starts what runs inside.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,6 +40,12 @@ _MAX_NODES = 200
 LINK_PREFIX = "mrn"
 """Host ends of node veths are `mrn<index>h`: the index picks the node's addresses too."""
 BIND_OVER = ("/var/lib", "/var/log", "/run")
+BLACKHOLES = ("10.213.0.0/16", "10.214.0.0/16")
+"""Every node's veth and pod addresses; a node's own routes are more specific and win."""
+_HOST_LOCK = Path("/run/lock/meridian-real-nodes.lock")
+"""Serialises route, veth and sysctl changes of all platforms on this host (all are shared)."""
+_HOST_SYSCTLS = _HOST_LOCK.with_suffix(".sysctls.json")
+"""The sysctls as they were before the host's first running node, whichever platform's."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +61,8 @@ class Sandbox:
     index: int
     cgroup_root: str
     sysctls: dict[str, str]
+    host_ifindex: int = 0
+    """The host veth's ifindex (never reused soon): a later node's `mrn<index>h` is not ours."""
 
     @property
     def host_link(self) -> str:
@@ -129,7 +141,10 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
         if time.monotonic() > deadline:
             raise RuntimeError(f"{holder} did not enter its namespaces")
         time.sleep(0.02)
-    index = _add_veth(pid)
+    with _host_lock():
+        sysctls = _host_sysctls()
+        _add_blackholes()
+        index = _add_veth(pid)
     sandbox = Sandbox(
         node_dir=str(node_dir),
         holder=holder,
@@ -137,8 +152,10 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
         net_inode=(processes_ns / "net").stat().st_ino,
         mnt_inode=(processes_ns / "mnt").stat().st_ino,
         index=index,
-        cgroup_root=f"meridian-{name}-{index}",
-        sysctls=_read_sysctls(),
+        # Unique per sandbox: a later node of the same name and index is not taken for this one.
+        cgroup_root=f"meridian-{name}-{index}-{pid}",
+        sysctls=sysctls,
+        host_ifindex=int(Path("/sys/class/net", f"{LINK_PREFIX}{index}h", "ifindex").read_text()),
     )
     _state_file(node_dir).write_text(json.dumps(asdict(sandbox), indent=2))
     _configure_network(sandbox)
@@ -150,6 +167,50 @@ def create(supervisor: Supervisor, node_dir: Path, name: str) -> Sandbox:
         _make_cgroup(hierarchy / sandbox.cgroup_root)
         _make_cgroup(hierarchy / sandbox.cgroup_root / "runtime")
     return sandbox
+
+
+@contextlib.contextmanager
+def _host_lock() -> Iterator[None]:
+    _HOST_LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with _HOST_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _node_links() -> list[str]:
+    """Host ends of every node's veth on this host, whichever platform made them."""
+    return sorted(path.name for path in Path("/sys/class/net").glob(f"{LINK_PREFIX}*h"))
+
+
+def blackhole_routes() -> list[str]:
+    found = processes.run_checked(["ip", "-4", "route", "show", "type", "blackhole"])
+    return [line.split()[1] for line in found.splitlines() if line.split()[1] in BLACKHOLES]
+
+
+def _add_blackholes() -> None:
+    for prefix in BLACKHOLES:
+        processes.run_checked(["ip", "route", "replace", "blackhole", prefix])
+
+
+def _host_sysctls() -> dict[str, str]:
+    """kubelet's sysctls as before any node of any platform ran (called under the host lock)."""
+    if not _node_links() or not _HOST_SYSCTLS.exists():
+        _HOST_SYSCTLS.write_text(json.dumps(_read_sysctls()))
+    saved: dict[str, str] = json.loads(_HOST_SYSCTLS.read_text())
+    return saved
+
+
+def _release_host(sandbox: Sandbox) -> None:
+    """Called with our veth gone: the last node of the host puts back the routes and sysctls;
+    while another platform's node runs, they stay for it."""
+    with _host_lock():
+        if _node_links():
+            return
+        for prefix in blackhole_routes():
+            processes.run_checked(["ip", "route", "del", "blackhole", prefix])
+        for name, value in sandbox.sysctls.items():
+            Path("/proc/sys", name).write_text(value)
+        _HOST_SYSCTLS.unlink(missing_ok=True)
 
 
 def _add_veth(pid: int) -> int:
@@ -253,12 +314,11 @@ def teardown(supervisor: Supervisor, sandbox: Sandbox) -> None:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-    for name, value in sandbox.sysctls.items():
-        Path("/proc/sys", name).write_text(value)
-    while _link_exists(sandbox.host_link):  # the kernel frees the pair with the namespace
+    while _own_link_exists(sandbox):  # the kernel frees the pair with the namespace
         if time.monotonic() > deadline:
             processes.run_checked(["ip", "link", "del", sandbox.host_link])
         time.sleep(0.1)
+    _release_host(sandbox)
     _state_file(Path(sandbox.node_dir)).unlink(missing_ok=True)
 
 
@@ -266,16 +326,32 @@ def _link_exists(name: str) -> bool:
     return Path("/sys/class/net", name).exists()
 
 
+def _own_link_exists(sandbox: Sandbox) -> bool:
+    """This node's host veth, not another platform's that took the same name after it."""
+    if not sandbox.host_ifindex:  # saved before the ifindex was
+        return _link_exists(sandbox.host_link)
+    return _ifindex(sandbox.host_link) == sandbox.host_ifindex
+
+
+def _ifindex(name: str) -> int:
+    try:
+        return int(Path("/sys/class/net", name, "ifindex").read_text())
+    except OSError:  # gone meanwhile
+        return 0
+
+
 def leftovers(sandbox: Sandbox) -> list[str]:
     """What of this node still exists on the host; empty after a complete `teardown`."""
     left = [f"process {pid}" for pid in sorted(_cgroup_pids(sandbox) | _namespace_pids(sandbox))]
     left += [f"cgroup {path}" for path in _cgroup_dirs(sandbox)]
-    if _link_exists(sandbox.host_link):
+    if _own_link_exists(sandbox):
         left.append(f"link {sandbox.host_link}")
     mountinfo = Path("/proc/self/mountinfo").read_text()
     left += [f"mount {line}" for line in mountinfo.splitlines() if sandbox.node_dir in line]
-    changed = {
-        name: value for name, value in _read_sysctls().items() if sandbox.sysctls[name] != value
-    }
-    left += [f"sysctl {name}={value}" for name, value in changed.items()]
+    if not _node_links():  # no node runs on this host any more: nothing may stay for them
+        changed = {
+            name: value for name, value in _read_sysctls().items() if sandbox.sysctls[name] != value
+        }
+        left += [f"sysctl {name}={value}" for name, value in changed.items()]
+        left += [f"route blackhole {prefix}" for prefix in blackhole_routes()]
     return left

@@ -20,6 +20,8 @@ _PROBES = {
     # A real node's OCI runtime (its nsexec is C: no static Go build) and pod networking.
     "runc": "/usr/sbin/runc",
     "containernetworking-plugins": "/usr/lib/cni/bridge",
+    # kube-proxy's iptables mode on a real node (Debian's iptables drives nf_tables).
+    "iptables": "/usr/sbin/xtables-nft-multi",
     # Makes the Debian base of the images pods run (baseimage.py), from Debian's mirror.
     "mmdebstrap": "/usr/bin/mmdebstrap",
 }

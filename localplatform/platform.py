@@ -13,6 +13,7 @@ import os
 import shlex
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,7 +196,28 @@ def up(
         save()
         state.stripe_url = stripe_mock.start(supervisor, run_dir / "stripe-mock", bins)
         save()
+        if real_node and state.external_kubeconfig is None:
+            for info in state.clusters.values():
+                realnode.expose_datastores(
+                    supervisor,
+                    run_dir,
+                    kubecluster.ClusterInfo(**info),
+                    bins,
+                    _datastore_ports(state),
+                )
     return state
+
+
+def _datastore_ports(state: PlatformState) -> dict[str, int]:
+    """Host loopback port of each datastore a real node's pods reach through a Service."""
+    assert state.redis_url
+    assert state.s3_endpoint
+    return {
+        "postgres": state.postgres_info.port,
+        "redis": int(urllib.parse.urlsplit(state.redis_url).port or 0),
+        "rabbitmq": state.rabbitmq_info.amqp_port,
+        "s3": int(urllib.parse.urlsplit(state.s3_endpoint).port or 0),
+    }
 
 
 def down(run_dir: Path | None = None) -> list[str]:

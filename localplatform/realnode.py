@@ -22,6 +22,7 @@ from meridian.localplatform import (
     kubecluster,
     net,
     nodeconfig,
+    nodenet,
     nodesandbox,
     packages,
     pauseimage,
@@ -30,7 +31,7 @@ from meridian.localplatform import (
 )
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
-_COMPONENTS = ("kubelet", "containerd", "apiserver-relay")
+_COMPONENTS = (*nodenet.COMPONENTS, "kubelet", "containerd", "apiserver-relay")
 """Supervisor names are `<node>-<component>`; stopped in this order."""
 
 
@@ -106,6 +107,7 @@ def start(
         pod_cidr=sandbox.pod_cidr,
         cgroup_root=sandbox.cgroup_root,
         client_ca=ca.cert,
+        cluster_dns=nodenet.KUBE_DNS_IP,
     )
     _write(paths.kubelet_config, yaml.safe_dump(config))
     kubecluster.write_kubeconfig(
@@ -166,8 +168,23 @@ def start(
     )
     nodesandbox.move_into(sandbox, pid)
     supervisor.wait_ready(kubelet, lambda: _node_ready(bins, cluster.kubeconfig, name), timeout=180)
+    nodenet.start(supervisor, sandbox, cluster, bins, ca, name)
     print(f"real node {name} Ready {time.monotonic() - started:.1f} s after start", flush=True)
     return name
+
+
+def expose_datastores(
+    supervisor: Supervisor,
+    run_dir: Path,
+    cluster: kubecluster.ClusterInfo,
+    bins: Path,
+    host_ports: dict[str, int],
+) -> None:
+    """The host's datastores, as Services of the cluster's real node (`nodenet`)."""
+    sandbox = nodesandbox.load(nodes_dir(run_dir) / node_name(cluster.name))
+    if sandbox is None:
+        raise RuntimeError(f"no real node in cluster {cluster.name} of {run_dir}")
+    nodenet.expose_datastores(supervisor, sandbox, bins, cluster.kubeconfig, host_ports)
 
 
 def _containerd_up(sandbox: nodesandbox.Sandbox, tools: dict[str, Path]) -> bool:

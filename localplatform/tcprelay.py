@@ -1,10 +1,12 @@
-"""A TCP relay from a loopback port inside a node's network namespace to one on the host's.
+"""A TCP relay from ports inside a node's network namespace to the same ports on host loopback.
 
-The apiserver listens on the host's 127.0.0.1 only, and the node's namespace has no route to it.
-This process binds its listening socket inside the node's namespace (`setns`, then back: a
-socket keeps the namespace it was made in) and dials the target from the host's, so kubelet
-talks to `https://127.0.0.1:<port>` as if the apiserver were local and nothing listens on any
-other address. Run by `realnode` as `python -m meridian.localplatform.tcprelay`.
+The apiserver and the datastores listen on the host's 127.0.0.1 only, and the node's namespace
+has no route to it. This process binds its listening sockets inside the node's namespace
+(`setns`, then back: a socket keeps the namespace it was made in) and dials the target from the
+host's. kubelet talks to `https://127.0.0.1:<port>` of its namespace as if the apiserver were
+local; pods reach PostgreSQL, Redis and RabbitMQ on the node's own address (`--address`), the
+endpoint of their datastore Services. Nothing listens outside the node's namespace. Run by
+`realnode` as `python -m meridian.localplatform.tcprelay`.
 """
 
 from __future__ import annotations
@@ -30,15 +32,15 @@ def _setns(path: str) -> None:
         os.close(fd)
 
 
-def listen_in(netns: str, port: int) -> socket.socket:
-    """A listening socket on 127.0.0.1:`port` of the network namespace at `netns`."""
+def listen_in(netns: str, port: int, address: str = "127.0.0.1") -> socket.socket:
+    """A listening socket on `address`:`port` of the network namespace at `netns`."""
     own = f"/proc/{os.getpid()}/task/{os.getpid()}/ns/net"
     home = os.open(own, os.O_RDONLY)
     try:
         _setns(netns)
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
+        sock.bind((address, port))
         sock.listen(128)
     finally:
         _setns(f"/proc/self/fd/{home}")
@@ -74,14 +76,22 @@ async def serve(sock: socket.socket, target_port: int) -> None:
         await server.serve_forever()
 
 
+async def _serve_all(sockets: dict[int, socket.socket]) -> None:
+    await asyncio.gather(*(serve(sock, port) for port, sock in sockets.items()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--netns", required=True, help="network namespace file to listen in")
-    parser.add_argument("--port", type=int, required=True, help="loopback port, both sides")
+    parser.add_argument(
+        "--port", type=int, action="append", required=True, help="same port both sides; repeatable"
+    )
+    parser.add_argument("--address", default="127.0.0.1", help="listen address in the namespace")
     args = parser.parse_args()
-    sock = listen_in(args.netns, args.port)
-    print(f"relaying 127.0.0.1:{args.port} in {args.netns} to the host's", flush=True)
-    asyncio.run(serve(sock, args.port))
+    sockets = {port: listen_in(args.netns, port, args.address) for port in args.port}
+    ports = ",".join(map(str, args.port))
+    print(f"relaying {args.address}:{ports} in {args.netns} to the host's 127.0.0.1", flush=True)
+    asyncio.run(_serve_all(sockets))
 
 
 if __name__ == "__main__":

@@ -19,6 +19,9 @@ class GoTool(NamedTuple):
     """Binary name -> Go package that builds it."""
     tags: tuple[str, ...] = ()
     """Go build tags (containerd leaves out the storage drivers that need cgo)."""
+    main: str = ""
+    """Go source of the wrapper's own main package (binaries then name "."): a CoreDNS of the
+    few plugins a node uses, instead of every cloud's SDK."""
 
 
 KUBERNETES: Final = "v1.36.3"
@@ -31,6 +34,21 @@ STRIPE_MOCK: Final = "v0.203.0"
 POSTGRESQL_MAJOR: Final = "15"
 CONTAINERD: Final = "v2.4.2"
 """containerd 2 implements the CRI RuntimeConfig call kubelet 1.36 asks for (Debian's 1.6 does not)."""
+COREDNS: Final = "v1.15.0"
+
+COREDNS_PLUGINS: Final = ("bind", "ready", "health", "errors", "log", "cache", "kubernetes")
+"""The cluster DNS's plugins, in CoreDNS's chain order: no `forward`, so nothing but
+`cluster.local` is ever answered and the host's resolver is never asked."""
+
+_COREDNS_MAIN = (
+    "package main\n\nimport (\n"
+    + "".join(f'\t_ "github.com/coredns/coredns/plugin/{name}"\n' for name in COREDNS_PLUGINS)
+    + '\t"github.com/coredns/coredns/core/dnsserver"\n'
+    + '\t"github.com/coredns/coredns/coremain"\n)\n\n'
+    + "func init() {\n\tdnsserver.Directives = []string{"
+    + ", ".join(f'"{name}"' for name in COREDNS_PLUGINS)
+    + "}\n}\n\nfunc main() {\n\tcoremain.Run()\n}\n"
+)
 
 GO_TOOLS: Final[dict[str, GoTool]] = {
     "kubernetes": GoTool(
@@ -77,6 +95,18 @@ NODE_TOOLS: Final[dict[str, GoTool]] = {
         },
         tags=("no_btrfs", "no_devmapper", "no_zfs"),
     ),
+    # Services inside the node's namespace (iptables mode, Debian's iptables on nf_tables).
+    "kube-proxy": GoTool(
+        module="k8s.io/kubernetes",
+        version=KUBERNETES,
+        binaries={"kube-proxy": "k8s.io/kubernetes/cmd/kube-proxy"},
+    ),
+    "coredns": GoTool(
+        module="github.com/coredns/coredns",
+        version=COREDNS,
+        binaries={"coredns": "."},
+        main=_COREDNS_MAIN,
+    ),
 }
 
 
@@ -90,4 +120,6 @@ def cache_key() -> str:
 def tool_key(name: str) -> str:
     """Each tool builds into its own folder, so adding or bumping one never rebuilds the others."""
     tool = GO_TOOLS.get(name) or NODE_TOOLS[name]
+    if tool.main:  # its own main (CoreDNS's plugin list) is part of what is built
+        return f"{name}-{tool.version}-{hashlib.sha256(tool.main.encode()).hexdigest()[:8]}"
     return f"{name}-{tool.version}"

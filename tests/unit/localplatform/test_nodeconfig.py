@@ -17,6 +17,7 @@ def _kubelet() -> dict[str, object]:
         pod_cidr="10.214.0.0/24",
         cgroup_root="meridian-primary-real-0-0",
         client_ca=Path("/ca.crt"),
+        cluster_dns="10.96.0.10",
     )
 
 
@@ -34,6 +35,7 @@ def test_kubelet_registers_tainted_and_never_reads_the_hosts_resolver() -> None:
     assert config["registerWithTaints"] == [nodeconfig.TAINT]
     assert config["resolvConf"] == str(PATHS.resolv_conf)
     assert config["address"] == "10.213.0.2"
+    assert config["clusterDNS"] == ["10.96.0.10"]
 
 
 def test_containerd_keeps_oom_scores_and_files_inside_the_node() -> None:
