@@ -77,7 +77,3 @@ def set_condition(
             }
         )
     return updated, change
-
-
-def get_condition(conditions: Sequence[Mapping[str, Any]], type: str) -> Mapping[str, Any] | None:
-    return next((condition for condition in conditions if condition.get("type") == type), None)

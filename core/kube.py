@@ -8,7 +8,6 @@ serves a laptop, CI and a pod.
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from lightkube import AsyncClient, KubeConfig
 from lightkube.generic_resource import (
@@ -43,17 +42,3 @@ def client(kubeconfig: str | None = None, *, field_manager: str = FIELD_MANAGER)
     path = kubeconfig or os.environ.get("KUBECONFIG")
     config = KubeConfig.from_file(path) if path else KubeConfig.from_service_account()
     return AsyncClient(config, field_manager=field_manager)
-
-
-def manifest(
-    kind: Kind, name: str, spec: dict[str, Any], namespace: str | None = None
-) -> dict[str, Any]:
-    metadata: dict[str, Any] = {"name": name}
-    if namespace is not None:
-        metadata["namespace"] = namespace
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": kind.kind,
-        "metadata": metadata,
-        "spec": spec,
-    }

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from meridian.localplatform import carrier, net, s3_server
+from meridian.localplatform import carrier, net, s3_server, servicekeys
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
 DEMO_TENANT = "acme"
@@ -59,6 +59,8 @@ class Service(NamedTuple):
     route: str | None = None  # the gateway's prefix for it; None: not behind the gateway
     public: bool = False  # the gateway forwards the route without a token
     own: Callable[[Where], dict[str, str]] = lambda _where: {}  # the rest of its settings
+    # Peers whose internal tokens it takes besides the gateway's (`servicekeys`); each one signs.
+    callers: tuple[str, ...] = ()
 
 
 def _auth(where: Where) -> dict[str, str]:
@@ -98,7 +100,14 @@ def _gateway(where: Where) -> dict[str, str]:
 
 SERVICES = (
     Service("auth", "meridian_auth", redis=True, route="/v1/auth", public=True, own=_auth),
-    Service("inventory", "meridian_inventory", redis=True, amqp=True, route="/v1/inventory"),
+    Service(
+        "inventory",
+        "meridian_inventory",
+        redis=True,
+        amqp=True,
+        route="/v1/inventory",
+        callers=("orders",),
+    ),
     Service(
         "orders",
         "meridian_orders",
@@ -128,6 +137,7 @@ def environment(service: Service, where: Where) -> dict[str, str]:
     if service.amqp:
         settings["AMQP_URL"] = state.rabbitmq_info.amqp_url
     settings.update(service.own(where))
+    settings.update(servicekeys.environment(service, SERVICES, Path(state.run_dir), where.urls))
     prefix = f"MERIDIAN_{service.name.upper()}_"
     return {prefix + key: value for key, value in settings.items()}
 

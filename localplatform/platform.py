@@ -35,7 +35,8 @@ from meridian.localplatform import (
     stripe_mock,
 )
 from meridian.localplatform.processes import ProcessSpec, Supervisor, service_user
-from meridian.operators import rbac
+from meridian.operators.machinery import operator as operators
+from meridian.operators.machinery import rbac
 
 
 def default_run_dir() -> Path:
@@ -241,7 +242,9 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
         "--server-side",
         "-f",
         "-",
-        stdin=json.dumps(rbac.tenant_admin_cluster_role()),
+        stdin=json.dumps(
+            {"apiVersion": "v1", "kind": "List", "items": rbac.shared_cluster_roles()}
+        ),
     )
     kubectl(
         state,
@@ -258,15 +261,15 @@ def operator_environment(state: PlatformState) -> dict[str, str]:
     """The operator's settings for this platform's datastores, Stripe and S3."""
     env: dict[str, str] = {}
     if state.postgres:
-        env["MERIDIAN_OPERATOR_PLATFORM_DB_DSN"] = state.postgres_info.dsn("meridian_platform")
+        env["MERIDIAN_OPERATOR_TENANT_PG_DSN"] = state.postgres_info.dsn("meridian_platform")
     if state.redis_url:
-        env["MERIDIAN_OPERATOR_REDIS_URL"] = state.redis_url
+        env["MERIDIAN_OPERATOR_TENANT_REDIS_URL"] = state.redis_url
     if state.stripe_url:
-        env["MERIDIAN_OPERATOR_STRIPE_API_BASE"] = state.stripe_url
-        env["MERIDIAN_OPERATOR_STRIPE_API_KEY"] = stripe_mock.API_KEY
+        env["MERIDIAN_OPERATOR_TENANT_STRIPE_API_BASE"] = state.stripe_url
+        env["MERIDIAN_OPERATOR_TENANT_STRIPE_API_KEY"] = stripe_mock.API_KEY
     if state.s3_endpoint:
-        env["MERIDIAN_OPERATOR_S3_ENDPOINT"] = state.s3_endpoint
-        env["MERIDIAN_OPERATOR_S3_REGION"] = s3_server.REGION
+        env["MERIDIAN_OPERATOR_TENANT_S3_ENDPOINT"] = state.s3_endpoint
+        env["MERIDIAN_OPERATOR_TENANT_S3_REGION"] = s3_server.REGION
     return env
 
 
@@ -307,7 +310,7 @@ def start_operators(
     argv = [sys.executable, "-m", "meridian", "operator", "run"]
     if not only and state.postgres is None:
         # Without datastores (`--no-datastores`) the Tenant operator has nothing to provision into.
-        only = ",".join(name for name in rbac.KIND_OF_OPERATOR if name != "tenant")
+        only = ",".join(name for name in operators.discover() if name != "tenant")
     if only:
         argv += ["--only", only]
     supervisor.start(ProcessSpec(name=name, argv=argv, env=process_env))

@@ -242,22 +242,29 @@ class Supervisor:
             self._wait_gone(record)
         self._forget(record)
 
-    def kill(self, name: str) -> None:
-        """Crash it: SIGKILL to the whole group at once, as the OOM killer would; returns when gone."""
+    def kill(self, name: str) -> int:
+        """Crash it: SIGKILL to the whole group at once, as the OOM killer would; returns the pid
+        it killed once it is gone. An unknown name raises `LookupError`: a crash test that names
+        a process this supervisor never started must fail, not pass having crashed nothing."""
         record = self._record(name)
         if record is None:
-            return
+            raise LookupError(f"no process {name!r} recorded in {self.pid_dir}")
         if record.alive:  # never signal a group whose leader is not ours any more
             _signal_group(record.pid, signal.SIGKILL)
             self._wait_gone(record)
         self._forget(record)
+        return record.pid
 
     @staticmethod
     def _wait_gone(record: ProcessRecord) -> None:
         while record.alive:
             time.sleep(0.05)
-        # Children that outlive their leader (a postgres backend, an Erlang port) share its group.
+        # Children that outlive their leader (a postgres backend, an Erlang port) share its group:
+        # killed too, and waited for, so `make down` returns only once nothing of it runs.
         _signal_group(record.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10.0
+        while _group_members(record.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _forget(self, record: ProcessRecord) -> None:
         child = _CHILDREN.pop(record.pid, None)
@@ -272,6 +279,21 @@ class Supervisor:
             self.stop(record.name, timeout)
             stopped.append(record.name)
         return stopped
+
+
+def _group_members(pgid: int) -> list[int]:
+    """Live (not zombie) processes of a process group, read from /proc."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # it exited while we looked
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            members.append(int(entry.name))
+    return members
 
 
 def _signal_group(pid: int, sig: int) -> None:

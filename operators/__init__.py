@@ -1,1 +1,1 @@
-"""kopf operators, one package per custom resource, on one shared `kit` and `runtime`."""
+"""kopf operators: one package per custom resource, each exporting `OPERATOR`, on `machinery`."""

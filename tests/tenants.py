@@ -22,6 +22,19 @@ from meridian.core.registry.ratelimits import RateLimit
 from meridian.core.registry.tenants import TenantRecord
 from meridian.localplatform import pipeline, platform, s3_server
 from meridian.services.kit import contracts
+from tests import issuer
+
+OWNED_RESOURCES = (
+    "tenants",
+    "namespaces",
+    "resourcequotas",
+    "limitranges",
+    "networkpolicies",
+    "roles",
+    "rolebindings",
+    "secrets",
+)
+"""The resources the Tenant operator writes: Tenants themselves and what it creates for one."""
 
 _REQUEST = re.compile(r"^Request: (\w+) (\S+)$", re.M)
 _IDEMPOTENCY_KEY = re.compile(r"meridian_idempotency_key:(\S+)")
@@ -106,10 +119,14 @@ async def customer(
     return Customer(name, tenant_id, {"Authorization": f"Bearer {token}"})
 
 
-def identity_headers(tenant_id: uuid.UUID, token: str) -> dict[str, str]:
+def identity_headers(
+    state: platform.PlatformState, tenant_id: uuid.UUID, token: str
+) -> dict[str, str]:
     """What the gateway forwards for this token: to call a service directly, as the gateway."""
     claims = jwt.decode(token, options={"verify_signature": False})
+    proof = issuer.as_gateway(state.run_dir, tenant_id, claims["sub"], claims["scopes"])
     return {
+        "Authorization": f"Bearer {proof}",
         contracts.TENANT_HEADER: str(tenant_id),
         contracts.SUBJECT_HEADER: claims["sub"],
         contracts.SCOPES_HEADER: " ".join(claims["scopes"]),

@@ -45,12 +45,14 @@ async def create_pool(
     statement_timeout_ms: int = 5_000,
     min_size: int = 1,
     max_size: int = 10,
+    connect_timeout_s: float = 60.0,
 ) -> Pool:
     """A pool whose every connection names itself in pg_stat_activity and times out queries."""
     return await asyncpg.create_pool(
         dsn,
         min_size=min_size,
         max_size=max_size,
+        timeout=connect_timeout_s,
         reset=_keep_session,
         server_settings={
             "application_name": application_name,

@@ -5,12 +5,19 @@ from __future__ import annotations
 import kopf
 
 from meridian.core.api.v1alpha1 import edgenode
-from meridian.operators import kit
 from meridian.operators.edge import reconcile
-from meridian.operators.settings import OperatorSettings
+from meridian.operators.edge.settings import EdgeNodeSettings
+from meridian.operators.machinery import wiring
+from meridian.operators.machinery.settings import OperatorSettings
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    kit.register(
-        registry, edgenode.KIND, reconcile.reconcile, resync_seconds=settings.resync_seconds
+def register(
+    registry: kopf.OperatorRegistry, process: OperatorSettings, settings: EdgeNodeSettings
+) -> None:
+    wiring.register(
+        registry,
+        edgenode.KIND,
+        reconcile.reconcile,
+        connections=wiring.Connections.kubernetes_only(),
+        resync_s=process.resync_s,
     )

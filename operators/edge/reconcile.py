@@ -7,9 +7,11 @@ logic lands with the EdgeNode operator issue.
 from __future__ import annotations
 
 from meridian.core.api.v1alpha1 import edgenode
-from meridian.operators import kit
 from meridian.operators.edge import reasons
+from meridian.operators.machinery import reconciler
 
 
-async def reconcile(request: kit.Request[edgenode.EdgeNodeSpec]) -> kit.Observation:
-    return kit.accepted(edgenode.KIND, reasons.RECONCILING)
+async def reconcile(
+    request: reconciler.Request[edgenode.EdgeNodeSpec, None],
+) -> reconciler.Observation:
+    return reconciler.accepted(edgenode.KIND, reasons.RECONCILING)

@@ -7,9 +7,11 @@ logic lands with the FailoverPlan operator issue.
 from __future__ import annotations
 
 from meridian.core.api.v1alpha1 import failoverplan
-from meridian.operators import kit
 from meridian.operators.failover import reasons
+from meridian.operators.machinery import reconciler
 
 
-async def reconcile(request: kit.Request[failoverplan.FailoverPlanSpec]) -> kit.Observation:
-    return kit.accepted(failoverplan.KIND, reasons.RECONCILING)
+async def reconcile(
+    request: reconciler.Request[failoverplan.FailoverPlanSpec, None],
+) -> reconciler.Observation:
+    return reconciler.accepted(failoverplan.KIND, reasons.RECONCILING)

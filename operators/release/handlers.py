@@ -5,12 +5,19 @@ from __future__ import annotations
 import kopf
 
 from meridian.core.api.v1alpha1 import servicerelease
-from meridian.operators import kit
+from meridian.operators.machinery import wiring
+from meridian.operators.machinery.settings import OperatorSettings
 from meridian.operators.release import reconcile
-from meridian.operators.settings import OperatorSettings
+from meridian.operators.release.settings import ServiceReleaseSettings
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
-    kit.register(
-        registry, servicerelease.KIND, reconcile.reconcile, resync_seconds=settings.resync_seconds
+def register(
+    registry: kopf.OperatorRegistry, process: OperatorSettings, settings: ServiceReleaseSettings
+) -> None:
+    wiring.register(
+        registry,
+        servicerelease.KIND,
+        reconcile.reconcile,
+        connections=wiring.Connections.kubernetes_only(),
+        resync_s=process.resync_s,
     )

@@ -7,9 +7,11 @@ logic lands with the ServiceRelease operator issue.
 from __future__ import annotations
 
 from meridian.core.api.v1alpha1 import servicerelease
-from meridian.operators import kit
+from meridian.operators.machinery import reconciler
 from meridian.operators.release import reasons
 
 
-async def reconcile(request: kit.Request[servicerelease.ServiceReleaseSpec]) -> kit.Observation:
-    return kit.accepted(servicerelease.KIND, reasons.RECONCILING)
+async def reconcile(
+    request: reconciler.Request[servicerelease.ServiceReleaseSpec, None],
+) -> reconciler.Observation:
+    return reconciler.accepted(servicerelease.KIND, reasons.RECONCILING)

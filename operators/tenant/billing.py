@@ -12,12 +12,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import asyncpg
 import stripe
 
 from meridian.core.api.v1alpha1 import tenant
 from meridian.core.registry import tenants
-from meridian.operators import kit
+from meridian.core.runtime import db
+from meridian.operators.machinery import reconciler
 from meridian.operators.tenant import clients, reasons
 
 
@@ -36,24 +36,33 @@ async def _price_id(client: stripe.StripeClient, key: str) -> str | None:
     return found.data[0].id if found.data else None
 
 
-def _failure(error: stripe.StripeError, base: str) -> kit.ConditionUpdate:
+def _failure(error: stripe.StripeError, base: str) -> reconciler.ConditionUpdate:
     if isinstance(error, stripe.APIConnectionError):
         message = f"Stripe API at {base} unreachable: {error.user_message or error}"
-        return kit.ConditionUpdate(
+        return reconciler.ConditionUpdate(
             reasons.BILLING_READY, "False", reasons.STRIPE_UNAVAILABLE, message
         )
     message = f"Stripe refused the request: {error.user_message or error}"
-    return kit.ConditionUpdate(reasons.BILLING_READY, "False", reasons.STRIPE_REJECTED, message)
+    return reconciler.ConditionUpdate(
+        reasons.BILLING_READY, "False", reasons.STRIPE_REJECTED, message
+    )
 
 
 async def ensure(
-    name: str, spec: tenant.TenantSpec, tenant_id: uuid.UUID, generation: int
-) -> kit.ConditionUpdate:
-    current = clients.current()
-    client, pool = current.stripe, current.pool
+    opened: clients.Clients,
+    name: str,
+    spec: tenant.TenantSpec,
+    tenant_id: uuid.UUID,
+    generation: int,
+) -> reconciler.ConditionUpdate:
+    client, pool = opened.stripe, opened.pool
     async with pool.acquire() as conn:
         row = await tenants.find(conn, name)
-    assert row is not None, "the database step registers the tenant first"
+    if row is None:  # offboarded between the database step and this one
+        message = f"tenant {name} is not in the registry; waiting for {reasons.DATABASE_READY}"
+        return reconciler.ConditionUpdate(
+            reasons.BILLING_READY, "Unknown", reasons.BLOCKED, message
+        )
     wanted = price_key(spec)
     try:
         customer_id = row["stripe_customer_id"]
@@ -80,7 +89,7 @@ async def ensure(
         price = await _price_id(client, wanted)
         if price is None:
             message = f"no active Stripe price with lookup key meridian-{wanted}"
-            return kit.ConditionUpdate(
+            return reconciler.ConditionUpdate(
                 reasons.BILLING_READY, "False", reasons.PRICE_NOT_FOUND, message
             )
         subscription_id = row["stripe_subscription_id"]
@@ -112,23 +121,23 @@ async def ensure(
         await _record(pool, tenant_id, subscription_id=subscription.id, price_key=wanted)
         return _ready(customer_id, subscription.id, wanted)
     except stripe.StripeError as error:
-        return _failure(error, current.settings.stripe_api_base)
+        return _failure(error, opened.settings.stripe_api_base)
 
 
-async def _record(pool: asyncpg.Pool, tenant_id: uuid.UUID, **fields: str) -> None:
+async def _record(pool: db.Pool, tenant_id: uuid.UUID, **fields: str) -> None:
     async with pool.acquire() as conn:
         await tenants.record_billing(conn, tenant_id, **fields)
 
 
-def _ready(customer_id: str, subscription_id: str, key: str) -> kit.ConditionUpdate:
+def _ready(customer_id: str, subscription_id: str, key: str) -> reconciler.ConditionUpdate:
     message = f"customer {customer_id}, subscription {subscription_id} on {key}"
-    return kit.ConditionUpdate(reasons.BILLING_READY, "True", reasons.PROVISIONED, message)
+    return reconciler.ConditionUpdate(reasons.BILLING_READY, "True", reasons.PROVISIONED, message)
 
 
-async def cancel(tenant_id: uuid.UUID, subscription_id: str) -> None:
+async def cancel(client: stripe.StripeClient, tenant_id: uuid.UUID, subscription_id: str) -> None:
     """Cancel at offboarding; idempotent (a repeat returns Stripe's stored answer)."""
     try:
-        await clients.current().stripe.v1.subscriptions.cancel_async(
+        await client.v1.subscriptions.cancel_async(
             subscription_id,
             options={"idempotency_key": idempotency_key(tenant_id, "subscription-cancel")},
         )

@@ -1,8 +1,10 @@
 """The Tenant operator's connections to its peers, opened once at start-up and closed at exit.
 
-PostgreSQL (the registry), Redis (gateway limits), Stripe and S3. kopf's startup handler opens
-them (and migrates the registry); reconciles reach them through `current()`. Missing settings
-stop the operator at start with the variable named, not at the first tenant.
+PostgreSQL (the registry) and Redis (gateway limits) through the runtime's own helpers, the same
+pool and client the services use; Stripe over the runtime's HTTP client session (trace headers
+included); S3 through boto3. The machinery opens them in kopf's startup (after migrating the
+registry) and hands them to every reconcile as `Request.clients`. Missing settings stop the
+operator at start with the variable named, not at the first tenant.
 """
 
 from __future__ import annotations
@@ -11,69 +13,64 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any
 
-import asyncpg
+import aiohttp
 import boto3
 import redis.asyncio as redis
 import stripe
 from botocore.config import Config as BotoConfig
 from mypy_boto3_s3 import S3Client
-from stripe._http_client import AIOHTTPClient
 
 from meridian.core import migrations, registry
-from meridian.operators.settings import OperatorSettings
+from meridian.core.api.v1alpha1 import tenant
+from meridian.core.runtime import cache, client, db
+from meridian.operators.machinery import reconciler
+from meridian.operators.tenant.settings import TenantSettings
 
 
 @dataclass(frozen=True)
 class Clients:
-    settings: OperatorSettings
-    pool: asyncpg.Pool
+    settings: TenantSettings
+    pool: db.Pool
     redis: redis.Redis
     stripe: stripe.StripeClient
-    stripe_http: AIOHTTPClient
+    http: aiohttp.ClientSession
+    """The session Stripe's SDK sends through (ours to close)."""
     s3: S3Client
 
-    @property
-    def timeout(self) -> float:
-        return self.settings.dependency_timeout_seconds
+
+Request = reconciler.Request[tenant.TenantSpec, Clients]
+"""What the Tenant operator's reconcile and finalizer get: the spec, the status, these clients."""
 
 
-_CURRENT: list[Clients] = []
-
-
-def current() -> Clients:
-    if not _CURRENT:
-        raise RuntimeError("the Tenant operator's clients are not open (startup did not run)")
-    return _CURRENT[0]
-
-
-def required(settings: OperatorSettings) -> tuple[str, str, str]:
-    missing = [
-        f"MERIDIAN_OPERATOR_{name.upper()}"
-        for name in ("platform_db_dsn", "redis_url", "stripe_api_key")
-        if getattr(settings, name) is None
-    ]
-    dsn, redis_url, stripe_key = (
-        settings.platform_db_dsn,
-        settings.redis_url,
-        settings.stripe_api_key,
-    )
-    if missing or dsn is None or redis_url is None or stripe_key is None:
+def required(settings: TenantSettings) -> tuple[str, str, str]:
+    """(PostgreSQL DSN, Redis URL, Stripe key), or SystemExit naming every unset variable."""
+    prefix = settings.model_config.get("env_prefix", "")
+    values = {
+        "pg_dsn": settings.pg_dsn,
+        "redis_url": settings.redis_url,
+        "stripe_api_key": settings.stripe_api_key,
+    }
+    missing = [f"{prefix}{name.upper()}" for name, value in values.items() if value is None]
+    if missing:
         raise SystemExit(f"the Tenant operator needs {', '.join(missing)}")
-    return dsn.get_secret_value(), redis_url, stripe_key.get_secret_value()
+    dsn, redis_url, stripe_key = (
+        value.get_secret_value() for value in values.values() if value is not None
+    )
+    return dsn, redis_url, stripe_key
 
 
-async def open_clients(settings: OperatorSettings) -> Clients:
+async def open_clients(settings: TenantSettings) -> Clients:
     dsn, redis_url, stripe_key = required(settings)
     if settings.migrate_on_start:
         await migrations.upgrade(dsn, registry.MIGRATIONS)
-    timeout = settings.dependency_timeout_seconds
-    pool = await asyncpg.create_pool(
+    timeout = settings.dependency_timeout_s
+    pool = await db.create_pool(
         dsn,
-        min_size=1,
-        max_size=10,
-        timeout=timeout,
-        command_timeout=timeout,
-        server_settings={"application_name": "meridian-tenant-operator"},
+        application_name=settings.name,
+        statement_timeout_ms=settings.statement_timeout_ms,
+        min_size=settings.pg_pool_min,
+        max_size=settings.pg_pool_max,
+        connect_timeout_s=timeout,
     )
     boto: Any = boto3.client(
         "s3",
@@ -83,30 +80,25 @@ async def open_clients(settings: OperatorSettings) -> Clients:
             connect_timeout=timeout, read_timeout=timeout, retries={"max_attempts": 2}
         ),
     )
-    stripe_http = AIOHTTPClient(timeout=timeout)
-    clients = Clients(
+    http = client.create_session(total=timeout, connect=timeout)
+    return Clients(
         settings=settings,
         pool=pool,
-        redis=redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout),
+        redis=cache.create_client(redis_url, timeout=settings.redis_timeout_s),
         stripe=stripe.StripeClient(
             stripe_key,
             base_addresses={"api": settings.stripe_api_base},
-            http_client=stripe_http,
+            http_client=stripe.AIOHTTPClient(session=http, timeout=http.timeout),
             # Our reconcile retries with backoff; the SDK's own retries would hide the outage.
             max_network_retries=0,
         ),
-        stripe_http=stripe_http,
+        http=http,
         s3=boto,
     )
-    _CURRENT[:] = [clients]
-    return clients
 
 
-async def close_clients() -> None:
-    if not _CURRENT:
-        return
-    clients = _CURRENT.pop()
+async def close_clients(clients: Clients) -> None:
     await clients.pool.close()
     await clients.redis.aclose()
-    await clients.stripe_http.close_async()  # type: ignore[no-untyped-call]
+    await clients.http.close()
     await asyncio.to_thread(clients.s3.close)

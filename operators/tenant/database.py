@@ -20,8 +20,9 @@ from lightkube.core.exceptions import ApiError
 from meridian.core.api.v1alpha1 import tenant
 from meridian.core.registry import apikeys, tenants
 from meridian.core.registry.ratelimits import RateLimit
-from meridian.operators import kit
-from meridian.operators.tenant import clients, owned, reasons, resources
+from meridian.core.runtime import db
+from meridian.operators.machinery import reconciler
+from meridian.operators.tenant import owned, reasons, resources
 
 PREFIX_LABEL = "meridian.io/api-key-prefix"
 INITIAL = "initial"
@@ -29,7 +30,7 @@ DATABASE_ERRORS = (OSError, asyncio.TimeoutError, asyncpg.PostgresError, asyncpg
 
 
 class DatabaseResult(NamedTuple):
-    condition: kit.ConditionUpdate
+    condition: reconciler.ConditionUpdate
     tenant_id: uuid.UUID | None
     issued_key: str | None = None
 
@@ -63,7 +64,7 @@ def _secret(name: str, owner: Mapping[str, Any], key: apikeys.ApiKey, tenant_id:
 
 async def _ensure_credentials(
     api: AsyncClient,
-    pool: asyncpg.Pool,
+    pool: db.Pool,
     name: str,
     owner: Mapping[str, Any],
     tenant_id: uuid.UUID,
@@ -102,12 +103,12 @@ async def _ensure_credentials(
 
 async def ensure(
     api: AsyncClient,
+    pool: db.Pool,
     name: str,
     spec: tenant.TenantSpec,
     owner: Mapping[str, Any],
     indexes: owned.Indexes,
 ) -> DatabaseResult:
-    pool = clients.current().pool
     try:
         async with pool.acquire() as conn, conn.transaction():
             tenant_id = await tenants.upsert(conn, record(name, spec))
@@ -117,14 +118,14 @@ async def ensure(
     except DATABASE_ERRORS as error:
         message = f"platform database unreachable or failing: {type(error).__name__}: {error}"
         return DatabaseResult(
-            kit.ConditionUpdate(
+            reconciler.ConditionUpdate(
                 reasons.DATABASE_READY, "False", reasons.DATABASE_UNAVAILABLE, message
             ),
             None,
         )
     if problem:
         return DatabaseResult(
-            kit.ConditionUpdate(
+            reconciler.ConditionUpdate(
                 reasons.DATABASE_READY, "False", reasons.CREDENTIALS_CONFLICT, problem
             ),
             tenant_id,
@@ -134,7 +135,7 @@ async def ensure(
         f"registered as {tenant_id} ({state}); credentials in Secret {resources.CREDENTIALS_SECRET}"
     )
     return DatabaseResult(
-        kit.ConditionUpdate(reasons.DATABASE_READY, "True", reasons.PROVISIONED, message),
+        reconciler.ConditionUpdate(reasons.DATABASE_READY, "True", reasons.PROVISIONED, message),
         tenant_id,
         issued,
     )

@@ -12,23 +12,26 @@ import redis.asyncio as redis
 
 from meridian.core.api.v1alpha1 import tenant
 from meridian.core.registry import ratelimits
-from meridian.operators import kit
-from meridian.operators.tenant import clients, reasons
+from meridian.operators.machinery import reconciler
+from meridian.operators.tenant import reasons
 
 REDIS_ERRORS = (redis.RedisError, OSError)
 
 
-async def ensure(spec: tenant.TenantSpec, tenant_id: uuid.UUID) -> kit.ConditionUpdate:
+async def ensure(
+    client: redis.Redis, spec: tenant.TenantSpec, tenant_id: uuid.UUID
+) -> reconciler.ConditionUpdate:
     policy = spec.policy()
     wanted = ratelimits.RateLimit(policy.requests_per_second, policy.burst)
-    client = clients.current().redis
     try:
         if await ratelimits.cached(client, tenant_id) != wanted:
             await ratelimits.publish(client, tenant_id, wanted)
     except REDIS_ERRORS as error:
         message = f"Redis unreachable: {type(error).__name__}: {error}"
-        return kit.ConditionUpdate(
+        return reconciler.ConditionUpdate(
             reasons.GATEWAY_CONFIGURED, "False", reasons.REDIS_UNAVAILABLE, message
         )
     message = f"{wanted.requests_per_second} requests/s, burst {wanted.burst}"
-    return kit.ConditionUpdate(reasons.GATEWAY_CONFIGURED, "True", reasons.PROVISIONED, message)
+    return reconciler.ConditionUpdate(
+        reasons.GATEWAY_CONFIGURED, "True", reasons.PROVISIONED, message
+    )

@@ -2,33 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import kopf
 
 from meridian.core.api.v1alpha1 import tenant
-from meridian.operators import kit
-from meridian.operators.settings import OperatorSettings
+from meridian.operators.machinery import wiring
+from meridian.operators.machinery.settings import OperatorSettings
 from meridian.operators.tenant import clients, kubernetes, offboarding, owned, reconcile
+from meridian.operators.tenant.settings import TenantSettings
 
 
-def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+def register(
+    registry: kopf.OperatorRegistry, process: OperatorSettings, settings: TenantSettings
+) -> None:
     clients.required(settings)  # fail now, naming the variable, not at the first tenant
 
-    @kopf.on.startup(registry=registry)
-    async def open_clients(**_: Any) -> None:
-        await clients.open_clients(settings)
+    async def open_clients() -> clients.Clients:
+        return await clients.open_clients(settings)
 
-    @kopf.on.cleanup(registry=registry)
-    async def close_clients(**_: Any) -> None:
-        await clients.close_clients()
-
+    connections = wiring.Connections(open_clients, clients.close_clients)
     owned.register(registry)
-    kubernetes.register(registry)
-    kit.register(
+    kubernetes.register(registry, connections, reconcile.peers(settings))
+    wiring.register(
         registry,
         tenant.KIND,
         reconcile.reconcile,
-        resync_seconds=settings.resync_seconds,
+        connections=connections,
+        resync_s=process.resync_s,
         finalize=offboarding.finalize,
     )

@@ -19,7 +19,7 @@ from lightkube.resources.core_v1 import Namespace
 
 from meridian.core import events
 from meridian.core.api.v1alpha1 import tenant
-from meridian.operators import kit
+from meridian.operators.machinery import reconciler, wiring
 from meridian.operators.tenant import owned, reasons, resources
 
 
@@ -29,18 +29,19 @@ async def ensure(
     spec: tenant.TenantSpec,
     owner: Mapping[str, Any],
     indexes: owned.Indexes,
-) -> tuple[kit.ConditionUpdate, list[str]]:
+    peers: resources.Peers,
+) -> tuple[reconciler.ConditionUpdate, list[str]]:
     """Apply what is missing or changed; returns the condition and what was written."""
     namespace = resources.namespace_of(name)
     live_namespace = owned.lookup(indexes, "Namespace", None, namespace)
     if live_namespace and live_namespace["metadata"].get("deletionTimestamp"):
         message = f"namespace {namespace} is terminating; it is re-created once it is gone"
-        condition = kit.ConditionUpdate(
+        condition = reconciler.ConditionUpdate(
             reasons.NAMESPACE_READY, "False", reasons.NAMESPACE_TERMINATING, message
         )
         return condition, []
     written: list[str] = []
-    for manifest in resources.render(name, spec, owner):
+    for manifest in resources.render(name, spec, owner, peers):
         meta = manifest["metadata"]
         live = owned.lookup(indexes, manifest["kind"], meta.get("namespace"), meta["name"])
         if live is not None and resources.contains(live, manifest):
@@ -50,13 +51,15 @@ async def ensure(
             await api.apply(codecs.from_dict(manifest), force=True)
         except ApiError as error:
             message = f"applying {what} failed: {error.status.message}"
-            condition = kit.ConditionUpdate(
+            condition = reconciler.ConditionUpdate(
                 reasons.NAMESPACE_READY, "False", reasons.APPLY_FAILED, message
             )
             return condition, written
         written.append(what)
     message = f"namespace {namespace} with quota, limits, network policies and admin RBAC"
-    condition = kit.ConditionUpdate(reasons.NAMESPACE_READY, "True", reasons.PROVISIONED, message)
+    condition = reconciler.ConditionUpdate(
+        reasons.NAMESPACE_READY, "True", reasons.PROVISIONED, message
+    )
     return condition, written
 
 
@@ -79,7 +82,13 @@ def _provisioned(owner: Mapping[str, Any]) -> bool:
     return any(c["type"] == reasons.NAMESPACE_READY and c["status"] == "True" for c in found)
 
 
-def register(registry: kopf.OperatorRegistry) -> None:
+def register(
+    registry: kopf.OperatorRegistry,
+    connections: wiring.Connections[Any],
+    peers: resources.Peers,
+) -> None:
+    """The drift watch over every owned kind but the credentials Secret."""
+
     async def repair_drift(
         event: kopf.RawEvent, body: kopf.Body, logger: kopf.Logger, **kwargs: Any
     ) -> None:
@@ -96,7 +105,7 @@ def register(registry: kopf.OperatorRegistry) -> None:
         desired = next(
             (
                 manifest
-                for manifest in resources.render(name, spec, owner["metadata"])
+                for manifest in resources.render(name, spec, owner["metadata"], peers)
                 if manifest["kind"] == body.get("kind")
                 and manifest["metadata"]["name"] == meta.get("name")
             ),
@@ -106,11 +115,12 @@ def register(registry: kopf.OperatorRegistry) -> None:
             event.get("type") != "DELETED" and resources.contains(body, desired)
         ):
             return
-        _, written = await ensure(kit.client(), name, spec, owner["metadata"], indexes)
+        api = connections.api
+        _, written = await ensure(api, name, spec, owner["metadata"], indexes, peers)
         if written:
             logger.info("Drift repaired", extra={"tenant": name, "objects": written})
             await events.post(
-                kit.client(),
+                api,
                 owner,
                 type="Normal",
                 reason=reasons.DRIFT_REPAIRED,

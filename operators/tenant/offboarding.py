@@ -16,10 +16,17 @@ import stripe
 from lightkube.core.exceptions import ApiError
 
 from meridian.core import events
-from meridian.core.api.v1alpha1 import tenant
 from meridian.core.registry import apikeys, ratelimits, tenants
-from meridian.operators import kit
-from meridian.operators.tenant import billing, clients, database, gateway, kubernetes, reasons
+from meridian.operators.machinery import reconciler
+from meridian.operators.tenant import (
+    billing,
+    clients,
+    database,
+    gateway,
+    kubernetes,
+    reasons,
+    resources,
+)
 
 
 def export_prefix(name: str, deletion_timestamp: str) -> str:
@@ -27,8 +34,9 @@ def export_prefix(name: str, deletion_timestamp: str) -> str:
     return f"tenants/{name}/{stamp}/"
 
 
-async def _export(name: str, tenant_id: uuid.UUID, prefix: str) -> list[str]:
-    current = clients.current()
+async def _export(
+    current: clients.Clients, name: str, tenant_id: uuid.UUID, prefix: str
+) -> list[str]:
     async with current.pool.acquire() as conn:
         exported = await tenants.export(conn, tenant_id)
     keys = []
@@ -46,20 +54,20 @@ async def _export(name: str, tenant_id: uuid.UUID, prefix: str) -> list[str]:
     return keys
 
 
-def _pending(reason: str, message: str) -> kit.Observation:
-    return kit.Observation(
+def _pending(reason: str, message: str) -> reconciler.Observation:
+    return reconciler.Observation(
         conditions=(
-            kit.ConditionUpdate(reasons.OFFBOARDED, "False", reason, message),
-            kit.ConditionUpdate(kit.READY, "False", reasons.OFFBOARDING, message),
+            reconciler.ConditionUpdate(reasons.OFFBOARDED, "False", reason, message),
+            reconciler.ConditionUpdate(reconciler.READY, "False", reasons.OFFBOARDING, message),
         ),
         phase="Deleting",
-        retry=True,
+        requeue=True,
     )
 
 
-async def finalize(request: kit.Request[tenant.TenantSpec]) -> kit.Observation:
+async def finalize(request: clients.Request) -> reconciler.Observation:
     name, spec = request.name, request.spec
-    current = clients.current()
+    current = request.clients
     async with current.pool.acquire() as conn:
         row = await tenants.find(conn, name)
     if row is not None:
@@ -67,11 +75,11 @@ async def finalize(request: kit.Request[tenant.TenantSpec]) -> kit.Observation:
         if spec.deletion_policy == "Retain":
             prefix = export_prefix(name, request.body["metadata"]["deletionTimestamp"])
             try:
-                keys = await _export(name, tenant_id, prefix)
+                keys = await _export(current, name, tenant_id, prefix)
             except Exception as error:  # boto3 raises many types; all mean "not exported yet"
                 return _pending(reasons.EXPORT_FAILED, f"export to S3 failed: {error}")
             await events.post(
-                kit.client(),
+                request.api,
                 request.body,
                 type="Normal",
                 reason=reasons.EXPORTED,
@@ -85,7 +93,7 @@ async def finalize(request: kit.Request[tenant.TenantSpec]) -> kit.Observation:
             )
         if row["stripe_subscription_id"]:
             try:
-                await billing.cancel(tenant_id, row["stripe_subscription_id"])
+                await billing.cancel(current.stripe, tenant_id, row["stripe_subscription_id"])
             except stripe.StripeError as error:
                 return _pending(reasons.STRIPE_UNAVAILABLE, f"cancelling the subscription: {error}")
         try:
@@ -95,13 +103,16 @@ async def finalize(request: kit.Request[tenant.TenantSpec]) -> kit.Observation:
         except database.DATABASE_ERRORS as error:
             return _pending(reasons.DATABASE_UNAVAILABLE, f"deleting registry rows: {error}")
     try:
-        gone = await kubernetes.delete_namespace(kit.client(), name, request.indexes)
+        gone = await kubernetes.delete_namespace(request.api, name, request.indexes)
     except ApiError as error:
         return _pending(reasons.APPLY_FAILED, f"deleting the namespace: {error.status.message}")
     if not gone:
-        return _pending(reasons.WAITING_FOR_NAMESPACE, f"namespace tenant-{name} is terminating")
+        namespace = resources.namespace_of(name)
+        return _pending(reasons.WAITING_FOR_NAMESPACE, f"namespace {namespace} is terminating")
     message = f"offboarded ({spec.deletion_policy})"
-    return kit.Observation(
-        conditions=(kit.ConditionUpdate(reasons.OFFBOARDED, "True", reasons.OFFBOARDING, message),),
+    return reconciler.Observation(
+        conditions=(
+            reconciler.ConditionUpdate(reasons.OFFBOARDED, "True", reasons.OFFBOARDING, message),
+        ),
         phase="Deleting",
     )

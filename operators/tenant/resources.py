@@ -2,29 +2,34 @@
 
 Namespace `tenant-<name>`, ResourceQuota and LimitRange from the tier, NetworkPolicies after the
 seed's firewall table (default-deny ingress; the gateway may reach 8080/9090; Prometheus may scrape
-8080), and RBAC for the tenant's admin group. Every object carries our labels and an
+8080; their namespaces are settings, passed in as `Peers`), and RBAC for the tenant's admin group. Every object carries our labels and an
 ownerReference to the Tenant, so it is traceable and garbage-collected with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
 from meridian.core.api.v1alpha1 import GROUP, VERSION, tenant
-from meridian.operators import rbac
+from meridian.operators.tenant import rbac
 
 MANAGED_BY = "meridian-tenant-operator"
 TENANT_LABEL = "meridian.io/tenant"
 TIER_LABEL = "meridian.io/tier"
 CREDENTIALS_SECRET = "tenant-credentials"
 TENANT_ADMIN_CLUSTER_ROLE = rbac.TENANT_ADMIN_CLUSTER_ROLE
-GATEWAY_NAMESPACE = "meridian-prod"
-MONITORING_NAMESPACE = "monitoring"
 HTTP_PORT = 8080
 GRPC_PORT = 9090
 
 Manifest = dict[str, Any]
+
+
+class Peers(NamedTuple):
+    """Where the pods live that may reach a tenant's pods (the NetworkPolicies' `from`)."""
+
+    gateway_namespace: str
+    monitoring_namespace: str
 
 
 def namespace_of(name: str) -> str:
@@ -60,7 +65,7 @@ def metadata(
     return meta
 
 
-def _network_policies(name: str, owner: Mapping[str, Any]) -> list[Manifest]:
+def _network_policies(name: str, owner: Mapping[str, Any], peers: Peers) -> list[Manifest]:
     def policy(object_name: str, spec: dict[str, Any]) -> Manifest:
         return {
             "apiVersion": "networking.k8s.io/v1",
@@ -84,7 +89,7 @@ def _network_policies(name: str, owner: Mapping[str, Any]) -> list[Manifest]:
                 "policyTypes": ["Ingress"],
                 "ingress": [
                     {
-                        "from": [peer(GATEWAY_NAMESPACE, "gateway")],
+                        "from": [peer(peers.gateway_namespace, "gateway")],
                         "ports": [
                             {"protocol": "TCP", "port": HTTP_PORT},
                             {"protocol": "TCP", "port": GRPC_PORT},
@@ -100,7 +105,7 @@ def _network_policies(name: str, owner: Mapping[str, Any]) -> list[Manifest]:
                 "policyTypes": ["Ingress"],
                 "ingress": [
                     {
-                        "from": [peer(MONITORING_NAMESPACE, "prometheus")],
+                        "from": [peer(peers.monitoring_namespace, "prometheus")],
                         "ports": [{"protocol": "TCP", "port": HTTP_PORT}],
                     }
                 ],
@@ -110,7 +115,7 @@ def _network_policies(name: str, owner: Mapping[str, Any]) -> list[Manifest]:
 
 
 def _rbac(name: str, spec: tenant.TenantSpec, owner: Mapping[str, Any]) -> list[Manifest]:
-    group = spec.admin_group or f"tenant-{name}-admins"
+    group = spec.admin_group or f"{namespace_of(name)}-admins"
     subjects = [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": group}]
     return [
         {
@@ -151,7 +156,9 @@ def _rbac(name: str, spec: tenant.TenantSpec, owner: Mapping[str, Any]) -> list[
     ]
 
 
-def render(name: str, spec: tenant.TenantSpec, owner: Mapping[str, Any]) -> list[Manifest]:
+def render(
+    name: str, spec: tenant.TenantSpec, owner: Mapping[str, Any], peers: Peers
+) -> list[Manifest]:
     """Every object, namespace first (the others live in it)."""
     policy = spec.policy()
     namespace_meta = metadata(name, namespace_of(name), owner, namespaced=False)
@@ -184,7 +191,7 @@ def render(name: str, spec: tenant.TenantSpec, owner: Mapping[str, Any]) -> list
                 ]
             },
         },
-        *_network_policies(name, owner),
+        *_network_policies(name, owner, peers),
         *_rbac(name, spec, owner),
     ]
 

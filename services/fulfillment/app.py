@@ -23,7 +23,7 @@ from meridian.services.fulfillment import (
     shipping,
 )
 from meridian.services.fulfillment.settings import SETTINGS, Settings
-from meridian.services.kit import consumer, database, housekeeping, messaging, outbox
+from meridian.services.kit import consumer, database, housekeeping, identity, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
 
 
@@ -58,6 +58,7 @@ def create_app(settings: Settings) -> web.Application:
 
     app = runtime_app.create(settings)
     app[SETTINGS] = settings
+    identity.verifying(app, settings)
     app.cleanup_ctx.extend(
         [
             *database.contexts(settings, MIGRATIONS),

@@ -12,6 +12,7 @@ from meridian.core.runtime import cache, client, db
 from meridian.services.gateway import jwks, openapi, proxy, ratelimit, routes
 from meridian.services.gateway.settings import SETTINGS, Settings
 from meridian.services.kit import openapi as kit_openapi
+from meridian.services.kit import signing
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -52,6 +53,9 @@ def create_app(settings: Settings) -> web.Application:
         contexts.append(db.pool_context(settings))
     app.cleanup_ctx.extend([*contexts, limiter])
 
-    routes.add_routes(app)
+    # The gateway's own routes (its JWKS, its description) before the catch-all proxy route:
+    # aiohttp matches in registration order, so anything added after it is never reached.
+    signing.signing(app, settings)
     kit_openapi.route(app, openapi.description())
+    routes.add_routes(app)
     return app

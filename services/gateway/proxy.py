@@ -3,7 +3,9 @@
 Requests go upstream over the app's one `kit.client` session (keep-alive pool; it adds the
 traceparent of the gateway's span and the request id). Bodies stream both ways; a small answer
 with a Content-Length is read whole and returned in one write, which is cheaper. Hop-by-hop
-headers stop here (RFC 9110 §7.6.1) and so do client-sent identity and trace headers.
+headers stop here (RFC 9110 §7.6.1) and so do client-sent identity and trace headers. On a route
+that needs a token, the client's `Authorization` is replaced by the internal token the gateway
+signed for the upstream (`identity.forward`): the user's token never travels further.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class Route(NamedTuple):
     base: str  # the upstream's URL without a trailing slash; the request's path is appended
     timeout: aiohttp.ClientTimeout
     public: bool
+    audience: str  # the upstream service's name, for its internal token
 
 
 class RouteTable:
@@ -88,6 +91,7 @@ class RouteTable:
                         connect=settings.upstream_connect_timeout_s,
                     ),
                     public=public,
+                    audience=upstream.audience or prefix.rsplit("/", 1)[-1],
                 )
             )
         self.routes = sorted(routes, key=lambda route: len(route.prefix), reverse=True)

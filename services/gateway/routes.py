@@ -1,8 +1,9 @@
 """The gateway's one route: every path, matched against the route table, checked, forwarded.
 
 `handle` routes by prefix (404 when none matches); for a non-public route it verifies the bearer
-JWT, asks the limiter, and replaces the identity headers with the token's; then it streams the
-request upstream (`proxy.forward`). Its own share of the latency goes to `OVERHEAD`.
+JWT, asks the limiter, and replaces the client's `Authorization` and identity headers with an
+internal token it signs for the upstream (`identity.forward`); then it streams the request
+upstream (`proxy.forward`). Its own share of the latency goes to `OVERHEAD`.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from aiohttp import web
 from meridian.core.runtime import client, problems
 from meridian.services.gateway import jwks, proxy, ratelimit
 from meridian.services.gateway.settings import SETTINGS
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts, identity, signing, tokens
 
 ROUTES = web.AppKey("routes", proxy.RouteTable)
 LIMITER = web.AppKey("limiter", ratelimit.Limiter)
@@ -50,7 +51,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     route = request.app[ROUTES].match(request.path)
     if route is None:
         raise problems.NotFound(f"No service serves {request.path}")
-    identity: dict[str, str] = {}
+    headers: dict[str, str] = {}
     if not route.public:
         claims = await _authenticate(request)
         verdict = await request.app[LIMITER].admit(claims)
@@ -60,13 +61,10 @@ async def handle(request: web.Request) -> web.StreamResponse:
             raise problems.TooManyRequests(
                 verdict.retry_after, "The tenant's request rate limit is exhausted"
             )
-        identity = {
-            contracts.TENANT_HEADER: str(claims.tenant_id),
-            contracts.SUBJECT_HEADER: claims.sub,
-            contracts.SCOPES_HEADER: " ".join(claims.scopes),
-        }
+        caller = identity.Identity(claims.tenant_id, claims.sub, frozenset(claims.scopes))
+        headers = identity.forward(request.app[signing.SIGNER], caller, audience=route.audience)
     request.app[OVERHEAD].labels(route=route.prefix).observe(time.perf_counter() - started)
-    return await proxy.forward(request, request.app[client.SESSION], route, identity)
+    return await proxy.forward(request, request.app[client.SESSION], route, headers)
 
 
 def add_routes(app: web.Application) -> None:

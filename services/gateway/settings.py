@@ -22,6 +22,11 @@ class Upstream(BaseModel):
     url: HttpUrl
     timeout_s: float | None = Field(default=None, gt=0, description="Default: upstream_timeout_s")
     public: bool | None = Field(default=None, description="Default: prefix in public_prefixes")
+    audience: str | None = Field(
+        default=None,
+        description="The service's name, the audience of the internal token the gateway signs "
+        "for each request (default: the prefix's last segment, `orders` for /v1/orders)",
+    )
 
 
 def _upstream(value: Any) -> Any:

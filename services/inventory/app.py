@@ -10,7 +10,15 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
 from meridian.services.inventory import MIGRATIONS, consumers, openapi, routes, stockcache
 from meridian.services.inventory.settings import SETTINGS, Settings
-from meridian.services.kit import consumer, contracts, database, housekeeping, messaging, outbox
+from meridian.services.kit import (
+    consumer,
+    contracts,
+    database,
+    housekeeping,
+    identity,
+    messaging,
+    outbox,
+)
 from meridian.services.kit import openapi as kit_openapi
 
 
@@ -19,6 +27,7 @@ def create_app(settings: Settings) -> web.Application:
         raise ValueError("inventory: amqp_url is not configured")
     app = runtime_app.create(settings)
     app[SETTINGS] = settings
+    identity.verifying(app, settings)
 
     async def stock_cache(app: web.Application) -> AsyncIterator[None]:
         app[routes.CACHE] = stockcache.StockCache(app[cache.CLIENT], ttl_s=settings.cache_ttl_s)

@@ -47,8 +47,8 @@ IDENTITY_PARAMETERS: list[dict[str, Any]] = [
     {
         "name": contracts.TENANT_HEADER,
         "in": "header",
-        "required": True,
-        "description": "The caller's tenant, set by the gateway.",
+        "description": "The caller's tenant as the gateway saw it, for logs: the service acts "
+        "for the tenant of the internal token in `Authorization` (`identity`), never this header.",
         "schema": {"type": "string", "format": "uuid"},
     },
     {"name": contracts.SUBJECT_HEADER, "in": "header", "schema": {"type": "string"}},
@@ -79,10 +79,10 @@ def _problem(description: str) -> dict[str, Any]:
     return {"description": description, "content": {problems.CONTENT_TYPE: {"schema": schema}}}
 
 
-def _kit_paths() -> dict[str, dict[str, Any]]:
+def _kit_paths(*, signs: bool) -> dict[str, dict[str, Any]]:
     probe = {"200": {"description": "OK"}, "503": _problem("Not ready, or draining")}
     plain = {"200": {"description": "OK"}}
-    return {
+    paths: dict[str, dict[str, Any]] = {
         "/healthz": {"get": {"operationId": "healthz", "summary": "Liveness", "responses": probe}},
         "/readyz": {"get": {"operationId": "readyz", "summary": "Readiness", "responses": probe}},
         "/metrics": {
@@ -92,6 +92,12 @@ def _kit_paths() -> dict[str, dict[str, Any]]:
             "get": {"operationId": "openapi", "summary": "This document", "responses": plain}
         },
     }
+    if signs:  # `signing`: the keys of the internal tokens this service sends to its peers
+        summary = "Public keys of this service's internal tokens"
+        paths[contracts.JWKS_PATH] = {
+            "get": {"operationId": "jwks", "summary": summary, "responses": plain}
+        }
+    return paths
 
 
 def document(
@@ -101,6 +107,7 @@ def document(
     operations: Sequence[Operation],
     description: str = "",
     security_schemes: Mapping[str, Any] | None = None,
+    signs: bool = False,
 ) -> dict[str, Any]:
     models: list[tuple[type[pydantic.BaseModel], json_schema.JsonSchemaMode]] = []
     for op in operations:
@@ -110,7 +117,7 @@ def document(
     refs, definitions = json_schema.models_json_schema(models, ref_template=REF)
     schemas = dict(definitions.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
-    paths: dict[str, dict[str, Any]] = _kit_paths()
+    paths: dict[str, dict[str, Any]] = _kit_paths(signs=signs)
     for op in operations:
         entry: dict[str, Any] = {"operationId": op.operation_id, "summary": op.summary}
         parameters = [*(IDENTITY_PARAMETERS if op.identity else []), *op.parameters]
@@ -132,7 +139,9 @@ def document(
             else:
                 responses[str(status)] = {"description": description}
         if op.identity:
-            responses.setdefault("401", _problem("No tenant identity (not through the gateway)"))
+            responses.setdefault(
+                "401", _problem("No valid internal token (calls come from the gateway or a peer)")
+            )
         if op.security is not None:
             entry["security"] = [{op.security: []}]
         if op.scope is not None:

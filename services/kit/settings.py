@@ -10,18 +10,40 @@ plumbing, taken only by the services that have it:
   outbox and dedupe rows);
 - `ConsumerSettings`: it also consumes a queue (prefetch, the retry queue's delay).
 
+`ServiceSettings` also holds `IdentitySettings`, since every service checks its callers' internal
+tokens (`identity`) and the ones that call peers sign their own (`signing`).
+
 Durations are in seconds and spelled `_s`, as everywhere in Meridian.
 """
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+
+from pydantic import Field, HttpUrl, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from meridian.core.runtime import settings as runtime_settings
 
 
+class IdentitySettings(runtime_settings.ProcessSettings):
+    """Who may call the service, and how it proves itself to the peers it calls (`identity`)."""
+
+    # Issuers whose internal tokens this service takes, each with the URL of its JWKS, e.g.
+    # {"meridian-gateway": "http://gateway:8080/.well-known/jwks.json"}. Fetched on first use and
+    # on an unknown kid (at most every `identity_jwks_min_refresh_s`), dropped keys every max age.
+    identity_issuers: dict[str, HttpUrl] = Field(default_factory=dict)
+    identity_jwks_min_refresh_s: float = Field(default=10.0, ge=0)
+    identity_jwks_max_age_s: float = Field(default=300.0, gt=0)
+    identity_clock_skew_s: int = Field(default=5, ge=0, le=60)
+    # A service that calls peers: its RSA key(s), PKCS#8 PEM, from a Secret mounted as a file
+    # (never in git or an image); the first signs, all are published at /.well-known/jwks.json.
+    identity_signing_key_file: Path | None = None
+    identity_token_ttl_s: int = Field(default=60, ge=5, le=300)
+
+
 class ServiceSettings(
+    IdentitySettings,
     runtime_settings.ServerSettings,
     runtime_settings.PostgresSettings,
     runtime_settings.RedisSettings,

@@ -9,7 +9,16 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db, resilience
-from meridian.services.kit import consumer, contracts, database, housekeeping, messaging, outbox
+from meridian.services.kit import (
+    consumer,
+    contracts,
+    database,
+    housekeeping,
+    identity,
+    messaging,
+    outbox,
+    signing,
+)
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.orders import (
     MIGRATIONS,
@@ -29,6 +38,8 @@ def create_app(settings: Settings) -> web.Application:
     relay_url = (settings.relay_amqp_url or settings.amqp_url).get_secret_value()
     app = runtime_app.create(settings)
     app[SETTINGS] = settings
+    identity.verifying(app, settings)
+    signing.signing(app, settings)
 
     async def order_flow(app: web.Application) -> AsyncIterator[None]:
         breaker = resilience.CircuitBreaker(
@@ -42,6 +53,7 @@ def create_app(settings: Settings) -> web.Application:
             app[client.SESSION],
             settings.inventory_url,
             breaker,
+            signer=app[signing.SIGNER],
             timeout=settings.inventory_timeout_s,
             attempts=settings.inventory_attempts,
         )

@@ -4,7 +4,9 @@ Connection failures (the request never reached inventory, or the peer hung up) a
 full-jitter backoff: reservations are idempotent per order id, so a retry cannot reserve twice.
 Timeouts, 5xx answers and connection failures that outlast the retries count against the breaker;
 when it is open, calls fail at once with `Unavailable` instead of waiting on a dead peer.
-Answers are mapped onto the few outcomes the order flow distinguishes.
+Answers are mapped onto the few outcomes the order flow distinguishes. Every call carries an
+internal token orders signs for inventory (`identity.forward`): for the user the order is placed
+for, or for the sweeper when no request is behind it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import aiohttp
 import pydantic
 
 from meridian.core.runtime import problems, resilience
-from meridian.services.kit import contracts, identity
+from meridian.services.kit import contracts, identity, signing
+
+AUDIENCE = "inventory"
 
 
 class Reserved(NamedTuple):
@@ -56,12 +60,14 @@ class Inventory:
         base_url: str,
         breaker: resilience.CircuitBreaker,
         *,
+        signer: signing.Signer,
         timeout: float,
         attempts: int,
     ) -> None:
         self.session = session
         self.base_url = base_url.rstrip("/")
         self.breaker = breaker
+        self.signer = signer
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self.attempts = attempts
 
@@ -74,7 +80,7 @@ class Inventory:
                     method,
                     self.base_url + path,
                     json=body,
-                    headers=identity.forward(caller),
+                    headers=identity.forward(self.signer, caller, audience=AUDIENCE),
                     timeout=self.timeout,
                 ) as response:
                     raw = await response.read()

@@ -91,4 +91,6 @@ OPERATIONS = (
 
 
 def description() -> dict[str, Any]:
-    return openapi.document(title="Meridian orders", version="1.0.0", operations=OPERATIONS)
+    return openapi.document(
+        title="Meridian orders", version="1.0.0", operations=OPERATIONS, signs=True
+    )

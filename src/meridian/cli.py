@@ -114,7 +114,7 @@ def _dev_env(args: argparse.Namespace) -> int:
 
 
 def _operator_run(args: argparse.Namespace) -> int:
-    from meridian.operators import runtime
+    from meridian.operators.machinery import runtime
 
     only = [name for name in args.only.split(",") if name] if args.only else None
     runtime.run(only)
@@ -124,9 +124,9 @@ def _operator_run(args: argparse.Namespace) -> int:
 def _operator_rbac(args: argparse.Namespace) -> int:
     import yaml
 
-    from meridian.operators import rbac
+    from meridian.operators.machinery import operator, rbac
 
-    only = [name for name in args.only.split(",") if name] or list(rbac.KIND_OF_OPERATOR)
+    only = [name for name in args.only.split(",") if name] or list(operator.discover())
     documents = rbac.manifests(only, namespace=args.namespace, service_account=args.service_account)
     print(yaml.safe_dump_all(documents, sort_keys=False), end="")
     return 0

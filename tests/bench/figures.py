@@ -1,22 +1,15 @@
-"""How benchmarks print a figure beside its baseline, read the apiserver's request counters and a
-service's histograms, and charge CPU time to the processes the local platform started."""
+"""How benchmarks print a figure beside its baseline, read a service's histograms, and charge CPU
+time to the processes the local platform started (the apiserver's counters: `tests.metrics`)."""
 
 from __future__ import annotations
 
 import os
-import re
-import ssl
 import urllib.request
-from collections.abc import Collection
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
-
-_REQUESTS = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
-_WRITE = re.compile(r'verb="(POST|PUT|PATCH|DELETE|APPLY)"')
 
 
 def _row(what: str, value: str, baseline: str = "") -> None:
@@ -82,51 +75,3 @@ def cpu_seconds(*run_dirs: Path | str) -> dict[str, float]:
                 stack.extend(children.get(pid, ()))
             spent[record.name] = total
     return spent
-
-
-def _apiserver_metrics(state: platform.PlatformState) -> str:
-    pki = Path(state.kubeconfig).parent / "pki"
-    context = ssl.create_default_context(cafile=str(pki / "ca.crt"))
-    context.load_cert_chain(str(pki / "admin.crt"), str(pki / "admin.key"))
-    server = state.clusters["primary"]["server"]
-    with urllib.request.urlopen(f"{server}/metrics", context=context, timeout=10) as response:
-        return str(response.read().decode())
-
-
-def apiserver_requests(
-    state: platform.PlatformState, resources: Collection[str], *, writes_only: bool
-) -> float:
-    """Requests the apiserver served for these resources (all clients), from its own metrics."""
-    total = 0.0
-    for labels, value in _REQUESTS.findall(_apiserver_metrics(state)):
-        resource = re.search(r'resource="([^"]*)"', labels)
-        if (
-            resource
-            and resource.group(1) in resources
-            and (not writes_only or _WRITE.search(labels))
-        ):
-            total += float(value)
-    return total
-
-
-def apiserver_writes_by_request(
-    state: platform.PlatformState, resources: Collection[str]
-) -> dict[str, float]:
-    """Writes per `verb resource[/subresource]`, to say what an unexpected write count was."""
-    found: dict[str, float] = {}
-    for labels, value in _REQUESTS.findall(_apiserver_metrics(state)):
-        resource = re.search(r'resource="([^"]*)"', labels)
-        verb = _WRITE.search(labels)
-        if resource and verb and resource.group(1) in resources:
-            sub = re.search(r'subresource="([^"]+)"', labels)
-            key = f"{verb.group(1)} {resource.group(1)}" + (f"/{sub.group(1)}" if sub else "")
-            found[key] = found.get(key, 0.0) + float(value)
-    return found
-
-
-def _apiserver_writes(state: platform.PlatformState, group: str) -> float:
-    total = 0.0
-    for labels, value in _REQUESTS.findall(_apiserver_metrics(state)):
-        if f'group="{group}"' in labels and _WRITE.search(labels):
-            total += float(value)
-    return total

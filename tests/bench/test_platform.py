@@ -1,28 +1,29 @@
 """Figures for the local platform and the operator runtime, each beside a baseline from this run.
 
 Not part of `make test` (no timed assertions): `make bench` prints them. What it measures:
-- start-up: control plane to Ready nodes, and the datastores, beside a bare etcd's start;
-- idle RSS of every platform process (process group);
+- start-up: control plane to Ready nodes beside a bare etcd's start, and the datastores beside
+  one bare PostgreSQL's (initdb included);
+- idle RSS of every platform process (process group), beside that bare etcd's and PostgreSQL's;
 - the operators' reconcile throughput: 400 EdgeNodes applied at once until all are observed,
   beside the same 400 objects as ConfigMaps (apiserver + kubectl only, no operator);
-- API writes by the operators during 30 s of idle (goal 0), from the apiserver's own metrics.
+- API writes by the operators during 30 s of idle (goal 0), from the apiserver's own metrics
+  (`tests/e2e/test_tenant_operator.py` asserts the Tenant operator's 0 in `make test`).
 """
 
 from __future__ import annotations
 
-import re
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
-from meridian.localplatform import gobuild, net, platform
+from meridian.localplatform import gobuild, net, pg, platform
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 from tests import edge_nodes
-from tests.bench.figures import _apiserver_writes, _row, peak_rss_mib
+from tests.bench.figures import _row, peak_rss_mib
+from tests.metrics import apiserver_writes_in_group, reconciles
 
 COUNT = 400
 
@@ -54,10 +55,14 @@ def test_platform_start_up_and_idle_memory() -> None:
         "etcd", lambda: net.http_ok(f"http://127.0.0.1:{port}/health"), timeout=30
     )
     etcd_seconds = time.monotonic() - started
-    supervisor.stop_all()
-
+    # Kept running beside the platform: idle, it is the baseline of the RSS figures below.
+    pg_dir = base / f"bench-pg-{uuid.uuid4().hex[:6]}"
+    baselines = Supervisor(pg_dir)
     run_dir = base / f"bench-{uuid.uuid4().hex[:6]}"
     try:
+        started = time.monotonic()
+        pg.start(baselines, pg_dir / "postgres")
+        pg_seconds = time.monotonic() - started
         started = time.monotonic()
         platform.up(run_dir, datastores=False)
         control_plane = time.monotonic() - started
@@ -69,15 +74,34 @@ def test_platform_start_up_and_idle_memory() -> None:
             f"{control_plane:.1f}",
             f"baseline: bare etcd healthy {etcd_seconds:.2f} s",
         )
-        _row("PostgreSQL + standby, Redis, RabbitMQ ready (s)", f"{datastores:.1f}")
+        _row(
+            "PostgreSQL + standby, Redis, RabbitMQ, S3, stripe-mock ready (s)",
+            f"{datastores:.1f}",
+            f"baseline: one bare PostgreSQL (initdb + start) {pg_seconds:.1f} s",
+        )
         time.sleep(15)
         print("== idle RSS after 15 s (process group) ==")
+        # The platform's row each bare process is the baseline of.
+        twins = {"etcd": "primary-etcd", "postgres-primary": "postgres-primary"}
+        bare = {
+            twins[record.name]: record.rss_bytes() / 2**20
+            for record in (*supervisor.records(), *baselines.records())
+        }
         rows = platform.status(run_dir)
         for row in rows:
-            _row(row.name, f"{row.rss_bytes / 2**20:.0f} MiB")
-        _row("total", f"{sum(r.rss_bytes for r in rows) / 2**20:.0f} MiB")
+            baseline = (
+                f"baseline: bare {row.name} {bare[row.name]:.0f} MiB" if row.name in bare else ""
+            )
+            _row(row.name, f"{row.rss_bytes / 2**20:.0f} MiB", baseline)
+        _row(
+            "total",
+            f"{sum(r.rss_bytes for r in rows) / 2**20:.0f} MiB",
+            f"baseline: bare etcd + bare PostgreSQL {sum(bare.values()):.0f} MiB",
+        )
     finally:
         platform.down(run_dir)
+        baselines.stop_all()
+        supervisor.stop_all()
 
 
 @pytest.mark.timeout(1200)
@@ -117,7 +141,7 @@ def test_operator_reconcile_throughput_and_idle_writes(
             # A short resync, so that the idle window below spans several level-triggered rounds.
             env={
                 "MERIDIAN_OPERATOR_PEERING_NAME": namespace,
-                "MERIDIAN_OPERATOR_RESYNC_SECONDS": "10",
+                "MERIDIAN_OPERATOR_RESYNC_S": "10",
             },
         )
         started = time.monotonic()
@@ -135,14 +159,14 @@ def test_operator_reconcile_throughput_and_idle_writes(
             f"baseline: {COUNT} ConfigMaps applied {baseline:.1f} s",
         )
         _row("operator peak RSS (MiB)", f"{peak_rss_mib(supervisor.records()[0].pid):.0f}")
-        before = _apiserver_writes(local_platform, "meridian.io")
-        reconciles = _reconciles(ports)
+        before = apiserver_writes_in_group(local_platform, "meridian.io")
+        reconciled = reconciles(ports, "EdgeNode")
         time.sleep(30)
-        after = _apiserver_writes(local_platform, "meridian.io")
+        after = apiserver_writes_in_group(local_platform, "meridian.io")
         _row(
             "meridian.io API writes during 30 s idle (goal 0)",
             f"{after - before:.0f}",
-            f"while resync ran {_reconciles(ports) - reconciles:.0f} reconciles (every 10 s)",
+            f"while resync ran {reconciles(ports, 'EdgeNode') - reconciled:.0f} reconciles (every 10 s)",
         )
         started = time.monotonic()
         platform.kubectl(
@@ -186,15 +210,6 @@ def _wait_gone(
         if time.monotonic() > deadline:
             raise AssertionError(f"{resource} {prefix}* still present after 600 s")
         time.sleep(0.5)
-
-
-def _reconciles(ports: platform.OperatorPorts) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{ports.metrics}/metrics", timeout=5) as response:
-        text = response.read().decode()
-    found = re.search(
-        r'^meridian_operator_reconciles_total\{kind="EdgeNode",result="ok"\} ([0-9.]+)$', text, re.M
-    )
-    return float(found.group(1)) if found else 0.0
 
 
 def _observed(state: platform.PlatformState, prefix: str) -> int:

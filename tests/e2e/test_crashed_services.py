@@ -44,25 +44,33 @@ def supervised(
         supervisor.stop_all()
 
 
+def running_pid(supervisor: Supervisor, name: str) -> int | None:
+    """The pid the supervisor now records for `name`, if it runs."""
+    pids = {record.name: record.pid for record in supervisor.records() if record.alive}
+    return pids.get(name)
+
+
 async def crash_each(
     state: platform.PlatformState, supervisor: Supervisor, run_dir: Path, down: asyncio.Event
-) -> list[str]:
-    """Kill each of CRASHES at its time, start it again DOWN_S later; returns what was killed."""
+) -> list[tuple[str, int, int | None]]:
+    """Kill each of CRASHES at its time, start it again DOWN_S later; returns, for each, the
+    name, the pid killed and the pid running after the restart."""
     loop = asyncio.get_running_loop()
     start = loop.time()
-    killed = []
+    crashed = []
     for name, at in CRASHES:
         await asyncio.sleep(max(0.0, start + at - loop.time()))
         down.set()
+        killed: int | None = None
         try:
-            await asyncio.to_thread(supervisor.kill, name)
-            killed.append(name)
+            killed = await asyncio.to_thread(supervisor.kill, name)
             await asyncio.sleep(DOWN_S)
         finally:
             # Starts only what is not running, and waits until every service is ready.
             await asyncio.to_thread(pipeline.start, state, supervisor, run_dir)
             down.clear()
-    return killed
+        crashed.append((name, killed, running_pid(supervisor, name)))
+    return crashed
 
 
 @pytest.mark.timeout(480)  # 36 s of load, restarts, up to 120 s of draining
@@ -77,7 +85,7 @@ async def test_accepted_orders_survive_services_killed_mid_flight(
     sku = pipeline.DEMO_SKUS[1]
     _, before = call("GET", f"{gateway}/v1/inventory/stock/{sku}", **customer.auth)
 
-    load, killed = await under_fault(
+    load, crashed = await under_fault(
         gateway,
         customer.auth,
         sku,
@@ -87,10 +95,13 @@ async def test_accepted_orders_survive_services_killed_mid_flight(
     )
     accepted = set(load.accepted)
     print(
-        f"\ncrashes: killed {killed}; {len(accepted)} accepted, refused {dict(load.refused)}"
-        f" (while a service was down {dict(load.refused_during_fault)})"
+        f"\ncrashes: (name, pid killed, pid after) {crashed}; {len(accepted)} accepted,"
+        f" refused {dict(load.refused)} (while a service was down {dict(load.refused_during_fault)})"
     )
-    assert killed == [name for name, _ in CRASHES]
+    assert [name for name, _, _ in crashed] == [name for name, _ in CRASHES]
+    for name, killed, restarted in crashed:
+        assert restarted is not None, f"{name} is not running after its restart"
+        assert restarted != killed, f"{name} still runs as pid {killed}: the crash hit nothing"
     assert len(accepted) == len(load.accepted), "the same order id was accepted twice"
     assert sum(load.refused_during_fault.values()) > 0, (
         "no request failed while orders was down: the crash hit nothing in flight"

@@ -35,7 +35,7 @@ def operator_process(
     return platform.start_operators(
         local_platform,
         supervisor=operator_supervisor,
-        env={"MERIDIAN_OPERATOR_RESYNC_SECONDS": "2"},
+        env={"MERIDIAN_OPERATOR_RESYNC_S": "2"},
     )
 
 

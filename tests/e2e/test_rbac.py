@@ -12,7 +12,7 @@ import yaml
 
 from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
-from meridian.operators import rbac
+from meridian.operators.machinery import rbac
 from tests import edge_nodes
 
 NAMESPACE = "meridian-system"

@@ -3,6 +3,7 @@ and S3 hold what it promises; change, suspend, tamper with and delete it, and th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import json
@@ -25,9 +26,13 @@ from meridian.core.registry import users as registry_users
 from meridian.localplatform import platform, stripe_mock
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
+from tests.metrics import apiserver_writes_by_request, reconciles, writes_since
 from tests.waiting import eventually
 
 OPERATOR = "tenant-operator"
+IDLE_RESYNC_S = 10
+"""The resync of the operator the idle test restarts; its window spans IDLE_ROUNDS of them."""
+IDLE_ROUNDS = 2.5
 
 
 @pytest.fixture(scope="module")
@@ -260,6 +265,7 @@ async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
         )
     finally:
         await conn.close()
+    subscription = await _subscription_of(local_platform, name)
     platform.kubectl(local_platform, "delete", "tenant", name, "--wait=false")
     await wait_gone(kube_client, name)
 
@@ -283,7 +289,7 @@ async def test_delete_with_retain_exports_rows_to_s3_then_deprovisions(
     assert [row["id"] for row in exported["tenants.jsonl"]] == [status["tenantId"]]
     assert len(exported["api_keys.jsonl"]) == 1
     assert [row["email"] for row in exported["users.jsonl"]] == [f"admin@{name}.example"]
-    await _assert_deprovisioned(local_platform, kube_client, name, status["tenantId"])
+    await _assert_deprovisioned(local_platform, kube_client, name, status["tenantId"], subscription)
 
 
 async def test_delete_with_delete_policy_exports_nothing(
@@ -294,17 +300,43 @@ async def test_delete_with_delete_policy_exports_nothing(
 ) -> None:
     tenants.apply(local_platform, tenants.manifest(name, deletionPolicy="Delete"))
     status = await wait_ready(kube_client, name)
+    subscription = await _subscription_of(local_platform, name)
     platform.kubectl(local_platform, "delete", "tenant", name, "--wait=false")
     await wait_gone(kube_client, name)
     listed = tenants.s3(local_platform).list_objects_v2(
         Bucket="meridian-backups", Prefix=f"tenants/{name}/"
     )
     assert listed.get("KeyCount") == 0
-    await _assert_deprovisioned(local_platform, kube_client, name, status["tenantId"])
+    await _assert_deprovisioned(local_platform, kube_client, name, status["tenantId"], subscription)
+
+
+async def _subscription_of(state: platform.PlatformState, name: str) -> str:
+    """The tenant's Stripe subscription id, as the registry holds it, with no cancellation yet
+    (stripe-mock gives every subscription its own id, so its path names this tenant's alone)."""
+    conn = await tenants.registry(state)
+    try:
+        subscription = await conn.fetchval(
+            "SELECT stripe_subscription_id FROM platform.tenants WHERE name = $1", name
+        )
+    finally:
+        await conn.close()
+    assert subscription, f"{name} has no subscription recorded"
+    assert _cancellations(state, subscription) == 0
+    return str(subscription)
+
+
+def _cancellations(state: platform.PlatformState, subscription: str) -> int:
+    """DELETEs stripe-mock answered for this one subscription."""
+    path = f"/v1/subscriptions/{subscription}"
+    return tenants.stripe_requests(state).count(("DELETE", path))
 
 
 async def _assert_deprovisioned(
-    state: platform.PlatformState, kube_client: AsyncClient, name: str, tenant_id: str
+    state: platform.PlatformState,
+    kube_client: AsyncClient,
+    name: str,
+    tenant_id: str,
+    subscription: str,
 ) -> None:
     with pytest.raises(ApiError) as missing:
         await kube_client.get(Namespace, f"tenant-{name}")
@@ -327,12 +359,7 @@ async def _assert_deprovisioned(
         assert await ratelimits.cached(cache, tenant_id) is None
     finally:
         await cache.aclose()
-    cancels = [
-        path
-        for method, path in tenants.stripe_requests(state)
-        if method == "DELETE" and path.startswith("/v1/subscriptions/")
-    ]
-    assert cancels, "the Stripe subscription was not cancelled"
+    assert _cancellations(state, subscription) >= 1, f"{subscription} was not cancelled"
 
 
 async def test_stripe_outage_keeps_tenant_provisioning_until_stripe_returns(
@@ -393,8 +420,10 @@ async def test_operator_killed_mid_provisioning_converges_without_duplicates(
         return 0 < phases().count("Ready") < len(names)
 
     await eventually(some_provisioned, within=60, interval=0.05)
-    operator.kill(OPERATOR)
+    killed = operator.kill(OPERATOR)
     platform.start_operators(local_platform, supervisor=operator, name=OPERATOR, only="tenant")
+    (restarted,) = [record.pid for record in operator.records() if record.name == OPERATOR]
+    assert restarted != killed, "the operator that was killed is still the one running"
 
     async def all_ready() -> bool:
         """every tenant of the batch is Ready after the restart"""
@@ -421,3 +450,41 @@ async def test_operator_killed_mid_provisioning_converges_without_duplicates(
     for n in names:
         found = [s async for s in kube_client.list(secrets, namespace=f"tenant-{n}")]
         assert len(found) == 1
+
+
+async def test_an_idle_operator_makes_no_api_writes_while_its_resync_runs(
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    name: str,
+) -> None:
+    """Every Tenant Ready: rounds of level-triggered resync reconcile each one and write nothing
+    (0 writes to Tenants or what they own, all clients counted, from the apiserver's metrics)."""
+    tenants.apply(local_platform, tenants.manifest(name))
+    await wait_ready(kube_client, name)
+    operator.stop(OPERATOR)
+    ports = platform.start_operators(
+        local_platform,
+        supervisor=operator,
+        name=OPERATOR,
+        only="tenant",
+        env={"MERIDIAN_OPERATOR_RESYNC_S": str(IDLE_RESYNC_S)},
+    )
+    phases = platform.kubectl(
+        local_platform, "get", "tenants", "-o", "jsonpath={.items[*].status.phase}"
+    ).split()
+    assert set(phases) == {"Ready"}, f"idle needs every Tenant converged: {phases}"
+
+    async def resumed() -> bool:
+        """the restarted operator has reconciled every Tenant once (kopf's resume)"""
+        return reconciles(ports, "Tenant") >= len(phases)
+
+    await eventually(resumed, within=120)
+    before = apiserver_writes_by_request(local_platform, tenants.OWNED_RESOURCES)
+    reconciled = reconciles(ports, "Tenant")
+    await asyncio.sleep(IDLE_RESYNC_S * IDLE_ROUNDS)
+    written = writes_since(local_platform, tenants.OWNED_RESOURCES, before)
+    resynced = reconciles(ports, "Tenant") - reconciled
+    print(f"\nidle: {len(phases)} Tenants, {resynced:.0f} reconciles, writes {written}")
+    assert resynced >= len(phases), "the resync did not reconcile every Tenant: idle proved nothing"
+    assert not written, f"an idle operator wrote: {written}"

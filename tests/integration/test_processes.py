@@ -7,6 +7,8 @@ import signal
 import time
 from pathlib import Path
 
+import pytest
+
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
 
@@ -81,3 +83,16 @@ def test_a_child_that_died_on_its_own_is_reaped(tmp_path: Path) -> None:
     assert supervisor.exited("crasher")
     assert not Path(f"/proc/{pid}").exists()
     supervisor.stop_all()
+
+
+def test_kill_crashes_a_known_process_and_refuses_an_unknown_name(tmp_path: Path) -> None:
+    """A crash test that misnames its victim fails instead of passing having crashed nothing."""
+    supervisor = Supervisor(tmp_path)
+    pid = supervisor.start(ProcessSpec(name="victim", argv=["sleep", "300"]))
+    assert supervisor.kill("victim") == pid
+    assert not _alive(pid)
+    assert supervisor.records() == []
+    with pytest.raises(LookupError, match="'victim'"):
+        supervisor.kill("victim")  # forgotten once killed
+    with pytest.raises(LookupError, match="'svc-nonesuch'"):
+        supervisor.kill("svc-nonesuch")

@@ -1,14 +1,14 @@
-"""set_condition and the kit's status diff: quiet when nothing changed, loud when something did."""
+"""set_condition and the operators' status diff: quiet when nothing changed, loud when something did."""
 
 from __future__ import annotations
 
 import kopf
 
 from meridian.core import conditions
-from meridian.operators import kit
+from meridian.operators.machinery import reconciler, status
 
-RECONCILING = kit.Observation(
-    conditions=(kit.ConditionUpdate("Ready", "Unknown", "Reconciling", "working on it"),),
+RECONCILING = reconciler.Observation(
+    conditions=(reconciler.ConditionUpdate("Ready", "Unknown", "Reconciling", "working on it"),),
     phase="Pending",
 )
 
@@ -79,7 +79,7 @@ def test_other_conditions_are_left_alone() -> None:
 
 
 def test_status_patch_on_first_sight_sets_generation_conditions_and_phase() -> None:
-    patch, changes = kit.status_patch({}, 3, RECONCILING)
+    patch, changes = status.status_patch({}, 3, RECONCILING)
     assert patch["observedGeneration"] == 3
     assert patch["phase"] == "Pending"
     assert patch["conditions"][0]["reason"] == "Reconciling"
@@ -88,15 +88,15 @@ def test_status_patch_on_first_sight_sets_generation_conditions_and_phase() -> N
 
 def test_status_patch_is_empty_when_the_world_is_unchanged() -> None:
     """Level-triggered resyncs of a settled object write nothing and announce nothing."""
-    patch, _ = kit.status_patch({}, 3, RECONCILING)
-    again, changes = kit.status_patch(patch, 3, RECONCILING)
+    patch, _ = status.status_patch({}, 3, RECONCILING)
+    again, changes = status.status_patch(patch, 3, RECONCILING)
     assert again == {}
     assert changes == []
 
 
 def test_status_patch_follows_a_new_generation() -> None:
-    patch, _ = kit.status_patch({}, 3, RECONCILING)
-    again, changes = kit.status_patch(patch, 4, RECONCILING)
+    patch, _ = status.status_patch({}, 3, RECONCILING)
+    again, changes = status.status_patch(patch, 4, RECONCILING)
     assert again["observedGeneration"] == 4
     assert again["conditions"][0]["observedGeneration"] == 4
     assert changes == []
@@ -110,24 +110,27 @@ def test_a_spec_the_model_refuses_sets_ready_false_naming_the_field() -> None:
     try:
         EdgeNodeSpec.model_validate({"address": "10.0.0.1", "agentVersion": "1.0.0"})
     except pydantic.ValidationError as error:
-        observation = kit.invalid_spec(error)
+        observation = reconciler.invalid_spec(error)
     else:
         raise AssertionError("a spec without site was accepted")
     (ready,) = observation.conditions
     assert ready.status == "False"
-    assert ready.reason == kit.INVALID_SPEC
+    assert ready.reason == reconciler.INVALID_SPEC
     assert "spec.site" in ready.message
 
 
 def test_a_body_from_before_our_last_write_is_diffed_against_that_write() -> None:
     """kopf's timer may get the body from before the create handler's patch: no second write."""
+    written = status.Written()
     body = kopf.Body({"metadata": {"uid": "u-1", "resourceVersion": "7", "generation": 1}})
-    first = kit.Observation(conditions=(kit.ConditionUpdate("Ready", "True", "Done", "ok"),))
-    changed, _ = kit.status_patch(kit._current_status(body), 1, first)
-    kit._remember(body, kit._current_status(body), changed)
+    first = reconciler.Observation(
+        conditions=(reconciler.ConditionUpdate("Ready", "True", "Done", "ok"),)
+    )
+    changed, _ = status.status_patch(written.current(body), 1, first)
+    written.remember(body, written.current(body), changed)
 
-    again, transitions = kit.status_patch(kit._current_status(body), 1, first)
+    again, transitions = status.status_patch(written.current(body), 1, first)
     assert (again, transitions) == ({}, [])
 
     newer = kopf.Body({"metadata": {"uid": "u-1", "resourceVersion": "8", "generation": 1}})
-    assert kit._current_status(newer) == {}  # a newer version is the truth, even without status
+    assert written.current(newer) == {}  # a newer version is the truth, even without status

@@ -57,7 +57,7 @@ def test_dev_env_without_a_platform_says_what_to_do(
 
 def test_a_later_operator_replica_outranks_an_earlier_one() -> None:
     """A replacement for a crashed replica must not pause behind the dead one's peering record."""
-    from meridian.operators import runtime
+    from meridian.operators.machinery import runtime
 
     earlier = runtime.peering_priority()
     time.sleep(0.002)

@@ -38,9 +38,36 @@ class TierPolicy(NamedTuple):
 
 
 TIERS: Final[dict[str, TierPolicy]] = {
-    "starter": TierPolicy("4", "8Gi", 20, "1", "2Gi", 5, 50, 100),
-    "growth": TierPolicy("16", "32Gi", 100, "4", "8Gi", 25, 500, 1000),
-    "enterprise": TierPolicy("64", "128Gi", 500, "16", "32Gi", 100, 5000, 10000),
+    "starter": TierPolicy(
+        cpu="4",
+        memory="8Gi",
+        pods=20,
+        min_cpu="1",
+        min_memory="2Gi",
+        min_pods=5,
+        requests_per_second=50,
+        burst=100,
+    ),
+    "growth": TierPolicy(
+        cpu="16",
+        memory="32Gi",
+        pods=100,
+        min_cpu="4",
+        min_memory="8Gi",
+        min_pods=25,
+        requests_per_second=500,
+        burst=1000,
+    ),
+    "enterprise": TierPolicy(
+        cpu="64",
+        memory="128Gi",
+        pods=500,
+        min_cpu="16",
+        min_memory="32Gi",
+        min_pods=100,
+        requests_per_second=5000,
+        burst=10000,
+    ),
 }
 
 

@@ -20,18 +20,16 @@ from meridian.services.inventory import settings as inventory_settings
 from meridian.services.kit import contracts, messaging
 from meridian.services.orders import app as orders_app
 from meridian.services.orders import settings as orders_settings
+from tests import issuer
 
-ALL_SCOPES = (
-    contracts.ORDERS_READ,
-    contracts.ORDERS_WRITE,
-    contracts.INVENTORY_READ,
-    contracts.INVENTORY_WRITE,
-)
+ALL_SCOPES = issuer.ALL_SCOPES
 
 
 def caller(tenant_id: uuid.UUID, scopes: tuple[str, ...] = ALL_SCOPES) -> dict[str, str]:
-    """The identity headers the gateway would set for a user of `tenant_id` with `scopes`."""
+    """What the gateway would send for a user of `tenant_id` with `scopes`: its token and the
+    identity headers."""
     return {
+        "Authorization": f"Bearer {issuer.mint(tenant_id, scopes)}",
         contracts.TENANT_HEADER: str(tenant_id),
         contracts.SUBJECT_HEADER: "user-1",
         contracts.SCOPES_HEADER: " ".join(scopes),
@@ -48,6 +46,7 @@ def inventory_config(
         "amqp_url": local_platform.rabbitmq_info.amqp_url,
         "pg_pool_max": 20,
         "shipments_queue": f"inventory.shipments.{suffix}",
+        "identity_issuers": issuer.issuers(issuer.TESTS, issuer.ORDERS),
         "retry_delay_s": 0.1,
     }
     return inventory_settings.Settings(**{**values, **overrides})
@@ -64,6 +63,8 @@ def orders_config(
         "pg_pool_max": 20,
         "inventory_url": inventory_url,
         "shipments_queue": f"orders.shipments.{suffix}",
+        "identity_issuers": issuer.issuers(issuer.TESTS),
+        "identity_signing_key_file": issuer.key_file(issuer.ORDERS),
         "retry_delay_s": 0.1,
     }
     return orders_settings.Settings(**{**values, **overrides})

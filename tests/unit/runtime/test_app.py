@@ -17,6 +17,7 @@ from structlog.testing import capture_logs
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import payloads, problems
 from meridian.services.kit.settings import ServiceSettings
+from tests.waiting import eventually
 
 DEPENDENCY_UP = web.AppKey("dependency_up", dict[str, bool])
 
@@ -283,9 +284,17 @@ async def test_server_drains_in_flight_requests_before_cleanup() -> None:
         in_flight = asyncio.create_task(session.get(f"{url}/slow"))
         await started.wait()
         stopping = asyncio.create_task(server.stop())
-        await asyncio.sleep(0.05)
-        ready = await session.get(f"{url}/readyz")
-        assert ready.status == 503
+
+        async def not_ready() -> bool:
+            """/readyz answers 503 once stopping has begun"""
+            try:
+                async with session.get(f"{url}/readyz") as ready:
+                    return ready.status == 503
+            except aiohttp.ClientConnectionError:  # closed without ever saying so: never true
+                return False
+
+        await eventually(not_ready, within=2, interval=0.01)
+        assert not in_flight.done()  # not ready first, while the request is still in flight
         response = await in_flight
         assert response.status == 200
         assert await response.json() == {"done": True}

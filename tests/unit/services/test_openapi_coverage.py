@@ -23,9 +23,15 @@ from meridian.services.kit import contracts
 from meridian.services.orders import app as orders_app
 from meridian.services.orders import openapi as orders_openapi
 from meridian.services.orders.settings import Settings as OrdersSettings
+from tests import issuer
 
-KIT_ROUTES = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
-PEERS = {"amqp_url": "amqp://x@127.0.0.1/", "pg_dsn": "postgresql://x@127.0.0.1/db"}
+KIT_ROUTES = {"/healthz", "/readyz", "/metrics", "/openapi.json", contracts.JWKS_PATH}
+PEERS = {
+    "amqp_url": "amqp://x@127.0.0.1/",
+    "pg_dsn": "postgresql://x@127.0.0.1/db",
+    "identity_issuers": issuer.issuers(issuer.TESTS),
+    "identity_signing_key_file": issuer.key_file(issuer.ORDERS),
+}
 
 SERVICES: dict[str, tuple[Callable[[], web.Application], Callable[[], dict[str, Any]]]] = {
     "auth": (lambda: auth_app.create_app(AuthSettings(**PEERS)), auth_openapi.description),

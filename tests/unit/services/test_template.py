@@ -14,6 +14,7 @@ from aiohttp import web
 
 from meridian import services
 from meridian.services.kit import settings as kit_settings
+from tests import issuer
 
 SERVICES = sorted(
     info.name
@@ -27,6 +28,8 @@ PEERS: dict[str, Any] = {
     "pg_dsn": "postgresql://x@127.0.0.1/db",
     "carrier_url": "http://127.0.0.1:1",
     "carrier_api_key": "k",
+    "identity_issuers": issuer.issuers(issuer.TESTS),
+    "identity_signing_key_file": issuer.key_file(issuer.TESTS),
 }
 RUNTIME_UNITS = {"statement_timeout_ms"}  # PostgreSQL's own unit, named by the runtime
 

@@ -116,10 +116,16 @@ async def test_openapi_json_serves_the_description(auth: AuthClient) -> None:
 
 
 async def test_users_are_isolated_by_tenant_at_the_database(
-    make_user: MakeUser, registry: asyncpg.Connection
+    auth: AuthClient, make_user: MakeUser, registry: asyncpg.Connection
 ) -> None:
-    """As the services' role, tenant A's setting shows A's users and never B's."""
+    """As the services' role, tenant A's setting shows A's users and refresh tokens, never B's."""
     a, b = await make_user(), await make_user()
+    for user in (a, b):  # each gets a refresh token: an empty table would prove nothing
+        response = await auth.post(
+            "/v1/auth/login",
+            json={"tenant": user.tenant.name, "email": user.email, "password": user.password},
+        )
+        assert response.status == 200, await response.text()
     async with registry.transaction():
         await registry.execute(f"SET LOCAL ROLE {connection.APP_ROLE}")
         await registry.execute(
@@ -131,7 +137,7 @@ async def test_users_are_isolated_by_tenant_at_the_database(
         )
         by_b = await registry.fetchrow("SELECT 1 FROM platform.users WHERE id = $1", b.id)
     assert [(row["id"], row["tenant_id"]) for row in visible] == [(a.id, a.tenant.id)]
-    assert all(row["tenant_id"] == a.tenant.id for row in tokens_visible)
+    assert [row["tenant_id"] for row in tokens_visible] == [a.tenant.id]
     assert by_b is None
 
 

@@ -6,7 +6,6 @@ own tenants; the database `meridian_fulfillment` and the bucket are shared, keye
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime
 import io
@@ -15,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 import boto3
 import pypdf
 import pytest
@@ -27,6 +27,7 @@ from meridian.localplatform import carrier, platform, s3_server
 from meridian.services.fulfillment import app, consumers
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import contracts, messaging
+from tests import issuer
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -71,6 +72,7 @@ def settings(
         orders_queue=f"test{suffix}.fulfillment.orders",
         events_exchange=f"test-{suffix}.fulfillment.events",
         retry_delay_s=0.2,
+        identity_issuers=issuer.issuers(issuer.TESTS),
     )
 
 
@@ -79,6 +81,8 @@ class Events:
     """A test queue bound to the service's events exchange: what the relay published."""
 
     queue: pika_abc.AbstractQueue
+    dsn: str
+    exchange: str
 
     async def take(self, count: int, *, within: float = 20) -> list[contracts.ShipmentEvent]:
         found: list[contracts.ShipmentEvent] = []
@@ -95,21 +99,39 @@ class Events:
         await eventually(collected, within=within, interval=0.05)
         return found
 
-    async def none_left(self, wait: float = 1.0) -> bool:
-        await asyncio.sleep(wait)
+    async def none_left(self, *, within: float = 20) -> bool:
+        """No further event: once the relay has marked every row for this exchange sent (each
+        publish confirmed, so queued), the queue holds whatever else it published."""
+
+        async def relayed() -> bool:
+            """the relay sent every outbox row bound for the test's exchange"""
+            connection = await asyncpg.connect(self.dsn)
+            try:
+                unsent = await connection.fetchval(
+                    "SELECT count(*) FROM outbox WHERE exchange = $1 AND sent_at IS NULL",
+                    self.exchange,
+                )
+            finally:
+                await connection.close()
+            return int(unsent) == 0
+
+        await eventually(relayed, within=within, interval=0.05)
         return await self.queue.get(fail=False) is None
 
 
 @pytest_asyncio.fixture
 async def events(
-    amqp: pika_abc.AbstractRobustConnection, settings: FulfillmentSettings, suffix: str
+    amqp: pika_abc.AbstractRobustConnection,
+    settings: FulfillmentSettings,
+    fulfillment_dsn: str,
+    suffix: str,
 ) -> AsyncIterator[Events]:
     """Declared before the service starts, so the first shipment.created already has a route."""
     channel = await messaging.open_channel(amqp)
     await messaging.declare_exchange(channel, settings.events_exchange)
     queue = await channel.declare_queue(f"test{suffix}.shipments", durable=True)
     await queue.bind(settings.events_exchange, "shipment.created")
-    yield Events(queue)
+    yield Events(queue, fulfillment_dsn, settings.events_exchange)
     await channel.close()
     topology = consumers.orders_topology(settings)
     await delete_queues(
@@ -217,10 +239,7 @@ async def shipments_of(
     response = await client.get(
         "/v1/fulfillment/shipments",
         params={"order_id": str(order_id)},
-        headers={
-            contracts.TENANT_HEADER: str(tenant_id),
-            contracts.SCOPES_HEADER: contracts.ORDERS_READ,
-        },
+        headers={"Authorization": f"Bearer {issuer.mint(tenant_id, [contracts.ORDERS_READ])}"},
     )
     assert response.status == 200
     items: list[dict[str, Any]] = (await response.json())["items"]

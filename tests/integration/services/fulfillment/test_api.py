@@ -14,6 +14,7 @@ from meridian.core.runtime import db
 from meridian.services.fulfillment import store
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import contracts
+from tests import issuer
 from tests.integration.services.fulfillment.conftest import (
     Client,
     Events,
@@ -43,7 +44,7 @@ async def pool(fulfillment_dsn: str, service: Client) -> AsyncIterator[db.Pool]:
 
 
 def as_tenant(tenant_id: uuid.UUID) -> dict[str, str]:
-    return {contracts.TENANT_HEADER: str(tenant_id), contracts.SCOPES_HEADER: contracts.ORDERS_READ}
+    return {"Authorization": f"Bearer {issuer.mint(tenant_id, [contracts.ORDERS_READ])}"}
 
 
 async def test_tenant_reads_its_own_shipment(

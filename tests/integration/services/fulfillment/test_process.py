@@ -12,6 +12,7 @@ from pathlib import Path
 from aiohttp.test_utils import TestServer
 
 from meridian.localplatform import carrier, net, platform, s3_server
+from tests import issuer
 
 DOCK_7 = {
     "name": "Meridian Dock 7",
@@ -41,6 +42,7 @@ def test_service_process_becomes_ready_and_stops_cleanly(
         "MERIDIAN_FULFILLMENT_S3_ACCESS_KEY_ID": s3_server.ACCESS_KEY,
         "MERIDIAN_FULFILLMENT_S3_SECRET_ACCESS_KEY": s3_server.SECRET_KEY,
         "MERIDIAN_FULFILLMENT_WAREHOUSE_ORIGINS": json.dumps({"wh-7": DOCK_7}),
+        "MERIDIAN_FULFILLMENT_IDENTITY_ISSUERS": json.dumps(issuer.issuers(issuer.TESTS)),
     }
     log = tmp_path / "fulfillment.log"
     with log.open("wb") as sink:

@@ -14,12 +14,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from meridian.localplatform import platform
 from meridian.services.gateway.app import create_app
 from meridian.services.gateway.settings import Settings as GatewaySettings
+from tests import issuer
 
 # auth's fixtures (auth, make_tenant, make_user, registry, ...) serve the gateway's tests too.
 from tests.integration.services.auth.conftest import *  # noqa: F403
 from tests.integration.services.auth.conftest import AuthClient
 from tests.integration.services.own_redis import free_port
 
+GATEWAY = "meridian-gateway"
 GatewayClient = TestClient[web.Request, web.Application]
 
 
@@ -83,6 +85,7 @@ async def make_gateway(
             "port": 0,
             "jwks_min_refresh_s": 0,
             "max_body_bytes": 16 << 20,
+            "identity_signing_key_file": issuer.key_file(GATEWAY),
             **overrides,
         }
         settings = GatewaySettings.model_validate(values)

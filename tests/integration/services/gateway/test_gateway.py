@@ -268,3 +268,15 @@ async def test_tenants_rows_are_read_under_rls(
             "SELECT id FROM platform.tenants WHERE id = ANY($1)", [a.id, b.id]
         )
     assert [row["id"] for row in rows] == [a.id]
+
+
+async def test_the_gateway_serves_its_own_description_and_keys_not_the_proxy(
+    gateway: GatewayClient,
+) -> None:
+    """Its routes come before the catch-all proxy route, which would answer 401 for them."""
+    described = await gateway.get("/openapi.json")
+    assert described.status == 200
+    assert (await described.json())["info"]["title"].lower().startswith("meridian gateway")
+    keys = await gateway.get("/.well-known/jwks.json")
+    assert keys.status == 200
+    assert [key["kty"] for key in (await keys.json())["keys"]] == ["RSA"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 import socket
@@ -11,12 +10,15 @@ from typing import Any
 
 import aio_pika
 import aiohttp
+import asyncpg
 
 from meridian.localplatform import platform
 from meridian.services.kit import contracts, messaging
 from tests.integration.services import pipeline
 from tests.integration.services.orders.conftest import Pipeline
-from tests.waiting import eventually
+from tests.waiting import eventually, sample
+
+HANDLED = "messages_handled_total"
 
 
 def shipment(tenant: uuid.UUID, order: dict[str, Any]) -> contracts.ShipmentEvent:
@@ -47,7 +49,7 @@ async def publish(amqp_url: str, event: contracts.ShipmentEvent | bytes, message
 
 
 async def test_shipment_delivered_twice_fulfils_and_decrements_stock_once(
-    services: Pipeline, local_platform: platform.PlatformState
+    services: Pipeline, local_platform: platform.PlatformState, suffix: str
 ) -> None:
     item = f"sku-{uuid.uuid4().hex[:8]}"
     await services.stock(item, 10)
@@ -70,9 +72,24 @@ async def test_shipment_delivered_twice_fulfils_and_decrements_stock_once(
         stock = await services.available(item)
         return (stock["on_hand"], stock["reserved"]) == (6, 0)
 
+    consumers = {
+        services.orders: services.settings.shipments_queue,
+        services.inventory: pipeline.inventory_config(local_platform, suffix).shipments_queue,
+    }
+
+    async def all_handled() -> bool:
+        """orders and inventory each acked all three deliveries (a repeat is acked, not applied)"""
+        for url, queue in consumers.items():
+            acked = await sample(
+                services.http, f"{url}/metrics", HANDLED, queue=queue, outcome="acked"
+            )
+            if acked < 3:
+                return False
+        return True
+
     await eventually(fulfilled, within=20, interval=0.1)
     await eventually(shipped, within=20, interval=0.1)
-    await asyncio.sleep(1)  # let every copy be handled
+    await eventually(all_handled, within=20, interval=0.1)
     stock = await services.available(item)
     assert (stock["on_hand"], stock["reserved"], stock["available"]) == (6, 0, 6)
 
@@ -140,8 +157,9 @@ async def test_orders_accepted_while_broker_is_dead_are_all_published_once_it_is
             down = pipeline.orders_config(local_platform, suffix, inv, relay_amqp_url=dead)
             async with pipeline.serving_orders(down) as orders:
                 ids = await place_orders(http, inv, orders, tenant, item, count=10)
-            await asyncio.sleep(0.5)
-            assert await watch.get(fail=False) is None  # nothing could be published
+            # Stopped: what its relay could not send is in the outbox, and nothing was published.
+            assert await outbox_of(local_platform, tenant) == {"unsent": 20, "total": 20}
+            assert await watch.get(fail=False) is None
             up = pipeline.orders_config(local_platform, suffix, inv)
             async with pipeline.serving_orders(up):
                 seen: list[tuple[str, str]] = []
@@ -154,13 +172,32 @@ async def test_orders_accepted_while_broker_is_dead_are_all_published_once_it_is
                             seen.append((event["order_id"], event["type"]))
                     return len(seen) >= 20
 
+                async def relayed() -> bool:
+                    """the relay marked every event of the tenant sent (each publish confirmed)"""
+                    return (await outbox_of(local_platform, tenant))["unsent"] == 0
+
                 await eventually(all_published, within=30, interval=0.2)
-                await asyncio.sleep(1)
-                await all_published()
+                await eventually(relayed, within=30, interval=0.2)
+                await all_published()  # confirmed means queued: a duplicate is in the queue now
         expected = {(i, t) for i in ids for t in ("order.created", "order.confirmed")}
         assert sorted(seen) == sorted(expected)
     finally:
         await connection.close()
+
+
+async def outbox_of(state: platform.PlatformState, tenant: uuid.UUID) -> dict[str, int]:
+    """The tenant's events in the orders outbox: not yet sent, and in all."""
+    connection = await asyncpg.connect(state.postgres_info.dsn("meridian_orders"))
+    try:
+        row = await connection.fetchrow(
+            "SELECT count(*) FILTER (WHERE sent_at IS NULL) AS unsent, count(*) AS total"
+            " FROM outbox WHERE payload->>'tenant_id' = $1",
+            str(tenant),
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    return dict(row)
 
 
 async def place_orders(

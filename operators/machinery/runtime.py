@@ -11,7 +11,6 @@ the liveness endpoint answers only while kopf's loop is healthy; /metrics serves
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 import random
 import signal
@@ -25,18 +24,18 @@ from lightkube.models.meta_v1 import ObjectMeta
 
 from meridian.core import kube
 from meridian.core.runtime import logging as meridian_logging
-from meridian.operators import rbac
-from meridian.operators.settings import OperatorSettings
+from meridian.operators.machinery import operator, wiring
+from meridian.operators.machinery.settings import OperatorSettings
 
-OPERATORS = {name: f"meridian.operators.{name}.handlers" for name in rbac.KIND_OF_OPERATOR}
 ANNOTATION_PREFIX = "kopf.meridian.io"
 
 
-def build_registry(name: str, settings: OperatorSettings) -> kopf.OperatorRegistry:
-    if name not in OPERATORS:
-        raise SystemExit(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}")
-    registry = kopf.OperatorRegistry()
-    importlib.import_module(OPERATORS[name]).register(registry, settings)
+def build_registry(
+    found: operator.Operator[Any], settings: OperatorSettings
+) -> kopf.OperatorRegistry:
+    """The operator's own handlers (reading its own settings now, so a missing one stops the
+    start naming its variable), plus kopf's login."""
+    registry = found.build_registry(settings)
 
     @kopf.on.login(registry=registry)
     def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
@@ -46,7 +45,7 @@ def build_registry(name: str, settings: OperatorSettings) -> kopf.OperatorRegist
     return registry
 
 
-def kopf_settings(name: str) -> kopf.OperatorSettings:
+def kopf_settings(found: operator.Operator[Any]) -> kopf.OperatorSettings:
     settings = kopf.OperatorSettings()
     # Handler progress and the last-handled spec live in our own annotations, never in status.
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
@@ -56,7 +55,7 @@ def kopf_settings(name: str) -> kopf.OperatorSettings:
         prefix=ANNOTATION_PREFIX
     )
     # The finalizer says which operator holds the object back: meridian.io/<kind>-cleanup.
-    settings.persistence.finalizer = rbac.KIND_OF_OPERATOR[name].finalizer
+    settings.persistence.finalizer = found.kind.finalizer
     # Our own Events report transitions; kopf's per-handler chatter only when something fails.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300
@@ -79,7 +78,7 @@ def peering_name(settings: OperatorSettings, name: str) -> str:
 async def _ensure_peerings(names: Iterable[str]) -> None:
     """Create the ClusterKopfPeerings before kopf starts: its first keep-alive must find the object,
     or the replicas would not see each other until the next keep-alive a minute later."""
-    api = kube.client(field_manager="meridian-operator")
+    api = wiring.kubernetes_client()
     try:
         for name in names:
             await api.apply(kube.ClusterKopfPeering(metadata=ObjectMeta(name=name)))
@@ -87,22 +86,23 @@ async def _ensure_peerings(names: Iterable[str]) -> None:
         await api.close()
 
 
-async def _operate(names: list[str], settings: OperatorSettings) -> None:
+async def _operate(operators: list[operator.Operator[Any]], settings: OperatorSettings) -> None:
     """One kopf operator per kind, each with its own settings (finalizer) and peering.
 
     kopf installs SIGTERM/SIGINT handlers per operator, each replacing the last; once all are up
     we install ours, which stops every operator through one shared stop flag.
     """
-    await _ensure_peerings(peering_name(settings, name) for name in names)
+    registries = [(found, build_registry(found, settings)) for found in operators]
+    await _ensure_peerings(peering_name(settings, found.name) for found in operators)
     stop = asyncio.Event()
-    ready = [asyncio.Event() for _ in names]
-    operators = [
+    ready = [asyncio.Event() for _ in operators]
+    tasks = [
         asyncio.create_task(
             kopf.operator(
-                registry=build_registry(name, settings),
-                settings=kopf_settings(name),
+                registry=registry,
+                settings=kopf_settings(found),
                 clusterwide=True,
-                peering_name=peering_name(settings, name),
+                peering_name=peering_name(settings, found.name),
                 priority=peering_priority(),
                 # One liveness endpoint per process; the first operator's loop answers it.
                 liveness_endpoint=(
@@ -113,9 +113,9 @@ async def _operate(names: list[str], settings: OperatorSettings) -> None:
                 stop_flag=stop,
                 ready_flag=ready[index],
             ),
-            name=f"operator {name}",
+            name=f"operator {found.name}",
         )
-        for index, name in enumerate(names)
+        for index, (found, registry) in enumerate(registries)
     ]
     await asyncio.wait(
         [asyncio.create_task(flag.wait()) for flag in ready], return_when=asyncio.ALL_COMPLETED
@@ -123,9 +123,9 @@ async def _operate(names: list[str], settings: OperatorSettings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    done, _ = await asyncio.wait(operators, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
     stop.set()
-    await asyncio.gather(*operators, return_exceptions=True)
+    await asyncio.gather(*tasks, return_exceptions=True)
     for task in done:
         task.result()
 
@@ -133,10 +133,8 @@ async def _operate(names: list[str], settings: OperatorSettings) -> None:
 def run(only: list[str] | None = None) -> None:
     settings = OperatorSettings()
     meridian_logging.configure(settings.log_level, settings.log_json)
-    names = only or list(OPERATORS)
-    for name in names:
-        if name not in OPERATORS:
-            raise SystemExit(f"unknown operator {name!r}; choose from {', '.join(OPERATORS)}")
+    operators = operator.named(only)
+    names = [found.name for found in operators]
     prometheus_client.start_http_server(settings.metrics_port, addr=settings.metrics_host)
     logging.getLogger("meridian.operators").info("Operators starting", extra={"operators": names})
-    asyncio.run(_operate(names, settings))
+    asyncio.run(_operate(operators, settings))
