@@ -6,13 +6,14 @@ BIN := $(VENV)/bin
 MERIDIAN := $(BIN)/meridian
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status test lint unit integration e2e crds bench clean
+.PHONY: help install up down status test lint unit integration e2e crds images bench clean
 
 help:
 	@echo "make up      install everything, start the platform + operators, apply the examples"
 	@echo "make down    stop every process the platform started"
 	@echo "make test    install everything, lint, run unit, integration and e2e tests"
 	@echo "make crds    regenerate crds/*.yaml from the API models"
+	@echo "make images  build the service images that changed (no Docker); import into real nodes"
 	@echo "make bench   run the benchmarks (not part of make test)"
 
 $(VENV)/.installed: pyproject.toml
@@ -26,7 +27,7 @@ install: $(VENV)/.installed
 	$(MERIDIAN) dev install
 
 up: install
-	$(MERIDIAN) dev up $(if $(DR),--dr) --crds crds --operators --apply crds/examples --services
+	$(MERIDIAN) dev up $(if $(DR),--dr) $(if $(REAL_NODE),--real-node) --crds crds --operators --apply crds/examples --services
 	@echo
 	@echo 'Platform is up. Next:'
 	@echo '  eval "$$($(MERIDIAN) dev env)"      # KUBECONFIG, kubectl 1.36 on PATH, DSNs, URLs'
@@ -41,6 +42,11 @@ down:
 
 status:
 	$(MERIDIAN) dev status
+
+# deploy/Dockerfile's images, built here without Docker (cached by content; `make up REAL_NODE=1`
+# builds the missing ones too and imports them into the real nodes).
+images: $(VENV)/.installed
+	$(MERIDIAN) dev images
 
 crds: $(VENV)/.installed
 	$(MERIDIAN) crds generate --out crds

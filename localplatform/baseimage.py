@@ -15,8 +15,12 @@ from pathlib import Path
 from meridian.localplatform import gobuild, ociarchive, processes
 
 SUITE = "bookworm"
+POINT_RELEASE = "12.15"
+"""The release the pins below come from; `deploy/Dockerfile` starts from `debian:<this>-slim`."""
 MIRROR = "http://deb.debian.org/debian"
-PACKAGES = ("python3",)
+"""snapshot.debian.org does not resolve from our machines, so the pin is the package versions:
+when the mirror moves past them, the build fails instead of changing the image."""
+PACKAGES = ("python3=3.11.2-1+b1", "python3.11=3.11.2-6+deb12u8")
 REF = "meridian.local/debian-python3:bookworm"
 
 

@@ -3,7 +3,7 @@
 An archive is what `ctr images import` reads: `oci-layout`, `index.json` naming the image, and
 content-addressed blobs (uncompressed tar layers, the image config, the manifest). Layers are
 made reproducibly (zero mtimes, root owner) so the same files always give the same digest and
-containerd stores a shared layer once. Used by `pauseimage` and, later, the service images.
+containerd stores a shared layer once. Used by `pauseimage`, `baseimage` and `imagebuild` (the service images).
 """
 
 from __future__ import annotations
@@ -57,13 +57,19 @@ def write(
     entrypoint: Sequence[str],
     user: str = "",
     env: Sequence[str] = ("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",),
+    workdir: str = "",
 ) -> str:
     """Write the image `ref` (e.g. `meridian.local/pause:1`) to `out`; returns its manifest digest."""
     config = json.dumps(
         {
             "architecture": "amd64",
             "os": "linux",
-            "config": {"Entrypoint": list(entrypoint), "Env": list(env), "User": user},
+            "config": {
+                "Entrypoint": list(entrypoint),
+                "Env": list(env),
+                "User": user,
+                **({"WorkingDir": workdir} if workdir else {}),
+            },
             "rootfs": {"type": "layers", "diff_ids": [_digest(blob) for blob in layers]},
         },
         sort_keys=True,

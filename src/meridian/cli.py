@@ -46,6 +46,12 @@ def _dev_up(args: argparse.Namespace) -> int:
             " (--adopt-kubeconfig PATH uses an existing one)",
             file=sys.stderr,
         )
+    if args.real_node:  # the service images the node lacks, built when missing (not otherwise)
+        from meridian.localplatform import imagebuild
+
+        run_dir = Path(state.run_dir)
+        built = imagebuild.ensure_imported(run_dir, imagebuild.real_node_clusters(run_dir))
+        print(imagebuild.report(built), file=sys.stderr)
     if args.crds:
         platform.install_crds(state, args.crds)
     if args.operators:
@@ -57,6 +63,18 @@ def _dev_up(args: argparse.Namespace) -> int:
         print(f"# gateway {started.gateway_url}  (MERIDIAN_GATEWAY_URL)", file=sys.stderr)
         print(f"# demo user: tenant acme, {email}, password {password}", file=sys.stderr)
     print(f"# platform up in {state.run_dir}", file=sys.stderr)
+    return 0
+
+
+def _dev_images(args: argparse.Namespace) -> int:
+    from meridian.localplatform import imagebuild, platform
+
+    run_dir = args.run_dir or platform.default_run_dir()
+    clusters = imagebuild.real_node_clusters(run_dir)
+    built = imagebuild.ensure_imported(run_dir, clusters)
+    print(imagebuild.report(built))
+    if not clusters:
+        print("# no real node running here: archives built, nothing imported", file=sys.stderr)
     return 0
 
 
@@ -134,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("down", _dev_down, "stop every process the platform started"),
         ("status", _dev_status, "list the platform's processes"),
         ("env", _dev_env, "print export lines for KUBECONFIG, DSNs and URLs"),
+        ("images", _dev_images, "build the service images that changed; import into real nodes"),
     ):
         sub = dev_commands.add_parser(name, help=text)
         sub.add_argument("--run-dir", type=Path, default=None, help="platform run directory")
