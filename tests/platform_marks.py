@@ -14,11 +14,10 @@ import urllib.request
 from typing import Any
 
 import asyncpg
-import boto3
 import redis
-from mypy_boto3_s3 import S3Client
 
-from meridian.localplatform import platform, rabbitmq_server, s3_server
+from meridian.localplatform import platform, rabbitmq_server
+from tests import tenants
 
 # Cluster objects a test session could create or delete; not those controllers rewrite on their
 # own (leases, events, pods, nodes).
@@ -28,17 +27,6 @@ _NAMESPACED = (
     "configmaps,secrets,serviceaccounts,deployments,roles,rolebindings,networkpolicies,"
     "resourcequotas,limitranges,servicereleases,failoverplans"
 )
-
-
-def _s3(state: platform.PlatformState) -> S3Client:
-    client: S3Client = boto3.client(
-        "s3",
-        endpoint_url=state.s3_endpoint,
-        region_name=s3_server.REGION,
-        aws_access_key_id=s3_server.ACCESS_KEY,
-        aws_secret_access_key=s3_server.SECRET_KEY,
-    )
-    return client
 
 
 def _rabbit(state: platform.PlatformState, method: str, path: str, body: Any = None) -> Any:
@@ -56,7 +44,7 @@ def _rabbit(state: platform.PlatformState, method: str, path: str, body: Any = N
 
 
 def _buckets(state: platform.PlatformState) -> list[str]:
-    return sorted(bucket["Name"] for bucket in _s3(state).list_buckets()["Buckets"])
+    return sorted(bucket["Name"] for bucket in tenants.s3(state).list_buckets()["Buckets"])
 
 
 def _queues(state: platform.PlatformState) -> list[str]:
@@ -128,7 +116,7 @@ def leave_marks(state: platform.PlatformState, marker: str) -> None:
     asyncio.run(_sql(state, f'CREATE DATABASE "{marker}"'))
     with _redis(state) as client:
         client.set(marker, "left by a test session")
-    _s3(state).create_bucket(Bucket=marker)
+    tenants.s3(state).create_bucket(Bucket=marker)
     _rabbit(state, "PUT", f"/api/queues/%2F/{marker}", {"durable": True, "auto_delete": False})
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
-import boto3
 import pypdf
 import pytest
 import pytest_asyncio
@@ -27,7 +26,7 @@ from meridian.localplatform import carrier, platform, s3_server
 from meridian.services.fulfillment import app, consumers
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
 from meridian.services.kit import contracts, messaging
-from tests import issuer
+from tests import issuer, tenants
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -215,14 +214,7 @@ async def publish(
 
 @pytest.fixture
 def s3(local_platform: platform.PlatformState) -> S3Client:
-    client: S3Client = boto3.client(
-        "s3",
-        endpoint_url=local_platform.s3_endpoint,
-        region_name=s3_server.REGION,
-        aws_access_key_id=s3_server.ACCESS_KEY,
-        aws_secret_access_key=s3_server.SECRET_KEY,
-    )
-    return client
+    return tenants.s3(local_platform)
 
 
 def label_text(s3: S3Client, key: str) -> str:
