@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from meridian.core.runtime import db, periodic
 from meridian.core.runtime import logging as meridian_logging
 from meridian.services.auth.settings import Settings
-from meridian.services.kit import tokens
+from meridian.services.kit.trust import tokens
 
 log = meridian_logging.get_logger("meridian.services.auth.keys")
 

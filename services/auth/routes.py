@@ -19,7 +19,7 @@ from meridian.services.auth import keys, models, registry, throttle, tokens
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import SETTINGS, Settings
 from meridian.services.kit import contracts
-from meridian.services.kit import tokens as kit_tokens
+from meridian.services.kit.trust import tokens as kit_tokens
 
 PASSWORDS = web.AppKey("passwords", Passwords)
 BAD_CREDENTIALS = "Invalid tenant, email or password"

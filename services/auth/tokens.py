@@ -9,7 +9,8 @@ import jwt
 
 from meridian.services.auth.keys import KeyRing
 from meridian.services.auth.settings import Settings
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import tokens
 
 
 def issue(

@@ -23,8 +23,10 @@ from meridian.services.fulfillment import (
     shipping,
 )
 from meridian.services.fulfillment.settings import SETTINGS, Settings
-from meridian.services.kit import consumer, database, housekeeping, identity, messaging, outbox
 from meridian.services.kit import openapi as kit_openapi
+from meridian.services.kit.events import consumer, messaging, outbox
+from meridian.services.kit.storage import database, housekeeping
+from meridian.services.kit.trust import identity
 
 
 def create_app(settings: Settings) -> web.Application:

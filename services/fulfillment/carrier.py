@@ -18,7 +18,8 @@ import pydantic
 import yarl
 
 from meridian.core.runtime import resilience
-from meridian.services.kit import consumer, contracts
+from meridian.services.kit import contracts
+from meridian.services.kit.events import consumer
 
 RETRYABLE_STATUS = frozenset({408, 429})
 

@@ -10,7 +10,7 @@ from aiohttp import web
 
 from meridian.services.fulfillment import shipping
 from meridian.services.fulfillment.settings import Settings
-from meridian.services.kit import consumer, messaging
+from meridian.services.kit.events import consumer, messaging
 
 FULFILLER = web.AppKey("fulfiller", shipping.Fulfiller)
 

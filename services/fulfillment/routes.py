@@ -10,7 +10,8 @@ from aiohttp import web
 from meridian.core.runtime import db, problems
 from meridian.services.fulfillment import models, store
 from meridian.services.fulfillment.settings import SETTINGS
-from meridian.services.kit import contracts, identity
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import identity
 
 
 async def list_shipments(request: web.Request) -> web.Response:

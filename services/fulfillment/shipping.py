@@ -23,7 +23,9 @@ from meridian.core.runtime import db
 from meridian.core.runtime import logging as meridian_logging
 from meridian.services.fulfillment import carrier, labels, models, store
 from meridian.services.fulfillment.settings import Settings
-from meridian.services.kit import consumer, contracts, idempotency, outbox
+from meridian.services.kit import contracts
+from meridian.services.kit.events import consumer, outbox
+from meridian.services.kit.storage import idempotency
 
 SHIPMENT_CREATED = "shipment.created"
 _SHIPMENT_IDS = uuid.UUID("6f1d2c8e-4b7a-5e39-9a0c-3d2f8e71b6a4")

@@ -12,7 +12,7 @@ from meridian.core.runtime import cache, client, db
 from meridian.services.gateway import jwks, openapi, proxy, ratelimit, routes
 from meridian.services.gateway.settings import SETTINGS, Settings
 from meridian.services.kit import openapi as kit_openapi
-from meridian.services.kit import signing
+from meridian.services.kit.trust import signing
 
 
 def create_app(settings: Settings) -> web.Application:

@@ -12,7 +12,7 @@ from aiohttp import web
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, periodic
 from meridian.services.gateway.settings import Settings
-from meridian.services.kit import jwks as kit_jwks
+from meridian.services.kit.trust import jwks as kit_jwks
 
 JWKS = web.AppKey("jwks", kit_jwks.Jwks)
 

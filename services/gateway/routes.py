@@ -16,7 +16,8 @@ from aiohttp import web
 from meridian.core.runtime import client, problems
 from meridian.services.gateway import jwks, proxy, ratelimit
 from meridian.services.gateway.settings import SETTINGS
-from meridian.services.kit import contracts, identity, signing, tokens
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import identity, signing, tokens
 
 ROUTES = web.AppKey("routes", proxy.RouteTable)
 LIMITER = web.AppKey("limiter", ratelimit.Limiter)

@@ -10,16 +10,11 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
 from meridian.services.inventory import MIGRATIONS, consumers, openapi, routes, stockcache
 from meridian.services.inventory.settings import SETTINGS, Settings
-from meridian.services.kit import (
-    consumer,
-    contracts,
-    database,
-    housekeeping,
-    identity,
-    messaging,
-    outbox,
-)
+from meridian.services.kit import contracts
 from meridian.services.kit import openapi as kit_openapi
+from meridian.services.kit.events import consumer, messaging, outbox
+from meridian.services.kit.storage import database, housekeeping
+from meridian.services.kit.trust import identity
 
 
 def create_app(settings: Settings) -> web.Application:

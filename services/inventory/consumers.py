@@ -13,7 +13,8 @@ from meridian.core.runtime import db
 from meridian.core.runtime import logging as meridian_logging
 from meridian.services.inventory import routes, store
 from meridian.services.inventory.settings import Settings
-from meridian.services.kit import applying, consumer, contracts, messaging
+from meridian.services.kit import contracts
+from meridian.services.kit.events import applying, consumer, messaging
 
 log = meridian_logging.get_logger("meridian.services.inventory.consumers")
 

@@ -11,7 +11,8 @@ from aiohttp import web
 from meridian.core.runtime import db, payloads, problems
 from meridian.services.inventory import models, stockcache, store
 from meridian.services.inventory.settings import SETTINGS
-from meridian.services.kit import contracts, identity
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import identity
 
 CACHE = web.AppKey("stock_cache", stockcache.StockCache)
 

@@ -18,7 +18,8 @@ import asyncpg
 
 from meridian.core.runtime import db, problems
 from meridian.services.inventory import models
-from meridian.services.kit import contracts, outbox
+from meridian.services.kit import contracts
+from meridian.services.kit.events import outbox
 
 
 class InsufficientStock(problems.Conflict):

@@ -4,5 +4,6 @@ What only business services need: the outbox and its relay, consumers with retri
 letters, idempotency keys, the caller's identity, the cross-service contracts, the broker
 topology, OpenAPI documents and the plumbing metrics. Every Meridian service (gateway, auth,
 orders, inventory, fulfillment) builds on these modules, so tenancy, retries and dead letters
-behave the same everywhere. Import modules, not names: `from meridian.services.kit import outbox`.
+behave the same everywhere. Split by domain: `events/`, `trust/`, `storage/`, and the contracts every service shares at the top.
+Import modules, not names: `from meridian.services.kit.events import outbox`.
 """

@@ -23,7 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meridian.services.kit import messaging
+from meridian.services.kit.events import messaging
 
 TENANT_HEADER = "X-Meridian-Tenant-Id"
 SUBJECT_HEADER = "X-Meridian-Subject"

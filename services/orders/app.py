@@ -9,17 +9,11 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, db, resilience
-from meridian.services.kit import (
-    consumer,
-    contracts,
-    database,
-    housekeeping,
-    identity,
-    messaging,
-    outbox,
-    signing,
-)
+from meridian.services.kit import contracts
 from meridian.services.kit import openapi as kit_openapi
+from meridian.services.kit.events import consumer, messaging, outbox
+from meridian.services.kit.storage import database, housekeeping
+from meridian.services.kit.trust import identity, signing
 from meridian.services.orders import (
     MIGRATIONS,
     consumers,

@@ -13,7 +13,8 @@ from aiohttp import web
 
 from meridian.core.runtime import db
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.kit import applying, consumer, contracts, messaging
+from meridian.services.kit import contracts
+from meridian.services.kit.events import applying, consumer, messaging
 from meridian.services.orders import store
 from meridian.services.orders.settings import Settings
 

@@ -22,7 +22,9 @@ from aiohttp import web
 
 from meridian.core.runtime import db, problems, resilience
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.kit import contracts, idempotency, identity
+from meridian.services.kit import contracts
+from meridian.services.kit.storage import idempotency
+from meridian.services.kit.trust import identity
 from meridian.services.orders import inventory, models, store
 
 log = meridian_logging.get_logger("meridian.services.orders.flow")

@@ -20,7 +20,8 @@ import aiohttp
 import pydantic
 
 from meridian.core.runtime import problems, resilience
-from meridian.services.kit import contracts, identity, signing
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import identity, signing
 
 AUDIENCE = "inventory"
 

@@ -9,7 +9,9 @@ import pydantic
 from aiohttp import web
 
 from meridian.core.runtime import payloads, problems
-from meridian.services.kit import contracts, idempotency, identity
+from meridian.services.kit import contracts
+from meridian.services.kit.storage import idempotency
+from meridian.services.kit.trust import identity
 from meridian.services.orders import flow, models, store
 
 FLOW = web.AppKey("order_flow", flow.Context)

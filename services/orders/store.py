@@ -16,7 +16,8 @@ from collections.abc import Sequence
 import asyncpg
 
 from meridian.core.runtime import db
-from meridian.services.kit import contracts, outbox
+from meridian.services.kit import contracts
+from meridian.services.kit.events import outbox
 from meridian.services.orders import models, states
 
 COLUMNS = (

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from meridian.core.runtime import logging as meridian_logging
 from meridian.core.runtime import periodic, problems
-from meridian.services.kit import contracts, identity
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import identity
 from meridian.services.orders import flow, routes, store
 from meridian.services.orders.settings import Settings
 

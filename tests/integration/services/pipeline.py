@@ -17,7 +17,8 @@ from meridian.core.runtime import app as runtime_app
 from meridian.localplatform import platform
 from meridian.services.inventory import app as inventory_app
 from meridian.services.inventory import settings as inventory_settings
-from meridian.services.kit import contracts, messaging
+from meridian.services.kit import contracts
+from meridian.services.kit.events import messaging
 from meridian.services.orders import app as orders_app
 from meridian.services.orders import settings as orders_settings
 from tests import issuer

@@ -16,9 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db, payloads
 from meridian.localplatform import platform
-from meridian.services.kit import consumer, messaging, outbox
-from meridian.services.kit import schema as kit_schema
+from meridian.services.kit.events import consumer, messaging, outbox
 from meridian.services.kit.settings import ConsumerSettings, ServiceSettings
+from meridian.services.kit.storage import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 
 

@@ -10,9 +10,10 @@ import prometheus_client
 import pytest_asyncio
 
 from meridian.core.runtime import db
-from meridian.services.kit import housekeeping, metrics
-from meridian.services.kit import schema as kit_schema
+from meridian.services.kit import metrics
 from meridian.services.kit.settings import MessagingSettings
+from meridian.services.kit.storage import housekeeping
+from meridian.services.kit.storage import schema as kit_schema
 
 HOUR = datetime.timedelta(hours=1)
 

@@ -12,8 +12,9 @@ import pytest_asyncio
 from aio_pika import abc as pika_abc
 
 from meridian.core.runtime import db, problems
-from meridian.services.kit import consumer, idempotency, messaging
-from meridian.services.kit import schema as kit_schema
+from meridian.services.kit.events import consumer, messaging
+from meridian.services.kit.storage import idempotency
+from meridian.services.kit.storage import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 

@@ -14,7 +14,8 @@ from aio_pika import abc as pika_abc
 
 from meridian.core.runtime import tracing
 from meridian.localplatform import platform, rabbitmq_server
-from meridian.services.kit import consumer, messaging, metrics
+from meridian.services.kit import metrics
+from meridian.services.kit.events import consumer, messaging
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 

@@ -15,8 +15,9 @@ import pytest_asyncio
 from aio_pika import abc as pika_abc
 
 from meridian.core.runtime import db
-from meridian.services.kit import messaging, metrics, outbox
-from meridian.services.kit import schema as kit_schema
+from meridian.services.kit import metrics
+from meridian.services.kit.events import messaging, outbox
+from meridian.services.kit.storage import schema as kit_schema
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 

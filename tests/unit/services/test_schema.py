@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from meridian.services.kit import schema
+from meridian.services.kit.storage import schema
 
 # A mismatch means a released revision was edited. Revert it, and put the change in a new
 # revision (OUTBOX_V2 = ALTER ...) plus a new migration in each service that includes the table.

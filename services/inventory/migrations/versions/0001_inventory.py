@@ -7,7 +7,7 @@ Revises:
 from __future__ import annotations
 
 from meridian.core import migrations
-from meridian.services.kit import schema
+from meridian.services.kit.storage import schema
 
 revision = "0001"
 down_revision = None

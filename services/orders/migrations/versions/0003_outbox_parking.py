@@ -8,7 +8,7 @@ Revises: 0002
 from __future__ import annotations
 
 from meridian.core import migrations
-from meridian.services.kit import schema
+from meridian.services.kit.storage import schema
 
 revision = "0003"
 down_revision = "0002"

@@ -8,7 +8,7 @@ Revises: 0003
 from __future__ import annotations
 
 from meridian.core import migrations
-from meridian.services.kit import schema
+from meridian.services.kit.storage import schema
 
 revision = "0004"
 down_revision = "0003"

@@ -15,7 +15,8 @@ import pytest
 from meridian.core.registry import apikeys, connection
 from meridian.services.auth import openapi as auth_openapi
 from meridian.services.auth.settings import Settings as AuthSettings
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser
 
 

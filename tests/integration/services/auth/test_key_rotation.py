@@ -12,7 +12,8 @@ from pydantic import SecretStr
 from meridian.core.runtime import db
 from meridian.services.auth import keys
 from meridian.services.auth.settings import Settings as AuthSettings
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeUser
 from tests.integration.services.auth.test_login import login, verify_with_jwks
 

@@ -13,7 +13,8 @@ from pydantic import SecretStr
 
 from meridian.services.auth.app import create_app
 from meridian.services.auth.settings import Settings as AuthSettings
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import tokens
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant, MakeUser, User
 from tests.integration.services.own_redis import RedisServer
 

@@ -25,7 +25,8 @@ from mypy_boto3_s3 import S3Client
 from meridian.localplatform import carrier, platform, s3_server
 from meridian.services.fulfillment import app, consumers
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
-from meridian.services.kit import contracts, messaging
+from meridian.services.kit import contracts
+from meridian.services.kit.events import messaging
 from tests import issuer, tenants
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually

@@ -14,7 +14,7 @@ from mypy_boto3_s3 import S3Client
 
 from meridian.services.fulfillment import consumers
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
-from meridian.services.kit import consumer
+from meridian.services.kit.events import consumer
 from tests.integration.services.fulfillment.conftest import (
     Client,
     Events,

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid
 
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import tokens
 from tests import issuer
 from tests.integration.services.auth.conftest import AuthClient, MakeTenant
 from tests.integration.services.gateway.conftest import GatewayClient, echoed, token_for

@@ -11,7 +11,8 @@ import pytest
 import pytest_asyncio
 
 from meridian.localplatform import platform
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts
+from meridian.services.kit.trust import tokens
 from tests import issuer
 from tests.integration.services import pipeline
 

@@ -13,7 +13,8 @@ import aiohttp
 import asyncpg
 
 from meridian.localplatform import platform
-from meridian.services.kit import contracts, messaging
+from meridian.services.kit import contracts
+from meridian.services.kit.events import messaging
 from tests.integration.services import pipeline
 from tests.integration.services.orders.conftest import Pipeline
 from tests.waiting import eventually, sample

@@ -9,7 +9,8 @@ import pytest
 
 from meridian.services.fulfillment import labels, shipping
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
-from meridian.services.kit import consumer, contracts
+from meridian.services.kit import contracts
+from meridian.services.kit.events import consumer
 
 
 def confirmed(*allocations: tuple[str, str, int]) -> contracts.OrderEvent:

@@ -17,7 +17,8 @@ import pydantic
 from aiohttp import web
 
 from meridian.core.runtime import db
-from meridian.services.kit import consumer, idempotency
+from meridian.services.kit.events import consumer
+from meridian.services.kit.storage import idempotency
 
 AfterCommit = Callable[[], Awaitable[None]]
 

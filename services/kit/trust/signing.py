@@ -18,8 +18,9 @@ from typing import Any
 from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from meridian.services.kit import contracts, tokens
+from meridian.services.kit import contracts
 from meridian.services.kit.settings import IdentitySettings
+from meridian.services.kit.trust import tokens
 
 CACHED_TOKENS_MAX = 10_000
 

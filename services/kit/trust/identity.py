@@ -28,10 +28,11 @@ from aiohttp.typedefs import Handler
 
 from meridian.core.runtime import logging as meridian_logging
 from meridian.core.runtime import periodic, problems
-from meridian.services.kit import contracts, jwks, signing, tokens
+from meridian.services.kit import contracts
 from meridian.services.kit.settings import IdentitySettings
+from meridian.services.kit.trust import jwks, signing, tokens
 
-log = meridian_logging.get_logger("meridian.services.kit.identity")
+log = meridian_logging.get_logger("meridian.services.kit.trust.identity")
 
 NO_TOKEN = "A bearer token from the gateway or a peer service is required"
 

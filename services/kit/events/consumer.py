@@ -25,13 +25,14 @@ from opentelemetry import trace
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import logging as meridian_logging
 from meridian.core.runtime import tracing
-from meridian.services.kit import messaging, metrics
+from meridian.services.kit import metrics
+from meridian.services.kit.events import messaging
 
 RETRY_COUNT_HEADER = "x-retry-count"
 ROUTING_KEY_HEADER = "x-original-routing-key"
 ERROR_HEADER = "x-last-error"
 
-log = meridian_logging.get_logger("meridian.services.kit.consumer")
+log = meridian_logging.get_logger("meridian.services.kit.events.consumer")
 
 
 class Permanent(Exception):

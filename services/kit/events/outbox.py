@@ -36,9 +36,10 @@ from aiohttp import web
 
 from meridian.core.runtime import db, resilience, tracing
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.kit import messaging, metrics
+from meridian.services.kit import metrics
+from meridian.services.kit.events import messaging
 
-log = meridian_logging.get_logger("meridian.services.kit.outbox")
+log = meridian_logging.get_logger("meridian.services.kit.events.outbox")
 
 
 class Message(NamedTuple):

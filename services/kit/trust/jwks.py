@@ -17,9 +17,9 @@ import aiohttp
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.kit import tokens
+from meridian.services.kit.trust import tokens
 
-log = meridian_logging.get_logger("meridian.services.kit.jwks")
+log = meridian_logging.get_logger("meridian.services.kit.trust.jwks")
 
 
 class Jwks:

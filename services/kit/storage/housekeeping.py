@@ -29,7 +29,7 @@ from meridian.core.runtime import logging as meridian_logging
 from meridian.services.kit import metrics
 from meridian.services.kit.settings import MessagingSettings
 
-log = meridian_logging.get_logger("meridian.services.kit.housekeeping")
+log = meridian_logging.get_logger("meridian.services.kit.storage.housekeeping")
 
 # Each: the table, and a query of at most $2 row ids (ctid) older than the cutoff $1.
 PURGES: tuple[tuple[str, str], ...] = (
