@@ -4,6 +4,7 @@ What only business services need: the outbox and its relay, consumers with retri
 letters, idempotency keys, the caller's identity, the cross-service contracts, the broker
 topology, OpenAPI documents and the plumbing metrics. Every Meridian service (gateway, auth,
 orders, inventory, fulfillment) builds on these modules, so tenancy, retries and dead letters
-behave the same everywhere. Split by domain: `events/`, `trust/`, `storage/`, and the contracts every service shares at the top.
+behave the same everywhere. Split by domain: `events/`, `trust/`, `storage/`, and at the top what
+every service shares (contracts, settings mixins, OpenAPI, metrics).
 Import modules, not names: `from meridian.services.kit.events import outbox`.
 """
