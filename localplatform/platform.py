@@ -204,12 +204,12 @@ def up(
                     run_dir,
                     kubecluster.ClusterInfo(**info),
                     bins,
-                    _datastore_ports(state),
+                    datastore_ports(state),
                 )
     return state
 
 
-def _datastore_ports(state: PlatformState) -> dict[str, int]:
+def datastore_ports(state: PlatformState) -> dict[str, int]:
     """Host loopback port of each datastore a real node's pods reach through a Service."""
     assert state.redis_url
     assert state.s3_endpoint
