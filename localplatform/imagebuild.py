@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import time
 from pathlib import Path
 from typing import NamedTuple
@@ -76,9 +77,10 @@ def build(service: str, *, code: bytes | None = None) -> Built:
     digest = hashlib.sha256(inputs).hexdigest()[:12]
     ref = f"{imagespec.REGISTRY}/{service}:{imagespec.version()}-{digest}"
     archive = folder / f"{service}-{digest}.oci.tar"
-    if not archive.exists():
-        for stale in folder.glob(f"{service}-*.oci.tar"):
-            stale.unlink()  # one archive per service: the cache does not grow with every edit
+    if archive.exists():
+        os.utime(archive)  # in use: `_prune` of another worktree's build leaves it alone
+    else:
+        _prune(folder, service)
         ociarchive.write(
             archive,
             ref=ref,
@@ -89,6 +91,21 @@ def build(service: str, *, code: bytes | None = None) -> Built:
             workdir=image.workdir,
         )
     return Built(service, ref, archive, (base, deps, code_path), time.monotonic() - started)
+
+
+STALE_AFTER_S = 3600.0
+"""An archive no build has used for this long is removed when its service is built anew."""
+
+
+def _prune(folder: Path, service: str) -> None:
+    """The cache does not grow with every edit, yet an archive another worktree built (other
+    code, another digest) a moment ago and is about to import stays: only unused ones go."""
+    for stale in folder.glob(f"{service}-*.oci.tar"):
+        try:
+            if time.time() - stale.stat().st_mtime > STALE_AFTER_S:
+                stale.unlink()
+        except FileNotFoundError:  # pruned by a concurrent build
+            pass
 
 
 def build_all(services: tuple[str, ...] = imagespec.SERVICES) -> list[Built]:

@@ -26,6 +26,7 @@ from meridian.localplatform import (
     gobuild,
     kubecluster,
     net,
+    nodestatus,
     packages,
     pg,
     pipeline,
@@ -203,12 +204,12 @@ def up(
                     run_dir,
                     kubecluster.ClusterInfo(**info),
                     bins,
-                    _datastore_ports(state),
+                    datastore_ports(state),
                 )
     return state
 
 
-def _datastore_ports(state: PlatformState) -> dict[str, int]:
+def datastore_ports(state: PlatformState) -> dict[str, int]:
     """Host loopback port of each datastore a real node's pods reach through a Service."""
     assert state.redis_url
     assert state.s3_endpoint
@@ -242,6 +243,24 @@ def status(run_dir: Path | None = None) -> list[ProcessStatus]:
         )
         for record in Supervisor(run_dir or default_run_dir()).records()
     ]
+
+
+def real_nodes(run_dir: Path | None = None) -> list[nodestatus.NodeStatus]:
+    """Each cluster's real nodes and their pods, for `meridian dev status` (none: no real node)."""
+    run_dir = run_dir or default_run_dir()
+    state = load(run_dir)
+    if state is None or not realnode.nodes_dir(run_dir).is_dir():
+        return []
+    found = []
+    for name, info in state.clusters.items():
+        node = realnode.node_name(name)
+        if not (realnode.nodes_dir(run_dir) / node / "sandbox.json").exists():
+            continue
+        try:
+            found += nodestatus.of_cluster(Path(state.bin_dir), name, str(info["kubeconfig"]))
+        except RuntimeError:  # its apiserver is down: say so rather than fail the whole status
+            found.append(nodestatus.NodeStatus(name, node, "unreachable", []))
+    return found
 
 
 def install() -> Path:

@@ -87,7 +87,7 @@ def _dev_down(args: argparse.Namespace) -> int:
 
 
 def _dev_status(args: argparse.Namespace) -> int:
-    from meridian.localplatform import platform
+    from meridian.localplatform import nodestatus, platform
 
     rows = platform.status(args.run_dir)
     if not rows:
@@ -99,7 +99,12 @@ def _dev_status(args: argparse.Namespace) -> int:
         print(f"{row.name:32} {row.pid:>8} {state:8} {row.rss_bytes / 2**20:>9.0f} MiB")
     total = sum(row.rss_bytes for row in rows)
     print(f"{'total':32} {'':>8} {'':8} {total / 2**20:>9.0f} MiB")
-    return 0 if all(row.alive for row in rows) else 1
+    nodes = platform.real_nodes(args.run_dir)
+    if nodes:
+        print()
+        print("\n".join(nodestatus.render(nodes)))
+    healthy = all(row.alive for row in rows) and all(node.ready == "True" for node in nodes)
+    return 0 if healthy else 1
 
 
 def _dev_env(args: argparse.Namespace) -> int:
@@ -150,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("install", _dev_install, "install Debian packages and build the Go binaries (cached)"),
         ("up", _dev_up, "build what is missing and start the platform"),
         ("down", _dev_down, "stop every process the platform started"),
-        ("status", _dev_status, "list the platform's processes"),
+        ("status", _dev_status, "list the platform's processes, real nodes and their pods"),
         ("env", _dev_env, "print export lines for KUBECONFIG, DSNs and URLs"),
         ("images", _dev_images, "build the service images that changed; import into real nodes"),
     ):

@@ -1,14 +1,15 @@
 """The service images built without Docker run on a real node as Kubernetes would run them.
 
-A control plane with its real node (no datastores: the cluster Services that reach them are
-another slice); `imagebuild.ensure_imported` builds what changed and loads all five images into
-the node's containerd, where their shared layers are stored once.
+A platform with its real node and datastores (one per module: the orders Deployment needs them);
+`imagebuild.ensure_imported` builds what changed and loads all five images into the node's
+containerd, where their shared layers are stored once.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+import textwrap
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -16,8 +17,19 @@ from pathlib import Path
 
 import pytest
 
-from meridian.localplatform import imagebuild, imagespec, net, nodesandbox, platform, realnode
-from tests.e2e.test_real_node import _container, _pod, _run, _up
+from meridian.localplatform import (
+    imagebuild,
+    imagespec,
+    net,
+    nodesandbox,
+    pipeline,
+    platform,
+    podenv,
+    realnode,
+)
+from tests import issuer
+from tests.e2e import orders_manifests
+from tests.e2e.test_real_node import _container, _exists, _pod, _run
 
 SKELETON = (
     "from meridian.core.runtime import app, settings; "
@@ -31,7 +43,12 @@ SKELETON = (
 def images_node() -> Iterator[tuple[platform.PlatformState, Path, list[imagebuild.Built]]]:
     path = platform.default_run_dir().parent / f"test-images-{uuid.uuid4().hex[:8]}"
     try:
-        state = _up(path)
+        state = platform.up(path, real_node=True)
+        net.wait_until(
+            lambda: _exists(state, "serviceaccount", "default"),
+            what="the default service account",
+            timeout=60,
+        )
         built = imagebuild.ensure_imported(path, imagebuild.real_node_clusters(path))
         print("\n" + imagebuild.report(built))
         yield state, path, built
@@ -117,3 +134,93 @@ def test_the_orders_entrypoint_imports_everything_and_stops_only_at_its_configur
     assert "ImportError" not in logs
     assert f"{imagespec.APP}/meridian/services/orders/__main__.py" in logs
     assert "is not configured" in logs, logs
+
+
+CALL = textwrap.dedent(
+    """
+    import sys, urllib.error, urllib.request
+    url, token, prefix, times = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    said = []
+    for i in range(times):
+        headers = {"X-Request-ID": f"{prefix}-{i}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=5) as r:
+                said.append(str(r.status))
+        except urllib.error.HTTPError as error:
+            said.append(str(error.code))
+    print(" ".join(said))
+    """
+)
+"""Runs in a pod: GET `url` `times` times, each with its own request id; prints the statuses."""
+
+
+def _orders_pods(state: platform.PlatformState) -> dict[str, str]:
+    """Orders' pods: name -> pod IP."""
+    found = json.loads(platform.kubectl(state, "get", "pods", "-l", "app=orders", "-o", "json"))
+    return {pod["metadata"]["name"]: pod["status"]["podIP"] for pod in found["items"]}
+
+
+def test_the_orders_deployment_is_available_and_answers_on_pod_ips_its_cluster_ip_and_name(
+    images_node: tuple[platform.PlatformState, Path, list[imagebuild.Built]],
+) -> None:
+    """Configured from `pipeline.environment` as the host process is, rewritten for a pod; its
+    readiness needs PostgreSQL, Redis and RabbitMQ through their Services, and a token is checked
+    against the gateway's JWKS, which a pod serves."""
+    state, run_dir, built = images_node
+    image = _orders(built)
+    names = [service.name for service in pipeline.SERVICES]
+    where = pipeline.Where(state, orders_manifests.pod_urls(names), carrier_url="")
+    orders = next(service for service in pipeline.SERVICES if service.name == "orders")
+    env = podenv.in_cluster(pipeline.environment(orders, where), platform.datastore_ports(state))
+    objects = [
+        *orders_manifests.gateway_jwks(image, run_dir),
+        *orders_manifests.orders(image, env),
+        orders_manifests.client(image),
+    ]
+    platform.kubectl(
+        state,
+        "apply",
+        "-f",
+        "-",
+        stdin=json.dumps({"apiVersion": "v1", "kind": "List", "items": objects}),
+    )
+    for deployment in ("gateway", "orders"):
+        platform.kubectl(
+            state, "wait", "--for=condition=Available", f"deployment/{deployment}", "--timeout=180s"
+        )
+    platform.kubectl(state, "wait", "--for=condition=Ready", "pod/orders-client", "--timeout=60s")
+
+    pods = _orders_pods(state)
+    assert len(pods) == 2
+    for name in pods:
+        assert json.loads(platform.kubectl(state, "get", "pod", name, "-o", "json"))["spec"][
+            "nodeName"
+        ] == realnode.node_name("primary")
+    token = issuer.as_gateway(run_dir, uuid.uuid4(), "tester", ["orders:read"])
+
+    def call(url: str, prefix: str, times: int, bearer: str = token) -> list[str]:
+        argv = ["python3", "-c", CALL, url, bearer, prefix, str(times)]
+        return platform.kubectl(state, "exec", "orders-client", "--", *argv).split()
+
+    for name, pod_ip in pods.items():
+        url = f"http://{pod_ip}:{orders_manifests.PORT}/v1/orders"
+        with urllib.request.urlopen(f"http://{pod_ip}:{orders_manifests.PORT}/readyz") as response:
+            checks = json.load(response)["checks"]  # from the host, over the pod IP
+        # Ready means PostgreSQL and RabbitMQ answered through their meridian-system Services
+        # (orders has no Redis check; `test_real_node_network` talks to Redis from a pod).
+        assert {"postgres", "rabbitmq"} <= set(checks), checks
+        assert call(url, f"ip-{name}", 1) == ["200"]  # the token verified: JWKS from a pod
+        assert call(url, f"anon-{name}", 1, bearer="") == ["401"]
+
+    cluster_ip = json.loads(platform.kubectl(state, "get", "service", "orders", "-o", "json"))[
+        "spec"
+    ]["clusterIP"]
+    for via, host in (("clusterip", cluster_ip), ("dns", "orders.default.svc.cluster.local")):
+        url = f"http://{host}:{orders_manifests.PORT}/v1/orders"
+        # kube-proxy picks a replica at random: 30 calls miss one with p = 2**-29.
+        assert call(url, via, 30) == ["200"] * 30
+        for name in pods:
+            # Each replica logged some of them (the access log carries the request id).
+            assert f'"{via}-' in platform.kubectl(state, "logs", name), (via, name)
