@@ -13,8 +13,6 @@ a relay on the node's address (`tcprelay`), so a pod dials
 
 from __future__ import annotations
 
-import os
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -277,20 +275,11 @@ def expose_datastores(
 ) -> None:
     """Relay the node's address to the datastores' host ports; Services in `meridian-system`."""
     name = Path(sandbox.node_dir).name
-    relay = f"{name}-datastore-relay"
-    supervisor.start(
-        ProcessSpec(
-            name=relay,
-            argv=[
-                sys.executable,
-                "-m",
-                "meridian.localplatform.tcprelay",
-                f"--netns=/proc/{sandbox.holder_pid}/ns/net",
-                f"--address={sandbox.node_ip}",
-                *(f"--port={port}" for port in sorted(host_ports.values())),
-            ],
-            env={"PYTHONPATH": os.pathsep.join(sys.path)},
-        )
+    nodesandbox.start_relay(
+        supervisor,
+        sandbox,
+        f"{name}-datastore-relay",
+        sorted(host_ports.values()),
+        address=sandbox.node_ip,
     )
-    supervisor.wait_ready(relay, lambda: "relaying" in supervisor.log_tail(relay), timeout=30)
     _apply(bins, kubeconfig, datastore_services(sandbox.node_ip, host_ports))

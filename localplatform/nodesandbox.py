@@ -19,6 +19,7 @@ import fcntl
 import json
 import os
 import signal
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -355,3 +356,31 @@ def leftovers(sandbox: Sandbox) -> list[str]:
         left += [f"sysctl {name}={value}" for name, value in changed.items()]
         left += [f"route blackhole {prefix}" for prefix in blackhole_routes()]
     return left
+
+
+def start_relay(
+    supervisor: Supervisor,
+    sandbox: Sandbox,
+    name: str,
+    ports: list[int],
+    *,
+    address: str | None = None,
+) -> None:
+    """A `tcprelay` listening inside the node's network namespace (on its loopback, or on
+    `address`) and dialling the host's loopback at the same ports: how the node reaches the
+    apiserver and pods reach the datastores without anything listening off the host's loopback."""
+    supervisor.start(
+        ProcessSpec(
+            name=name,
+            argv=[
+                sys.executable,
+                "-m",
+                "meridian.localplatform.tcprelay",
+                f"--netns=/proc/{sandbox.holder_pid}/ns/net",
+                *([f"--address={address}"] if address else []),
+                *(f"--port={port}" for port in ports),
+            ],
+            env={"PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+    )
+    supervisor.wait_ready(name, lambda: "relaying" in supervisor.log_tail(name), timeout=30)

@@ -10,8 +10,6 @@ archives built on this machine (`pauseimage`); nothing is ever pulled.
 from __future__ import annotations
 
 import json
-import os
-import sys
 import time
 from pathlib import Path
 
@@ -118,21 +116,9 @@ def start(
         client=credentials,
     )
 
-    relay = f"{name}-apiserver-relay"
-    supervisor.start(
-        ProcessSpec(
-            name=relay,
-            argv=[
-                sys.executable,
-                "-m",
-                "meridian.localplatform.tcprelay",
-                f"--netns=/proc/{sandbox.holder_pid}/ns/net",
-                f"--port={cluster.apiserver_port}",
-            ],
-            env={"PYTHONPATH": os.pathsep.join(sys.path)},
-        )
+    nodesandbox.start_relay(
+        supervisor, sandbox, f"{name}-apiserver-relay", [cluster.apiserver_port]
     )
-    supervisor.wait_ready(relay, lambda: "relaying" in supervisor.log_tail(relay), timeout=30)
 
     path = f"{tools['containerd']}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
     containerd = f"{name}-containerd"
