@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from meridian.localplatform import nodeconfig, podenv, servicekeys
-from meridian.services.kit import tokens
+from meridian.services.kit.trust import tokens
 
 NAMESPACE = "default"
 PORT = 8080

@@ -21,6 +21,7 @@ from meridian.localplatform import (
     imagebuild,
     imagespec,
     net,
+    nodenet,
     nodesandbox,
     pipeline,
     platform,
@@ -136,6 +137,11 @@ def test_the_orders_entrypoint_imports_everything_and_stops_only_at_its_configur
     assert "is not configured" in logs, logs
 
 
+REDIS_PING = (
+    "import socket, sys; s = socket.create_connection((sys.argv[1], 6379), timeout=10); "
+    "s.sendall(b'PING\\r\\n'); print(s.recv(64).decode().strip())"
+)
+"""Run in a pod: one Redis PING through the given host name, the reply printed."""
 CALL = textwrap.dedent(
     """
     import sys, urllib.error, urllib.request
@@ -211,6 +217,12 @@ def test_the_orders_deployment_is_available_and_answers_on_pod_ips_its_cluster_i
         # Ready means PostgreSQL and RabbitMQ answered through their meridian-system Services
         # (orders has no Redis check; `test_real_node_network` talks to Redis from a pod).
         assert {"postgres", "rabbitmq"} <= set(checks), checks
+        # Redis, which orders does not check: its Service answers PING from the orders pod itself.
+        redis = f"redis.{nodenet.SYSTEM_NAMESPACE}.svc.cluster.local"
+        assert (
+            platform.kubectl(state, "exec", name, "--", "python3", "-c", REDIS_PING, redis).strip()
+            == "+PONG"
+        ), name
         assert call(url, f"ip-{name}", 1) == ["200"]  # the token verified: JWKS from a pod
         assert call(url, f"anon-{name}", 1, bearer="") == ["401"]
 
