@@ -96,6 +96,22 @@ def _run(state: platform.PlatformState, pod: dict[str, object]) -> dict[str, obj
     return found
 
 
+def _run_to_end(
+    state: platform.PlatformState, pod: dict[str, object], *, timeout: float
+) -> dict[str, Any]:
+    """Create the pod never to be restarted; returns its container's `terminated` state."""
+    pod["spec"]["restartPolicy"] = "Never"  # type: ignore[index]
+    platform.kubectl(state, "apply", "-f", "-", stdin=json.dumps(pod))
+    name = pod["metadata"]["name"]  # type: ignore[index]
+    net.wait_until(
+        lambda: "terminated" in _container(state, name).get("state", {}),
+        what=f"{name} terminated",
+        timeout=timeout,
+    )
+    terminated: dict[str, Any] = _container(state, name)["state"]["terminated"]
+    return terminated
+
+
 def _exists(state: platform.PlatformState, kind: str, name: str) -> bool:
     try:
         platform.kubectl(state, "get", kind, name, "-o", "name")
@@ -232,14 +248,7 @@ def test_a_container_over_its_memory_limit_is_oom_killed(
 ) -> None:
     state, _ = python_node
     hungry = _pod("hungry", HTTP_IMAGE, ["python3", "-c", "b = bytearray(256 * 2**20); input()"])
-    hungry["spec"]["restartPolicy"] = "Never"  # type: ignore[index]
-    platform.kubectl(state, "apply", "-f", "-", stdin=json.dumps(hungry))
-    net.wait_until(
-        lambda: "terminated" in _container(state, "hungry").get("state", {}),
-        what="hungry terminated",
-        timeout=60,
-    )
-    assert _container(state, "hungry")["state"]["terminated"]["reason"] == "OOMKilled"
+    assert _run_to_end(state, hungry, timeout=60)["reason"] == "OOMKilled"
 
 
 def test_kubectl_port_forward_reaches_the_pod_from_host_loopback(

@@ -30,7 +30,7 @@ from meridian.localplatform import (
 )
 from tests import issuer
 from tests.e2e import orders_manifests
-from tests.e2e.test_real_node import _container, _exists, _pod, _run
+from tests.e2e.test_real_node import _exists, _pod, _run, _run_to_end
 
 SKELETON = (
     "from meridian.core.runtime import app, settings; "
@@ -123,13 +123,7 @@ def test_the_orders_entrypoint_imports_everything_and_stops_only_at_its_configur
         {"name": "MERIDIAN_ORDERS_PG_DSN", "value": "postgresql://orders@127.0.0.1:1/orders"},
     ]
     pod = _service_pod("orders-entrypoint", _orders(built), env=env)
-    pod["spec"]["restartPolicy"] = "Never"  # type: ignore[index]
-    platform.kubectl(state, "apply", "-f", "-", stdin=json.dumps(pod))
-    net.wait_until(
-        lambda: "terminated" in _container(state, "orders-entrypoint").get("state", {}),
-        what="orders-entrypoint exited",
-        timeout=90,
-    )
+    _run_to_end(state, pod, timeout=90)
     logs = platform.kubectl(state, "logs", "orders-entrypoint")
     assert "ModuleNotFoundError" not in logs
     assert "ImportError" not in logs
