@@ -22,12 +22,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import NamedTuple
 
-import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from meridian.core.runtime import client, periodic, problems
 from meridian.core.runtime import logging as meridian_logging
-from meridian.core.runtime import periodic, problems
 from meridian.services.kit import contracts
 from meridian.services.kit.settings import IdentitySettings
 from meridian.services.kit.trust import jwks, signing, tokens
@@ -106,7 +105,9 @@ def _context(settings: IdentitySettings) -> Callable[[web.Application], AsyncIte
     async def context(app: web.Application) -> AsyncIterator[None]:
         # Fetched on first use, not here: peers start in any order, and readiness must not wait
         # for a caller (the gateway starts last).
-        async with aiohttp.ClientSession() as session:
+        # The runtime's session: bounded waits, so a stuck issuer cannot hold a request for
+        # aiohttp's default five minutes while its JWKS is fetched.
+        async with client.create_session() as session:
             caches = {
                 issuer: jwks.Jwks(
                     session, str(url), min_refresh_s=settings.identity_jwks_min_refresh_s
