@@ -210,6 +210,10 @@ def build_parser() -> argparse.ArgumentParser:
     generate = crds_commands.add_parser("generate", help="render crds/*.yaml from the API models")
     generate.add_argument("--out", type=Path, default=Path("crds"))
     generate.set_defaults(handler=_crds_generate)
+
+    from meridian import plugin  # on-call's groups: the same commands as `kubectl meridian`
+
+    plugin.register_all(commands)
     return parser
 
 
