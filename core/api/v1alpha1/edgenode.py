@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 from typing import Literal
 
 from pydantic import Field
@@ -15,6 +17,33 @@ from meridian.core.api.v1alpha1.meta import (
     ObjectStatus,
     PrinterColumn,
 )
+
+# The contract between the EdgeNode operator and the edge agent: where a node's identity and
+# heartbeat live. The operator creates them at enrolment; the agent may touch only its own.
+EDGE_NAMESPACE = "meridian-edge"
+
+
+def lease_name(node: str) -> str:
+    """The node's heartbeat Lease in EDGE_NAMESPACE (the operator pre-creates it: `create` cannot
+    be limited by resourceNames, so the agent is granted only get/update on this one name)."""
+    return node
+
+
+def service_account_name(node: str) -> str:
+    """The node's own identity in EDGE_NAMESPACE."""
+    return f"edge-{node}"
+
+
+def bootstrap_secret_name(node: str) -> str:
+    """The Secret in EDGE_NAMESPACE holding the kubeconfig the agent's install uses."""
+    return f"edge-{node}-bootstrap"
+
+
+def config_hash(config: dict[str, str]) -> str:
+    """SHA-256 of a desired configuration: operator (desired) and agent (applied) hash alike."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
 
 EdgePhase = Literal["Pending", "Ready", "NotReady", "Draining", "Maintenance", "Upgrading"]
 Weekday = Literal["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
@@ -72,6 +101,33 @@ class NodeFacts(ApiModel):
     memory_bytes: int | None = Field(default=None, ge=0, description="Physical memory.")
 
 
+class NodeMetrics(ApiModel):
+    load1: float | None = Field(default=None, ge=0, description="One-minute load average.")
+    disk_free_bytes: int | None = Field(
+        default=None, ge=0, description="Free bytes on the cache disk."
+    )
+    cache_hit_ratio: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        description="Cache hit ratio from the local nginx, when configured.",
+    )
+
+
+UpgradePhase = Literal["Pending", "Running", "Succeeded", "Failed"]
+
+
+class UpgradeStatus(ApiModel):
+    """The operator writes `targetVersion` when the node's turn in its site's wave comes; the agent
+    runs its configured upgrade command and writes `phase` and `message`."""
+
+    target_version: str | None = Field(
+        default=None, description="Version the operator asked this node to upgrade to."
+    )
+    phase: UpgradePhase | None = Field(default=None, description="Where the agent's upgrade is.")
+    message: str | None = Field(default=None, description="Last phase's detail or error.")
+
+
 class EdgeNodeStatus(ObjectStatus):
     phase: EdgePhase | None = Field(default=None, description="Short summary of the node's state.")
     agent_version: str | None = Field(
@@ -85,6 +141,18 @@ class EdgeNodeStatus(ObjectStatus):
     )
     facts: NodeFacts | None = Field(
         default=None, description="Hardware and OS facts reported by the agent."
+    )
+    metrics: NodeMetrics | None = Field(default=None, description="Load and cache figures.")
+    config_error: str | None = Field(
+        default=None,
+        description="Why the last desired configuration was not applied (the last good one stays).",
+    )
+    last_report_time: datetime.datetime | None = Field(
+        default=None,
+        description="When the agent last wrote its status (on change, else every 5 min).",
+    )
+    upgrade: UpgradeStatus | None = Field(
+        default=None, description="The node's part in an upgrade wave."
     )
 
 
