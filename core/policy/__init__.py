@@ -1,0 +1,1 @@
+"""Meridian's admission policies: one catalogue from which every enforcement and report is generated."""
