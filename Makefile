@@ -12,7 +12,7 @@ help:
 	@echo "make up      install everything, start the platform + operators, apply the examples"
 	@echo "make down    stop every process the platform started"
 	@echo "make test    install everything, lint, run unit, integration and e2e tests"
-	@echo "make crds    regenerate crds/*.yaml from the API models"
+	@echo "make crds    regenerate crds/*.yaml from the API models, policies/*.yaml from core/policy"
 	@echo "make images  build the service images that changed (no Docker); import into real nodes"
 	@echo "make bench   run the benchmarks (not part of make test)"
 
@@ -50,6 +50,7 @@ images: $(VENV)/.installed
 
 crds: $(VENV)/.installed
 	$(MERIDIAN) crds generate --out crds
+	$(MERIDIAN) policies generate --out policies
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

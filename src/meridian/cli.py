@@ -145,6 +145,14 @@ def _crds_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _policies_generate(args: argparse.Namespace) -> int:
+    from meridian.core.policy import manifests
+
+    for path in manifests.write_all(args.out):
+        print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="meridian", description=__doc__)
     commands = parser.add_subparsers(required=True)
@@ -210,6 +218,14 @@ def build_parser() -> argparse.ArgumentParser:
     generate = crds_commands.add_parser("generate", help="render crds/*.yaml from the API models")
     generate.add_argument("--out", type=Path, default=Path("crds"))
     generate.set_defaults(handler=_crds_generate)
+
+    policies = commands.add_parser("policies", help="admission policies (core/policy)")
+    policies_commands = policies.add_subparsers(required=True)
+    render = policies_commands.add_parser(
+        "generate", help="render policies/*.yaml from the policy catalogue"
+    )
+    render.add_argument("--out", type=Path, default=Path("policies"))
+    render.set_defaults(handler=_policies_generate)
 
     from meridian import plugin  # on-call's groups: the same commands as `kubectl meridian`
 
