@@ -206,6 +206,9 @@ def start(supervisor: Supervisor, run_dir: Path, bins: Path, name: str) -> Clust
                 # Node + NodeRestriction: a real kubelet may touch only its own Node, Lease and pods.
                 "--authorization-mode=Node,RBAC",
                 "--enable-admission-plugins=NodeRestriction",
+                # As in production (EKS allows it): whether a container may be privileged is
+                # Meridian's policy to decide (meridian-no-privileged), not a blanket refusal.
+                "--allow-privileged=true",
                 f"--kubelet-client-certificate={kubelet_client.cert}",
                 f"--kubelet-client-key={kubelet_client.key}",
                 # Nodes are reached by address, never by a name the host's resolver is asked for.

@@ -30,6 +30,7 @@ from meridian.localplatform import (
     packages,
     pg,
     pipeline,
+    policies,
     rabbitmq_server,
     realnode,
     redis_server,
@@ -296,6 +297,8 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
         "app.kubernetes.io/part-of=meridian",
         "--timeout=60s",
     )
+    # The admission policies (and their defaults) go in with the CRDs, as the chart installs them.
+    policies.install(Path(state.bin_dir), state.kubeconfig)
 
 
 def operator_environment(state: PlatformState) -> dict[str, str]:
