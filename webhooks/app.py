@@ -27,16 +27,17 @@ log = meridian_logging.get_logger("meridian.webhooks.app")
 WORLD = web.AppKey("world", World)
 CERTIFICATE = web.AppKey("certificate", tls.ReloadingCertificate)
 DECISIONS = web.AppKey("decisions", prometheus_client.Counter)
+INTERNAL_ERROR = "meridian admission webhook: internal error while checking; see its log"
 
 
 async def _body(request: web.Request) -> Any:
-    """The JSON body; anything else (too big, not JSON) is a 400, never a 413 or a 5xx."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise problems.BadRequest(
-            f"body exceeds {request.app[SETTINGS].max_body_bytes} bytes"
-        ) from None
+    """The JSON body; too big or not JSON is a 400 (the runtime's 413 sits far above)."""
+    limit = request.app[SETTINGS].review_max_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise problems.BadRequest(f"body exceeds {limit} bytes")
+    raw = await request.read()
+    if len(raw) > limit:
+        raise problems.BadRequest(f"body exceeds {limit} bytes")
     try:
         return json.loads(raw)
     except (ValueError, RecursionError):
@@ -49,7 +50,13 @@ async def validate(request: web.Request) -> web.Response:
     except review.BadReview as error:
         raise problems.BadRequest(str(error)) from None
     world = request.app[WORLD]
-    found = await evaluate.violations(parsed, world, request.app[SETTINGS])
+    try:
+        found = await evaluate.violations(parsed, world, request.app[SETTINGS])
+    except Exception:
+        # A bug of ours must not turn into a 5xx the apiserver reads as "webhook down": the
+        # request is denied (as failurePolicy: Fail would) with a well-formed answer, and logged.
+        log.exception("Admission check failed", kind=parsed.kind, uid=parsed.uid)
+        return web.json_response(review.answer(parsed.uid, denials=[INTERNAL_ERROR], warnings=[]))
     decided = verdict.decide(found, world.modes)
     for policy, mode in decided.counted:
         request.app[DECISIONS].labels(policy=policy, mode=str(mode)).inc()

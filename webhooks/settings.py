@@ -21,8 +21,11 @@ class Settings(ServerSettings):
     name: str = "webhooks"
     port: int = Field(default=8443, ge=0, le=65535)
     # An AdmissionReview carries the object and the old one (each up to etcd's 1.5 MiB, escaped
-    # as JSON); beyond this the body is refused with 400 before it is parsed.
-    max_body_bytes: int = Field(default=8 << 20, ge=1)
+    # as JSON); a longer body is refused with 400 before it is parsed.
+    review_max_bytes: int = Field(default=8 << 20, ge=1)
+    # The runtime's own cap (413 before any handler runs), far above any review: only a client
+    # that is not an apiserver ever meets it.
+    max_body_bytes: int = Field(default=64 << 20, ge=1)
 
     # The serving certificate and key (PEM). Re-read when either file changes, so a rotated
     # certificate is served to new connections without a restart.

@@ -10,10 +10,12 @@ registration's `failurePolicy: Fail` does when the webhook itself is down).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import asyncpg
+import httpx2 as httpx
 from lightkube import ApiError, AsyncClient
 from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.resources.networking_v1 import NetworkPolicy
@@ -28,6 +30,13 @@ from meridian.core.runtime import logging as meridian_logging
 log = meridian_logging.get_logger("meridian.webhooks.world")
 T = TypeVar("T")
 
+# What a namespace (DNS label) and a Secret (DNS subdomain) may be called; anything else cannot
+# exist, and is never put into an apiserver URL.
+_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SUBDOMAIN = re.compile(
+    r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+)
+
 
 class LookupFailed(Exception):
     """The apiserver or the registry did not answer in time, or refused."""
@@ -41,15 +50,24 @@ class World:
         self.modes: dict[str, Mode] = catalogue.live_modes(None)
 
     async def _bounded(self, what: str, work: Awaitable[T]) -> T:
+        """`work`'s result within the lookup timeout; failures of the peer become LookupFailed."""
         try:
             async with asyncio.timeout(self.timeout_s):
                 return await work
         except TimeoutError:
             raise LookupFailed(f"{what}: no answer within {self.timeout_s}s") from None
-        except (ApiError, OSError, asyncpg.PostgresError) as error:
+        except (ApiError, OSError, httpx.HTTPError, asyncpg.PostgresError) as error:
             raise LookupFailed(f"{what}: {type(error).__name__}: {error}"[:300]) from error
 
+    @staticmethod
+    def _namespace(namespace: str) -> str:
+        if not _LABEL.match(namespace):
+            raise LookupFailed(f"{namespace[:80]!r} is not a namespace name")
+        return namespace
+
     async def pdbs(self, namespace: str) -> list[dict[str, Any]]:
+        self._namespace(namespace)
+
         async def fetch() -> list[dict[str, Any]]:
             return [
                 p.to_dict() async for p in self.kube.list(PodDisruptionBudget, namespace=namespace)
@@ -58,6 +76,8 @@ class World:
         return await self._bounded(f"listing PodDisruptionBudgets in {namespace}", fetch())
 
     async def has_network_policy(self, namespace: str) -> bool:
+        self._namespace(namespace)
+
         async def fetch() -> bool:
             async for _policy in self.kube.list(NetworkPolicy, namespace=namespace, chunk_size=1):
                 return True
@@ -66,6 +86,10 @@ class World:
         return await self._bounded(f"listing NetworkPolicies in {namespace}", fetch())
 
     async def secret_exists(self, namespace: str, name: str) -> bool:
+        self._namespace(namespace)
+        if not _SUBDOMAIN.match(name):
+            return False  # no Secret can have that name
+
         async def fetch() -> bool:
             try:
                 await self.kube.get(Secret, name, namespace=namespace)
