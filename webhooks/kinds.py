@@ -10,7 +10,7 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from meridian.core.policy import integrity
-from meridian.webhooks.verdict import Violation
+from meridian.core.policy.violations import Violation
 
 
 def _spec(obj: Mapping[str, Any]) -> Mapping[str, Any]:

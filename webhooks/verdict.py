@@ -7,17 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from meridian.core.policy.catalogue import Mode, Policy
+from meridian.core.policy.catalogue import Mode
+from meridian.core.policy.violations import Violation
 
-
-@dataclass(frozen=True)
-class Violation:
-    policy: Policy
-    field: str  # the path the user edits, e.g. spec.replicas
-    problem: str
-
-    def text(self) -> str:
-        return f"{self.policy.name}: {self.field}: {self.problem}; fix: {self.policy.fix}"
+__all__ = ["Verdict", "Violation", "decide"]
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from meridian.core.policy import catalogue, integrity
+from meridian.core.policy import catalogue, integrity, selectors, workloads
 from meridian.core.policy.catalogue import Mode
-from meridian.webhooks import kinds, selectors, verdict, workloads
+from meridian.webhooks import kinds, verdict
 
 
 def _deployment(replicas: Any = 3, labels: dict[str, str] | None = None) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The two catalogue policies that need other objects, as pure rules over already-fetched data.
+"""The two catalogue policies that need other objects, as pure rules over already-fetched data:
+the webhook applies them at admission, the audit controller to what exists.
 
 `meridian-network-policy`: a workload (a Pod or any pod controller) may be created only in a
 namespace that has a NetworkPolicy. `meridian-pdb-required`: a Deployment with more than one
@@ -16,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from meridian.core.policy import catalogue
-from meridian.webhooks import selectors
-from meridian.webhooks.verdict import Violation
+from meridian.core.policy import catalogue, selectors
+from meridian.core.policy.violations import Violation
 
 NETWORK_POLICY = catalogue.get("meridian-network-policy")
 PDB_REQUIRED = catalogue.get("meridian-pdb-required")
