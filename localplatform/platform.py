@@ -23,6 +23,7 @@ import asyncpg
 
 from meridian.core.registry import tenants
 from meridian.localplatform import (
+    admission,
     gobuild,
     kubecluster,
     net,
@@ -361,6 +362,13 @@ def start_operators(
     healthz = f"http://{net.LOOPBACK}:{ports.health}/healthz"
     supervisor.wait_ready(name, lambda: net.http_ok(healthz), timeout=60)
     return ports
+
+
+def start_webhooks(state: PlatformState) -> str:
+    """The admission webhook (TLS from its own local PKI) and its registration; returns its URL."""
+    webhook_url = admission.start(state)
+    admission.register(state)
+    return webhook_url
 
 
 async def _tenant_registered(dsn: str, name: str) -> bool:

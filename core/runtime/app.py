@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
@@ -153,11 +154,18 @@ def dependency(
 
 
 class Server:
-    """One app served on settings.host:port (port 0 picks a free one; see `url`)."""
+    """One app served on settings.host:port (port 0 picks a free one; see `url`); over TLS when
+    given an `ssl_context` (the admission webhooks: the apiserver calls only https)."""
 
-    def __init__(self, app: web.Application, settings: ServerSettings) -> None:
+    def __init__(
+        self,
+        app: web.Application,
+        settings: ServerSettings,
+        ssl_context: ssl.SSLContext | None = None,
+    ) -> None:
         self.app = app
         self.settings = settings
+        self.ssl_context = ssl_context
         # access_log=None: `middlewares.observe` writes the access log, as JSON with our ids.
         self.runner = web.AppRunner(
             app, access_log=None, shutdown_timeout=settings.shutdown_timeout_s
@@ -166,10 +174,13 @@ class Server:
 
     async def start(self) -> str:
         await self.runner.setup()
-        site = web.TCPSite(self.runner, self.settings.host, self.settings.port)
+        site = web.TCPSite(
+            self.runner, self.settings.host, self.settings.port, ssl_context=self.ssl_context
+        )
         await site.start()
         host, port = self.runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}"
+        scheme = "https" if self.ssl_context else "http"
+        self.url = f"{scheme}://{host}:{port}"
         log.info("Service started", service=self.settings.name, url=self.url)
         return self.url
 
@@ -181,13 +192,15 @@ class Server:
         log.info("Service stopped", service=self.settings.name)
 
 
-async def serve(app: web.Application, settings: ServerSettings) -> None:
+async def serve(
+    app: web.Application, settings: ServerSettings, ssl_context: ssl.SSLContext | None = None
+) -> None:
     """Serve until SIGTERM or SIGINT, then stop gracefully (see the module docstring)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
-    server = Server(app, settings)
+    server = Server(app, settings, ssl_context)
     try:
         await server.start()
         await stop.wait()
@@ -197,9 +210,11 @@ async def serve(app: web.Application, settings: ServerSettings) -> None:
             loop.remove_signal_handler(signum)
 
 
-def run(app: web.Application, settings: ServerSettings) -> None:
+def run(
+    app: web.Application, settings: ServerSettings, ssl_context: ssl.SSLContext | None = None
+) -> None:
     """What a service's `__main__` calls: JSON logs configured, then `serve` until signalled,
     on uvloop (libuv's loop: less CPU per request than asyncio's selector loop)."""
     meridian_logging.configure(settings.log_level, settings.log_json)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-        runner.run(serve(app, settings))
+        runner.run(serve(app, settings, ssl_context))

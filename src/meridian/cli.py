@@ -56,6 +56,8 @@ def _dev_up(args: argparse.Namespace) -> int:
         platform.install_crds(state, args.crds)
     if args.operators:
         platform.start_operators(state)
+    if args.webhooks:
+        print(f"# admission webhook {platform.start_webhooks(state)}", file=sys.stderr)
     for path in args.apply:
         print(platform.kubectl(state, "apply", "-f", str(path)), end="")
     if args.services:
@@ -137,6 +139,13 @@ def _operator_rbac(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhooks_run(_args: argparse.Namespace) -> int:
+    from meridian.webhooks import __main__ as webhooks_main
+
+    webhooks_main.main()
+    return 0
+
+
 def _crds_generate(args: argparse.Namespace) -> int:
     from meridian.core.api import crdgen
 
@@ -190,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
             sub.add_argument("--operators", action="store_true", help="start the operators")
             sub.add_argument(
+                "--webhooks", action="store_true", help="start and register the admission webhook"
+            )
+            sub.add_argument(
                 "--services",
                 action="store_true",
                 help="start the order pipeline behind the gateway and seed the demo tenant",
@@ -212,6 +224,11 @@ def build_parser() -> argparse.ArgumentParser:
     rbac.add_argument("--namespace", default="meridian-system")
     rbac.add_argument("--service-account", default="meridian-operator")
     rbac.set_defaults(handler=_operator_rbac)
+
+    webhooks = commands.add_parser("webhooks", help="the admission webhook")
+    webhooks_commands = webhooks.add_subparsers(required=True)
+    webhooks_run = webhooks_commands.add_parser("run", help="serve admission reviews over TLS")
+    webhooks_run.set_defaults(handler=_webhooks_run)
 
     crds = commands.add_parser("crds", help="CustomResourceDefinitions")
     crds_commands = crds.add_subparsers(required=True)
