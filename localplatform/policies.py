@@ -15,7 +15,7 @@ from typing import Any
 
 from meridian.core import kube
 from meridian.core.policy import catalogue, modes, mutating, validating
-from meridian.localplatform import kubecluster
+from meridian.localplatform import kubecluster, policyprobe
 
 FIELD_MANAGER = "meridian-platform"
 
@@ -88,4 +88,6 @@ def install(bins: Path, kubeconfig: str) -> dict[str, catalogue.Mode]:
     _create_missing(bins, kubeconfig, modes_configmap())
     policies = [*validating.policies(), *mutating.policies(), *mutating.bindings()]
     _apply(bins, kubeconfig, policies, FIELD_MANAGER)
-    return asyncio.run(_bindings_in_live_modes(kubeconfig))
+    live = asyncio.run(_bindings_in_live_modes(kubeconfig))
+    policyprobe.wait(bins, kubeconfig)
+    return live

@@ -26,6 +26,7 @@ from meridian.localplatform import (
     pipeline,
     platform,
     podenv,
+    policies,
     realnode,
 )
 from tests import issuer
@@ -45,6 +46,8 @@ def images_node() -> Iterator[tuple[platform.PlatformState, Path, list[imagebuil
     path = platform.default_run_dir().parent / f"test-images-{uuid.uuid4().hex[:8]}"
     try:
         state = platform.up(path, real_node=True)
+        # The platform's admission policies in Enforce, with their defaults: its pods must pass.
+        policies.install(Path(state.bin_dir), state.kubeconfig)
         net.wait_until(
             lambda: _exists(state, "serviceaccount", "default"),
             what="the default service account",
@@ -230,3 +233,23 @@ def test_the_orders_deployment_is_available_and_answers_on_pod_ips_its_cluster_i
         for name in pods:
             # Each replica logged some of them (the access log carries the request id).
             assert f'"{via}-' in platform.kubectl(state, "logs", name), (via, name)
+
+
+def test_the_platform_pods_run_in_enforce_with_the_policy_defaults(
+    images_node: tuple[platform.PlatformState, Path, list[imagebuild.Built]],
+) -> None:
+    """The pods above were admitted by all five policies in Enforce and run with the defaults
+    (read-only root filesystem, runAsNonRoot) the MutatingAdmissionPolicies gave them."""
+    state, _, _ = images_node
+    bindings = json.loads(
+        platform.kubectl(state, "get", "validatingadmissionpolicybindings", "-o", "json")
+    )["items"]
+    assert len(bindings) == 5
+    assert all(binding["spec"]["validationActions"] == ["Deny"] for binding in bindings)
+    pods = json.loads(platform.kubectl(state, "get", "pods", "-o", "json"))["items"]
+    running = [pod for pod in pods if pod["status"].get("phase") == "Running"]
+    assert {pod["metadata"]["labels"].get("app") for pod in running} >= {"orders", "gateway"}
+    for pod in running:
+        assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
+        for container in pod["spec"]["containers"]:
+            assert container["securityContext"]["readOnlyRootFilesystem"] is True
