@@ -10,10 +10,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from meridian.core.api.v1alpha1 import GROUP
-from meridian.core.policy import integrity, workloads
+from meridian.core.policy import integrity, kinds, workloads
 from meridian.core.policy.catalogue import Policy
 from meridian.core.policy.violations import Violation
-from meridian.webhooks import kinds
 from meridian.webhooks.review import Request
 from meridian.webhooks.settings import Settings
 from meridian.webhooks.world import LookupFailed, World

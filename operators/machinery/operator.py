@@ -31,7 +31,9 @@ MACHINERY = "machinery"
 class Operator(Generic[SettingsT]):
     name: str
     """Short name: `--only <name>`, ClusterRole `meridian-<name>-operator`, peering suffix."""
-    kind: Kind
+    kind: Kind | None
+    """The kind it reconciles; None for a controller of no kind of ours (the policy audit),
+    which then gets no finalizer and no rights over our kinds."""
     register: Callable[[kopf.OperatorRegistry, OperatorSettings, SettingsT], None]
     """Adds the operator's handlers to its own kopf registry (called once per process start)."""
     settings: type[SettingsT]

@@ -57,6 +57,8 @@ def cluster_role(name: str) -> Manifest:
     """The ClusterRole `meridian-<name>-operator`: everything operator `name` may do."""
     (found,) = operator.named([name])
     role = f"meridian-{name}-operator"
+    kind = found.kind
+    manages = {"meridian.io/manages": f"{kind.plural}.{API_VERSION}"} if kind else {}
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -67,9 +69,9 @@ def cluster_role(name: str) -> Manifest:
                 "app.kubernetes.io/component": "operator",
                 "app.kubernetes.io/part-of": "meridian",
             },
-            "annotations": {"meridian.io/manages": f"{found.kind.plural}.{API_VERSION}"},
+            "annotations": manages,
         },
-        "rules": FRAMEWORK_RULES + kind_rules(found.kind) + list(found.rbac_rules),
+        "rules": FRAMEWORK_RULES + (kind_rules(kind) if kind else []) + list(found.rbac_rules),
     }
 
 

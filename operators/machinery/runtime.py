@@ -55,7 +55,8 @@ def kopf_settings(found: operator.Operator[Any]) -> kopf.OperatorSettings:
         prefix=ANNOTATION_PREFIX
     )
     # The finalizer says which operator holds the object back: meridian.io/<kind>-cleanup.
-    settings.persistence.finalizer = found.kind.finalizer
+    if found.kind is not None:
+        settings.persistence.finalizer = found.kind.finalizer
     # Our own Events report transitions; kopf's per-handler chatter only when something fails.
     settings.posting.level = logging.WARNING
     settings.watching.server_timeout = 300

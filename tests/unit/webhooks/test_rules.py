@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from meridian.core.policy import catalogue, integrity, selectors, workloads
+from meridian.core.policy import catalogue, integrity, kinds, selectors, workloads
 from meridian.core.policy.catalogue import Mode
-from meridian.webhooks import kinds, verdict
+from meridian.webhooks import verdict
 
 
 def _deployment(replicas: Any = 3, labels: dict[str, str] | None = None) -> dict[str, Any]:
