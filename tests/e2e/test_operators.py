@@ -153,7 +153,7 @@ def test_kubectl_get_meridian_lists_examples_with_printer_columns(
     assert "PHASE" in out
     assert "READY" in out
     assert "SITE" in out
-    assert "STRATEGY" in out
+    assert "WEIGHT" in out
     assert "SOURCE" in out
     assert "TARGET" in out
     assert "acme" in out
