@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from meridian.core.api.v1alpha1 import servicerelease
 from meridian.core.api.v1alpha1.servicerelease_status import ServiceReleaseStatus
-from meridian.operators.release import analysis, machine, revision
+from meridian.operators.release import analysis, decision, machine, revision
 from meridian.operators.release.resources import Role
 
 T0 = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.UTC)
@@ -18,8 +18,8 @@ T0 = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.UTC)
 
 class Tick(NamedTuple):
     at: datetime.datetime
-    world: machine.World
-    decision: machine.Decision
+    world: decision.World
+    decision: decision.Decision
 
 
 class Simulation:
@@ -47,35 +47,35 @@ class Simulation:
         raised = current.model_copy(update={"count": current.count + 1, **fields})
         self.change(actions=self.spec.actions.model_copy(update={action: raised}))
 
-    def _pods(self, tick: int) -> dict[tuple[Role, str], machine.Pods]:
+    def _pods(self, tick: int) -> dict[tuple[Role, str], decision.Pods]:
         pods = {}
         for role, (rev, replicas) in self.deployments.items():
             if rev in self.never_ready:
-                pods[(role, rev)] = machine.Pods(0, 0)
+                pods[(role, rev)] = decision.Pods(0, 0)
             elif rev in self.crash_looping:
-                pods[(role, rev)] = machine.Pods(tick % 2, replicas)  # Ready, crash, Ready...
+                pods[(role, rev)] = decision.Pods(tick % 2, replicas)  # Ready, crash, Ready...
             else:
-                pods[(role, rev)] = machine.Pods(replicas, 0)
+                pods[(role, rev)] = decision.Pods(replicas, 0)
         return pods
 
-    def step(self, seconds: float = 1.0) -> machine.Decision:
+    def step(self, seconds: float = 1.0) -> decision.Decision:
         self.now += datetime.timedelta(seconds=seconds)
         measurement = None
         check = machine.measurement_due(self.spec, self.status, self.now)
         if check is not None:
             measurement = analysis.judge(check, self.query(), analysis.iso(self.now), "refused")
-        world = machine.World(self.now, self._pods(len(self.ticks)), measurement)
-        decision = machine.decide(self.spec, self.status, world)
-        for action in decision.actions:
-            if isinstance(action, machine.Apply):
+        world = decision.World(self.now, self._pods(len(self.ticks)), measurement)
+        decided = machine.decide(self.spec, self.status, world)
+        for action in decided.actions:
+            if isinstance(action, decision.Apply):
                 self.deployments[action.role] = (action.revision, action.replicas)
-            elif isinstance(action, machine.SetWeight):
+            elif isinstance(action, decision.SetWeight):
                 self.weight = action.weight
-            elif isinstance(action, machine.RemoveCanary):
+            elif isinstance(action, decision.RemoveCanary):
                 self.deployments.pop("canary", None)
-        self.status = decision.status
-        self.ticks.append(Tick(self.now, world, decision))
-        return decision
+        self.status = decided.status
+        self.ticks.append(Tick(self.now, world, decided))
+        return decided
 
     def run(self, seconds: float, every: float = 1.0) -> None:
         for _ in range(int(seconds / every)):
@@ -92,4 +92,4 @@ class Simulation:
         return [a for t in self.ticks for a in t.decision.actions if isinstance(a, kind)]
 
     def reasons(self) -> list[str]:
-        return [a.reason for a in self.actions(machine.Announce)]
+        return [a.reason for a in self.actions(decision.Announce)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from meridian.core.api.v1alpha1 import servicerelease
-from meridian.operators.release import machine, reasons
+from meridian.operators.release import decision, machine, reasons
 from tests.unit.operators.release.conftest import spec_of
 from tests.unit.operators.release.simulation import Simulation
 
@@ -30,7 +30,7 @@ def sim() -> Simulation:
 
 def _weights(sim: Simulation) -> list[int]:
     seen: list[int] = []
-    for action in sim.actions(machine.SetWeight):
+    for action in sim.actions(decision.SetWeight):
         if not seen or seen[-1] != action.weight:
             seen.append(action.weight)
     return seen
@@ -68,7 +68,7 @@ def test_the_canary_weight_is_set_only_once_its_pods_are_available(sim: Simulati
     sim.until("Healthy")
     for tick in sim.ticks:
         for action in tick.decision.actions:
-            if isinstance(action, machine.SetWeight) and action.weight > 0:
+            if isinstance(action, decision.SetWeight) and action.weight > 0:
                 canary = tick.world.pods.get(("canary", sim.revision_of()))
                 assert canary is not None
                 assert canary.available >= machine.canary_size(sim.spec, action.weight)
@@ -103,12 +103,12 @@ def test_failing_analysis_aborts_with_the_stable_ready_before_traffic_moves_back
     back = next(
         i
         for i, tick in enumerate(sim.ticks)
-        if machine.SetWeight(0) in tick.decision.actions and i >= aborting
+        if decision.SetWeight(0) in tick.decision.actions and i >= aborting
     )
     assert aborting < back
     assert sim.ticks[aborting].world.pods[("stable", stable or "")].available == 2
     assert sim.ticks[back].world.pods[("stable", stable or "")].available == 3
-    assert machine.Apply("stable", stable or "", sim.status.history[0].template, 3) in (
+    assert decision.Apply("stable", stable or "", sim.status.history[0].template, 3) in (
         sim.ticks[aborting].decision.actions
     )
     assert sim.status.abort.stable_ready_at is not None
