@@ -23,6 +23,7 @@ import asyncpg
 
 from meridian.core.registry import tenants
 from meridian.localplatform import (
+    gatewayapi,
     gobuild,
     kubecluster,
     net,
@@ -267,6 +268,7 @@ def install() -> Path:
     """Everything `up` needs that is installed once per machine: Debian packages, Go builds, user."""
     packages.ensure_installed()
     service_user()
+    gatewayapi.ensure_downloaded()
     return gobuild.ensure_built()
 
 
@@ -275,8 +277,11 @@ def kubectl(state: PlatformState, *args: str, stdin: str | None = None) -> str:
 
 
 def install_crds(state: PlatformState, crds_dir: Path) -> None:
-    """The CRDs, and the cluster-wide RBAC the operators bind (what the chart installs)."""
+    """The CRDs (ours and the Gateway API's), and the cluster-wide RBAC the operators bind
+    (what the chart installs)."""
     kubectl(state, "apply", "--server-side", "--force-conflicts", "-f", str(crds_dir))
+    gateway_crds = gatewayapi.ensure_downloaded()
+    kubectl(state, "apply", "--server-side", "--force-conflicts", "-f", str(gateway_crds))
     kubectl(
         state,
         "apply",
@@ -295,6 +300,9 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
         "-l",
         "app.kubernetes.io/part-of=meridian",
         "--timeout=60s",
+    )
+    kubectl(
+        state, "wait", "--for=condition=Established", "crd/httproutes.gateway.networking.k8s.io"
     )
 
 
