@@ -70,7 +70,7 @@ def _write_kwok_stages(work: Path, out: Path) -> None:
     (out / KWOK_STAGES_NAME).write_text("\n---\n".join(documents) + "\n")
 
 
-def _go_env() -> dict[str, str]:
+def go_env() -> dict[str, str]:
     env = dict(os.environ)
     # The machine's go is the toolchain; never let a go.mod line fetch another one.
     env.update({"GOTOOLCHAIN": "local", "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"})
@@ -78,7 +78,7 @@ def _go_env() -> dict[str, str]:
 
 
 def _go(args: list[str], cwd: Path) -> str:
-    return processes.run_checked(["go", *args], cwd=cwd, env=_go_env())
+    return processes.run_checked(["go", *args], cwd=cwd, env=go_env())
 
 
 def _upstream_gomod(tool: versions.GoTool, cwd: Path) -> str:

@@ -24,6 +24,7 @@ import asyncpg
 from meridian.core.registry import tenants
 from meridian.localplatform import (
     admission,
+    gatewayapi,
     gobuild,
     kubecluster,
     net,
@@ -269,6 +270,7 @@ def install() -> Path:
     """Everything `up` needs that is installed once per machine: Debian packages, Go builds, user."""
     packages.ensure_installed()
     service_user()
+    gatewayapi.ensure_downloaded()
     return gobuild.ensure_built()
 
 
@@ -277,8 +279,11 @@ def kubectl(state: PlatformState, *args: str, stdin: str | None = None) -> str:
 
 
 def install_crds(state: PlatformState, crds_dir: Path) -> None:
-    """The CRDs, and the cluster-wide RBAC the operators bind (what the chart installs)."""
+    """The CRDs (ours and the Gateway API's), and the cluster-wide RBAC the operators bind
+    (what the chart installs)."""
     kubectl(state, "apply", "--server-side", "--force-conflicts", "-f", str(crds_dir))
+    gateway_crds = gatewayapi.ensure_downloaded()
+    kubectl(state, "apply", "--server-side", "--force-conflicts", "-f", str(gateway_crds))
     kubectl(
         state,
         "apply",
@@ -300,6 +305,9 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
     )
     # The admission policies (and their defaults) go in with the CRDs, as the chart installs them.
     policies.install(Path(state.bin_dir), state.kubeconfig)
+    kubectl(
+        state, "wait", "--for=condition=Established", "crd/httproutes.gateway.networking.k8s.io"
+    )
 
 
 def operator_environment(state: PlatformState) -> dict[str, str]:

@@ -35,6 +35,9 @@ POSTGRESQL_MAJOR: Final = "15"
 CONTAINERD: Final = "v2.4.2"
 """containerd 2 implements the CRI RuntimeConfig call kubelet 1.36 asks for (Debian's 1.6 does not)."""
 COREDNS: Final = "v1.15.0"
+GATEWAY_API: Final = "v1.6.3"
+"""sigs.k8s.io/gateway-api: its standard-channel CRDs (HTTPRoute...), copied out of the module
+(`gatewayapi.py`). v1.7.0 needs go >= 1.27."""
 
 COREDNS_PLUGINS: Final = ("bind", "ready", "health", "errors", "log", "cache", "kubernetes")
 """The cluster DNS's plugins, in CoreDNS's chain order: no `forward`, so nothing but

@@ -1,12 +1,13 @@
-"""The ServiceRelease operator's interface; it only accepts and watches until its issue adds a reconcile."""
+"""The ServiceRelease operator: its interface to the runtime, the CLI and the local platform."""
 
-from meridian.core.api.v1alpha1.servicerelease import KIND
-from meridian.operators.machinery import operator, wiring
-from meridian.operators.release import settings
+from meridian.core.api.v1alpha1 import servicerelease
+from meridian.operators.machinery import operator
+from meridian.operators.release import handlers, rbac, settings
 
 OPERATOR = operator.Operator(
     name="release",
-    kind=KIND,
-    register=wiring.accepting(KIND),
+    kind=servicerelease.KIND,
+    register=handlers.register,
     settings=settings.ServiceReleaseSettings,
+    rbac_rules=rbac.RULES,
 )

@@ -1,0 +1,236 @@
+"""The ServiceRelease operator against the real apiserver, its pods on kwok's nodes (Ready there).
+
+The operator runs as its own process under its own RBAC-free identity (the platform's), ticking
+every second; each test has its own namespace. A rolling update and a canary walking timed pauses
+end Healthy; an operator SIGKILLed at each untimed pause of a canary comes back at the same step
+and weight, with no step announced twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from lightkube import AsyncClient
+from lightkube.models.meta_v1 import ObjectMeta
+from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.core_v1 import Event, Namespace, Service
+from lightkube.resources.policy_v1 import PodDisruptionBudget
+from lightkube.types import PatchType
+
+from meridian.core import kube
+from meridian.localplatform import platform
+from meridian.localplatform.processes import Supervisor
+from meridian.operators.release import cluster, resources
+from tests.waiting import eventually
+
+ServiceRelease = kube.RESOURCES["ServiceRelease"]
+OPERATOR = "release-operator"
+ENV = {"MERIDIAN_OPERATOR_RELEASE_TICK_S": "1", "MERIDIAN_OPERATOR_RESYNC_S": "1"}
+
+
+@pytest.fixture(scope="module")
+def supervisor(local_platform: platform.PlatformState) -> Iterator[Supervisor]:
+    supervisor = Supervisor(Path(local_platform.run_dir) / "e2e-release")
+    platform.start_operators(
+        local_platform, supervisor=supervisor, name=OPERATOR, only="release", env=ENV
+    )
+    yield supervisor
+    supervisor.stop_all()
+
+
+@pytest_asyncio.fixture(loop_scope="session")
+async def namespace(
+    kube_client: AsyncClient, namespace_name: str, supervisor: Supervisor
+) -> AsyncIterator[str]:
+    await kube_client.create(Namespace(metadata=ObjectMeta(name=namespace_name)))
+    yield namespace_name
+    await kube_client.delete(Namespace, namespace_name)
+
+
+def _release(namespace: str, strategy: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "meridian.io/v1alpha1",
+        "kind": "ServiceRelease",
+        "metadata": {"name": "orders", "namespace": namespace},
+        "spec": {
+            "service": "orders",
+            "image": "ghcr.io/meridian/orders:1.0.0",
+            "replicas": 3,
+            "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+            "disruptionBudget": {"maxUnavailable": 1},
+            "progressDeadlineSeconds": 60,
+            "strategy": strategy,
+        },
+    }
+
+
+async def _status(client: AsyncClient, namespace: str) -> dict[str, Any]:
+    found = await client.get(ServiceRelease, "orders", namespace=namespace)
+    return dict(found.get("status") or {})
+
+
+def _stable_image(status: dict[str, Any]) -> str | None:
+    """The image the stable revision runs, once the release is Healthy."""
+    if status.get("phase") != "Healthy":
+        return None
+    history = status.get("history", [])
+    found = [h["template"]["image"] for h in history if h["hash"] == status.get("stableRevision")]
+    return found[0] if found else None
+
+
+async def _healthy_at(client: AsyncClient, namespace: str, image: str) -> dict[str, Any]:
+    async def healthy() -> dict[str, Any] | None:
+        status = await _status(client, namespace)
+        history = status.get("history", [])
+        stable = [
+            h["template"]["image"] for h in history if h["hash"] == status.get("stableRevision")
+        ]
+        return status if status.get("phase") == "Healthy" and stable == [image] else None
+
+    healthy.__doc__ = f"release Healthy at {image}"
+    return await eventually(healthy, within=120)
+
+
+async def _patch(client: AsyncClient, namespace: str, spec: dict[str, Any]) -> None:
+    await client.patch(
+        ServiceRelease, "orders", {"spec": spec}, namespace=namespace, patch_type=PatchType.MERGE
+    )
+
+
+async def _observed(client: AsyncClient, namespace: str) -> None:
+    """Wait until the operator has reconciled the release's newest generation."""
+
+    async def observed() -> bool:
+        found = await client.get(ServiceRelease, "orders", namespace=namespace)
+        status = found.get("status") or {}
+        return bool(status.get("observedGeneration") == found["metadata"]["generation"])
+
+    await eventually(observed, within=30)
+
+
+async def _events(client: AsyncClient, namespace: str, reason: str) -> list[str]:
+    return [
+        event.message or ""
+        async for event in client.list(Event, namespace=namespace)
+        if event.reason == reason and event.involvedObject.kind == "ServiceRelease"
+    ]
+
+
+async def test_a_release_renders_its_objects_and_rolls_an_update(
+    kube_client: AsyncClient, namespace: str
+) -> None:
+    await kube_client.create(ServiceRelease(_release(namespace, {"type": "RollingUpdate"})))
+    first = await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    conditions = {c["type"]: c["status"] for c in first["conditions"]}
+    assert conditions == {"Available": "True", "Progressing": "False", "Ready": "True"}
+    deployment = await kube_client.get(Deployment, "orders", namespace=namespace)
+    assert deployment.metadata.labels["app.kubernetes.io/managed-by"] == resources.MANAGED_BY
+    assert deployment.spec.template.spec.securityContext.runAsNonRoot is True
+    await kube_client.get(Service, "orders", namespace=namespace)
+    await kube_client.get(PodDisruptionBudget, "orders", namespace=namespace)
+
+    await _patch(kube_client, namespace, {"image": "ghcr.io/meridian/orders:1.1.0"})
+    second = await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.1.0")
+    assert second["stableRevision"] != first["stableRevision"]
+    assert [h["outcome"] for h in second["history"]] == ["Superseded", "Promoted"]
+    deployment = await kube_client.get(Deployment, "orders", namespace=namespace)
+    assert deployment.spec.template.spec.containers[0].image == "ghcr.io/meridian/orders:1.1.0"
+    assert deployment.status.availableReplicas == 3
+
+
+async def test_a_canary_walks_its_steps_with_timed_pauses_and_promotes(
+    kube_client: AsyncClient, namespace: str
+) -> None:
+    steps = [
+        {"setWeight": 20},
+        {"pause": {"duration": "3s"}},
+        {"setWeight": 60},
+        {"pause": {"duration": "3s"}},
+    ]
+    body = _release(namespace, {"type": "Canary", "canarySteps": steps})
+    body["spec"]["route"] = "/v1/orders"
+    await kube_client.create(ServiceRelease(body))
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    await _patch(kube_client, namespace, {"image": "ghcr.io/meridian/orders:2.0.0"})
+
+    seen: list[tuple[int, int]] = []
+    routed: list[tuple[int, int]] = []
+
+    async def walked() -> bool:
+        status = await _status(kube_client, namespace)
+        point = (status.get("currentStep"), status.get("canaryWeight"))
+        if point[0] is not None and (not seen or seen[-1] != point):
+            seen.append(point)  # type: ignore[arg-type]
+        route = await kube_client.get(cluster.HTTPRoute, "orders", namespace=namespace)
+        split = tuple(b["weight"] for b in route["spec"]["rules"][0]["backendRefs"])
+        if not routed or routed[-1] != split:
+            routed.append(split)  # type: ignore[arg-type]
+        return _stable_image(status) == "ghcr.io/meridian/orders:2.0.0"
+
+    walked.__doc__ = "the canary walked every step and was promoted"
+
+    await eventually(walked, within=120, interval=0.2)
+    assert (1, 20) in seen
+    assert (3, 60) in seen
+    assert sorted(seen) == seen  # never a step back
+    # The Gateway API route carried the exact weights, and all traffic is on the stable at the end.
+    assert routed == [(100, 0), (80, 20), (40, 60), (100, 0)]
+    weights = await _events(kube_client, namespace, "WeightSet")
+    assert len(weights) == 2
+    canary = [d async for d in kube_client.list(Deployment, namespace=namespace)]
+    assert [d.metadata.name for d in canary] == ["orders"]
+
+
+async def test_an_operator_killed_at_each_step_resumes_there_without_repeating_one(
+    kube_client: AsyncClient,
+    namespace: str,
+    supervisor: Supervisor,
+    local_platform: platform.PlatformState,
+) -> None:
+    steps = [
+        {"setWeight": 25},
+        {"pause": {}},
+        {"setWeight": 50},
+        {"pause": {}},
+        {"setWeight": 75},
+        {"pause": {}},
+    ]
+    await kube_client.create(
+        ServiceRelease(_release(namespace, {"type": "Canary", "canarySteps": steps}))
+    )
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    await _patch(kube_client, namespace, {"image": "ghcr.io/meridian/orders:3.0.0"})
+    for resumes, (step, weight) in enumerate([(1, 25), (3, 50), (5, 75)]):
+
+        async def paused_at(step: int = step) -> dict[str, Any] | None:
+            status = await _status(kube_client, namespace)
+            return (
+                status
+                if (status.get("phase"), status.get("currentStep")) == ("Paused", step)
+                else None
+            )
+
+        status = await eventually(paused_at, within=60)
+        assert status["canaryWeight"] == weight
+        supervisor.kill(OPERATOR)
+        platform.start_operators(
+            local_platform, supervisor=supervisor, name=OPERATOR, only="release", env=ENV
+        )
+        # A spec change that is no new revision: once the new process has observed it, it has
+        # decided on the persisted status at least once.
+        await _patch(kube_client, namespace, {"revisionHistoryLimit": 10 + resumes + 1})
+        await _observed(kube_client, namespace)
+        after = await _status(kube_client, namespace)
+        assert (after["phase"], after["currentStep"], after["canaryWeight"]) == (
+            "Paused",
+            step,
+            weight,
+        )
+        await _patch(kube_client, namespace, {"actions": {"resume": {"count": resumes + 1}}})
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:3.0.0")
+    weights = await _events(kube_client, namespace, "WeightSet")
+    assert len(weights) == 3, weights
