@@ -323,6 +323,10 @@ def operator_environment(state: PlatformState) -> dict[str, str]:
     if state.s3_endpoint:
         env["MERIDIAN_OPERATOR_TENANT_S3_ENDPOINT"] = state.s3_endpoint
         env["MERIDIAN_OPERATOR_TENANT_S3_REGION"] = s3_server.REGION
+        # The FailoverPlan operator's Route53 is the same moto server.
+        env["MERIDIAN_OPERATOR_FAILOVER_ROUTE53_ENDPOINT"] = state.s3_endpoint
+        env["MERIDIAN_OPERATOR_FAILOVER_AWS_ACCESS_KEY_ID"] = s3_server.ACCESS_KEY
+        env["MERIDIAN_OPERATOR_FAILOVER_AWS_SECRET_ACCESS_KEY"] = s3_server.SECRET_KEY
     return env
 
 

@@ -1,12 +1,13 @@
-"""The FailoverPlan operator's interface; it only accepts and watches until its issue adds a reconcile."""
+"""The FailoverPlan operator: readiness while standing by, a journaled, resumable run when asked."""
 
-from meridian.core.api.v1alpha1.failoverplan import KIND
-from meridian.operators.failover import settings
-from meridian.operators.machinery import operator, wiring
+from meridian.core.api.v1alpha1 import failoverplan
+from meridian.operators.failover import handlers, rbac, settings
+from meridian.operators.machinery import operator
 
 OPERATOR = operator.Operator(
     name="failover",
-    kind=KIND,
-    register=wiring.accepting(KIND),
+    kind=failoverplan.KIND,
+    register=handlers.register,
     settings=settings.FailoverPlanSettings,
+    rbac_rules=rbac.RULES,
 )

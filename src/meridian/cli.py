@@ -60,6 +60,10 @@ def _dev_up(args: argparse.Namespace) -> int:
         print(f"# admission webhook {platform.start_webhooks(state)}", file=sys.stderr)
     for path in args.apply:
         print(platform.kubectl(state, "apply", "-f", str(path)), end="")
+    if args.dr and args.pg_standby and args.crds and not args.no_datastores:
+        from meridian.localplatform import drplan
+
+        print(drplan.apply(state), end="")
     if args.services:
         started, email, password = platform.start_pipeline(state)
         print(f"# gateway {started.gateway_url}  (MERIDIAN_GATEWAY_URL)", file=sys.stderr)

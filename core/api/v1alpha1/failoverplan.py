@@ -1,4 +1,11 @@
-"""FailoverPlan (namespaced): how to move production from one cluster and region to another."""
+"""FailoverPlan (namespaced): how to move production from one cluster and region to another.
+
+The spec says what moves (clusters, the database pair, the DNS record, the services), how a move
+is checked (verification) and how one is asked for: `spec.run` carries its own id, so applying
+the same YAML twice never starts a second run. The status is the plan's journal: readiness while
+standing by, and for the current or last run every step with what it changed, so an operator
+restarted mid-run resumes from it and never redoes a promotion or a DNS switch.
+"""
 
 from __future__ import annotations
 
@@ -9,63 +16,120 @@ from pydantic import Field
 
 from meridian.core.api.v1alpha1.meta import (
     AGE_COLUMN,
-    READY_COLUMN,
     ApiModel,
     Kind,
     ObjectStatus,
     PrinterColumn,
     Region,
-    ServiceName,
     with_validations,
 )
 
-FailoverPhase = Literal["Pending", "StandingBy", "NotReady", "Running", "Completed", "Failed"]
+FailoverPhase = Literal["Pending", "StandingBy", "NotReady", "Running", "Succeeded", "Failed"]
+RunMode = Literal["Planned", "Emergency", "Practice"]
+Direction = Literal["ToTarget", "ToSource"]
+StepState = Literal["Pending", "Running", "Succeeded", "Failed", "Skipped"]
 StepName = Literal[
     "Preflight",
     "FenceSource",
-    "WaitForLag",
-    "PromoteReplica",
+    "WaitForReplay",
+    "Promote",
+    "RepointServices",
     "ScaleUpTarget",
     "SwitchDNS",
     "Verify",
+    "Reseed",
 ]
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class ClusterRef(ApiModel):
     name: str = Field(
-        min_length=1,
-        max_length=63,
-        pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-        description="Cluster name, e.g. prod or dr.",
+        min_length=1, max_length=63, pattern=NAME_PATTERN, description="Cluster name, e.g. prod."
     )
     region: Region = Field(description="AWS region the cluster runs in.")
     kubeconfig_secret: str = Field(
         default="",
         max_length=253,
-        description="Secret (in this namespace) holding a kubeconfig for the cluster under key 'kubeconfig'; empty means the cluster the operator runs in.",
+        description="Secret (in this namespace) holding a kubeconfig for the cluster under key "
+        "'kubeconfig'; empty means the cluster the operator runs in.",
     )
 
 
 class DatabaseEndpoint(ApiModel):
     host: str = Field(min_length=1, max_length=253, description="Host name or address.")
     port: int = Field(default=5432, ge=1, le=65535, description="TCP port.")
+    database: str = Field(
+        default="postgres", min_length=1, max_length=63, description="Database to connect to."
+    )
     credentials_secret: str = Field(
-        default="", max_length=253, description="Secret with keys username and password."
+        min_length=1,
+        max_length=253,
+        description="Secret (in this namespace) with keys username and password, or with key dsn "
+        "(a libpq URI used as it is, e.g. through a tunnel or a local port). The role needs "
+        "pg_monitor, pg_promote and pg_signal_backend (or superuser).",
     )
 
 
 class Database(ApiModel):
-    primary: DatabaseEndpoint = Field(description="The current primary in the source region.")
-    replica: DatabaseEndpoint = Field(description="The cross-region streaming replica to promote.")
+    primary: DatabaseEndpoint = Field(description="The primary, on the source side.")
+    replica: DatabaseEndpoint = Field(
+        description="The streaming replica on the target side: promoted by a run."
+    )
 
 
 class DnsRecord(ApiModel):
-    zone: str = Field(min_length=1, max_length=253, description="Hosted zone, e.g. meridian.io.")
+    zone: str = Field(
+        min_length=1, max_length=253, description="Route53 hosted zone, e.g. meridian.io."
+    )
     record: str = Field(
         min_length=1, max_length=253, description="Record to switch, e.g. api.meridian.io."
     )
+    type: Literal["CNAME", "A", "AAAA"] = Field(default="CNAME", description="Record type.")
+    source_value: str = Field(
+        min_length=1, max_length=253, description="The record's value while the source serves."
+    )
+    target_value: str = Field(
+        min_length=1, max_length=253, description="The record's value once the target serves."
+    )
     ttl_seconds: int = Field(
         default=60, ge=1, le=86400, description="TTL written with the new value."
+    )
+
+
+class SecretKeyRef(ApiModel):
+    name: str = Field(min_length=1, max_length=253, description="Secret name.")
+    key: str = Field(default="dsn", min_length=1, max_length=253, description="Key in it.")
+
+
+class Services(ApiModel):
+    namespace: str = Field(
+        default="meridian-prod",
+        min_length=1,
+        max_length=63,
+        pattern=NAME_PATTERN,
+        description="Namespace of the services' Deployments, the same on both sides.",
+    )
+    names: list[str] = Field(
+        default_factory=list,
+        max_length=32,
+        description="Deployments to move, by name (or use selector).",
+        json_schema_extra={"x-kubernetes-list-type": "set"},
+    )
+    selector: dict[str, str] = Field(
+        default_factory=dict, description="Deployments to move, by labels (matchLabels)."
+    )
+    replicas: int = Field(default=2, ge=1, le=100, description="Replicas of each in the target.")
+    database_secret: SecretKeyRef | None = Field(
+        default=None,
+        description="The Secret (in namespace, on the target side) the services read their "
+        "database DSN from: a run points it at the promoted replica.",
+    )
+
+    model_config = with_validations(
+        {
+            "rule": "size(self.names) > 0 || size(self.selector) > 0",
+            "message": "spec.services needs names or a selector",
+        }
     )
 
 
@@ -75,45 +139,61 @@ class VerificationCheck(ApiModel):
     expect_status: int = Field(
         default=200, ge=100, le=599, description="HTTP status that counts as healthy."
     )
-
-
-class Trigger(ApiModel):
-    type: Literal["Switchover", "Failover"] = Field(
-        description="Switchover (planned, waits for lag) or Failover (emergency)."
+    timeout_seconds: int = Field(
+        default=30, ge=1, le=600, description="How long to retry before the check fails."
     )
+
+
+class Approval(ApiModel):
+    run_id: str = Field(min_length=1, max_length=63, description="The run (spec.run.id) approved.")
+    by: str = Field(min_length=1, max_length=253, description="Who approved.")
+    reason: str = Field(min_length=1, max_length=1024, description="Why.")
+
+
+class RunRequest(ApiModel):
     id: str = Field(
-        min_length=1, max_length=63, description="Unique id of this run; a new id starts a new run."
+        min_length=1,
+        max_length=63,
+        pattern=NAME_PATTERN,
+        description="Unique id of the run; a new id starts a new run, the same id never twice.",
     )
-    reason: str = Field(
-        default="",
-        max_length=1024,
-        description="Why on-call triggered it (recorded in status and Events).",
+    mode: RunMode = Field(
+        default="Planned",
+        description="Planned (switchover, RPO 0), Emergency (source unreachable: promote what "
+        "the replica has; needs approval) or Practice (every check and a dry walk, nothing changed).",
     )
+    direction: Direction = Field(
+        default="ToTarget",
+        description="ToTarget moves production to targetCluster; ToSource moves it back (failback, "
+        "re-seeding the old primary first).",
+    )
+    reason: str = Field(default="", max_length=1024, description="Why on-call asked for it.")
 
 
 class FailoverPlanSpec(ApiModel):
-    source_cluster: ClusterRef = Field(description="Where production runs now.")
+    source_cluster: ClusterRef = Field(description="Where production runs normally.")
     target_cluster: ClusterRef = Field(description="Where production moves to.")
     database: Database = Field(description="The primary and the replica to promote.")
     dns: DnsRecord = Field(description="The DNS record that moves traffic.")
-    services: list[ServiceName] = Field(
-        min_length=1,
-        max_length=10,
-        description="Services to repoint and scale up in the target.",
-        json_schema_extra={"x-kubernetes-list-type": "set"},
-    )
+    services: Services = Field(description="Services to scale down, repoint and scale up.")
     verification: list[VerificationCheck] = Field(
         default_factory=list,
         max_length=32,
-        description="Checks that must pass before the run completes.",
+        description="Checks that must pass before a run succeeds.",
     )
     lag_budget_seconds: int = Field(
         default=60,
         ge=0,
         le=3600,
-        description="Replica lag tolerated before a planned switchover proceeds (RPO budget).",
+        description="Replica replay lag tolerated while standing by (the RPO budget).",
     )
-    trigger: Trigger | None = Field(
+    lag_budget_bytes: int = Field(
+        default=16 * 1024 * 1024, ge=0, description="WAL not yet replayed tolerated (bytes)."
+    )
+    approval: Approval | None = Field(
+        default=None, description="Who approved which run, and why (required for Emergency)."
+    )
+    run: RunRequest | None = Field(
         default=None, description="Set by on-call to start a run; leave unset while standing by."
     )
 
@@ -122,18 +202,48 @@ class FailoverPlanSpec(ApiModel):
             "rule": "self.sourceCluster.name != self.targetCluster.name",
             "message": "spec.targetCluster.name must differ from spec.sourceCluster.name",
             "fieldPath": ".targetCluster.name",
-        }
+        },
+        {
+            "rule": "!has(self.run) || self.run.mode != 'Emergency' || "
+            "(has(self.approval) && self.approval.runId == self.run.id)",
+            "message": "spec.approval is required for an Emergency run (approval.runId = run.id)",
+            "fieldPath": ".approval",
+        },
     )
+
+
+class Lag(ApiModel):
+    bytes: int | None = Field(default=None, ge=0, description="WAL not yet replayed (bytes).")
+    seconds: float | None = Field(default=None, ge=0, description="Replay delay (seconds).")
+    measured_at: datetime.datetime | None = Field(default=None, description="When measured.")
 
 
 class StepStatus(ApiModel):
     name: StepName = Field(description="The step.")
-    state: Literal["Pending", "Running", "Succeeded", "Failed", "Skipped"] = Field(
-        description="Where the step is."
+    state: StepState = Field(description="Where the step is.")
+    started_at: datetime.datetime | None = Field(default=None, description="When it started.")
+    finished_at: datetime.datetime | None = Field(default=None, description="When it ended.")
+    message: str = Field(default="", max_length=4096, description="What happened.")
+    changed: list[str] = Field(
+        default_factory=list, max_length=64, description="What the step changed in the world."
     )
-    started_at: datetime.datetime | None = Field(default=None, description="When the step started.")
-    finished_at: datetime.datetime | None = Field(default=None, description="When the step ended.")
-    message: str = Field(default="", description="What happened.")
+
+
+class RunStatus(ApiModel):
+    id: str = Field(description="spec.run.id of this run.")
+    mode: RunMode = Field(description="Its mode.")
+    direction: Direction = Field(description="Its direction.")
+    state: Literal["Running", "Succeeded", "Failed"] = Field(description="Where the run is.")
+    started_at: datetime.datetime = Field(description="When it started.")
+    finished_at: datetime.datetime | None = Field(default=None, description="When it ended.")
+    message: str = Field(default="", max_length=4096, description="Outcome, or what to do.")
+    steps: list[StepStatus] = Field(default_factory=list, max_length=16, description="Journal.")
+    fenced_lsn: str | None = Field(default=None, description="Primary's WAL end when fenced.")
+    promoted: bool = Field(default=False, description="The replica was promoted by this run.")
+    dns_switched: bool = Field(default=False, description="The record was switched by this run.")
+    rpo_seconds: float | None = Field(default=None, ge=0, description="Data-loss window.")
+    rpo_bytes: int | None = Field(default=None, ge=0, description="WAL lost (bytes).")
+    rto_seconds: float | None = Field(default=None, ge=0, description="Start to verified.")
 
 
 class FailoverPlanStatus(ObjectStatus):
@@ -141,19 +251,8 @@ class FailoverPlanStatus(ObjectStatus):
         default=None, description="Short summary: standing by, running, done."
     )
     active_cluster: str | None = Field(default=None, description="The cluster serving production.")
-    replica_lag_seconds: float | None = Field(
-        default=None, ge=0, description="Last measured replica lag."
-    )
-    run_id: str | None = Field(default=None, description="Trigger id of the current or last run.")
-    steps: list[StepStatus] = Field(
-        default_factory=list, max_length=16, description="Progress of the current or last run."
-    )
-    rpo_seconds: float | None = Field(
-        default=None, ge=0, description="Measured data-loss window of the last run."
-    )
-    rto_seconds: float | None = Field(
-        default=None, ge=0, description="Measured time to recovery of the last run."
-    )
+    lag: Lag | None = Field(default=None, description="Last measured replica lag.")
+    run: RunStatus | None = Field(default=None, description="The current or last run.")
 
 
 KIND = Kind(
@@ -165,11 +264,16 @@ KIND = Kind(
     status=FailoverPlanStatus,
     description="A disaster-recovery plan: readiness while standing by, a resumable promotion when triggered.",
     columns=(
-        PrinterColumn("Source", ".spec.sourceCluster.name"),
-        PrinterColumn("Target", ".spec.targetCluster.name"),
+        PrinterColumn("Source", ".spec.sourceCluster.name", priority=1),
+        PrinterColumn("Target", ".spec.targetCluster.name", priority=1),
+        PrinterColumn("Active side", ".status.activeCluster"),
         PrinterColumn("Phase", ".status.phase"),
-        PrinterColumn("Lag", ".status.replicaLagSeconds", type="number", priority=1),
-        READY_COLUMN,
+        PrinterColumn("Ready", '.status.conditions[?(@.type=="ReadyToFailover")].status'),
+        PrinterColumn(
+            "Lag", ".status.lag.seconds", type="number", description="Replica lag (seconds)"
+        ),
+        PrinterColumn("Last run", ".status.run.id"),
+        PrinterColumn("RTO", ".status.run.rtoSeconds", type="number", description="seconds"),
         AGE_COLUMN,
     ),
 )

@@ -1,0 +1,306 @@
+"""The steps of a run, each idempotent: it looks at the world before acting, and returns what it
+changed. A step raises `StepFailed` (or any error) to fail the run; `runner` decides what then.
+
+Non-idempotent actions are recorded in the journal in the same status write as their step's
+success (`promoted`, `dnsSwitched`), and each checks the world first (pg_is_in_recovery, the
+record's current value), so one killed between acting and writing does not act again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import aiohttp
+from lightkube import AsyncClient
+
+from meridian.core.api.v1alpha1 import failoverplan as api_types
+from meridian.operators.failover import (
+    database,
+    dns,
+    endpoints,
+    journal,
+    readiness,
+    sides,
+    workloads,
+)
+from meridian.operators.failover.settings import FailoverPlanSettings
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Outcome(NamedTuple):
+    message: str
+    changed: tuple[str, ...] | list[str] = ()
+    skipped: bool = False
+
+
+@dataclass
+class Context:
+    api: AsyncClient
+    namespace: str
+    spec: api_types.FailoverPlanSpec
+    settings: FailoverPlanSettings
+    route53: dns.Route53
+    move: sides.Sides
+    run: journal.Run
+    active_cluster: str | None
+    save: journal.Saver
+    last_lag: dict[str, Any] | None = None
+    """status.lag as last measured standing by: an Emergency run's RPO when the primary is gone."""
+
+    async def checkpoint(self) -> None:
+        """Journal what the step learned before it acts on it (a restart must find it)."""
+        await self.save(self.run, None)
+
+    @property
+    def timeout(self) -> float:
+        return self.settings.dependency_timeout_s
+
+    @property
+    def practice(self) -> bool:
+        return bool(self.run["mode"] == "Practice")
+
+    @property
+    def emergency(self) -> bool:
+        return bool(self.run["mode"] == "Emergency")
+
+    async def from_dsn(self) -> str:
+        return await endpoints.dsn(self.api, self.namespace, self.move.from_db)
+
+    async def to_dsn(self) -> str:
+        return await endpoints.dsn(self.api, self.namespace, self.move.to_db)
+
+
+async def preflight(ctx: Context) -> Outcome:
+    found = await readiness.evaluate(
+        ctx.api, ctx.namespace, ctx.spec, ctx.active_cluster, ctx.route53, ctx.settings
+    )
+    if found.ready.status != "True" and not ctx.emergency:
+        raise StepFailed(f"not ready, nothing changed: {found.ready.message}")
+    if found.lag:
+        ctx.run["lagAtStart"] = found.lag
+    elif ctx.emergency and ctx.last_lag:
+        ctx.run["lagAtStart"] = ctx.last_lag  # the primary cannot be asked: its last known lag
+    return Outcome(f"{found.ready.type} is {found.ready.status}: {found.ready.message}")
+
+
+async def fence_source(ctx: Context) -> Outcome:
+    names = await _source_names(ctx)
+    if ctx.practice:
+        return Outcome(
+            f"would scale {', '.join(names) or 'nothing'} to 0 in {ctx.move.from_cluster.name} and fence {ctx.move.from_db.host}",
+            skipped=True,
+        )
+    changed: list[str] = []
+    problems: list[str] = []
+    try:
+        async with endpoints.cluster(
+            ctx.api, ctx.namespace, ctx.move.from_cluster, ctx.timeout
+        ) as source:
+            found, _ = await workloads.find(source, ctx.spec.services)
+            before = ctx.run.setdefault("sourceReplicas", {})
+            for w in found:
+                before.setdefault(w.name, w.replicas)
+            await ctx.checkpoint()
+            changed += await workloads.scale(
+                source, ctx.spec.services.namespace, [w.name for w in found], 0
+            )
+    except Exception as error:
+        if not ctx.emergency:
+            raise
+        problems.append(f"source services not scaled down ({type(error).__name__}: {error})")
+    try:
+        primary = await ctx.from_dsn()
+        lsn, ended = await database.fence(primary, ctx.timeout)
+        replica_at = (
+            await database.replication(primary, await ctx.to_dsn(), ctx.timeout)
+        ).replay_lsn
+        ctx.run["fencedLsn"] = lsn
+        if replica_at:
+            ctx.run["lagAtFenceBytes"] = await database.lsn_gap(
+                lsn, replica_at, primary, ctx.timeout
+            )
+        changed.append(
+            f"primary {ctx.move.from_db.host} read-only (default_transaction_read_only=on) at LSN {lsn}, {ended} sessions ended"
+        )
+    except Exception as error:
+        if not ctx.emergency:
+            raise
+        problems.append(
+            f"primary not fenced ({type(error).__name__}: {error}); it must stay down until re-seeded"
+        )
+    message = "source fenced" if not problems else "; ".join(problems)
+    return Outcome(message, changed)
+
+
+async def _source_names(ctx: Context) -> list[str]:
+    try:
+        async with endpoints.cluster(
+            ctx.api, ctx.namespace, ctx.move.from_cluster, ctx.timeout
+        ) as source:
+            found, _ = await workloads.find(source, ctx.spec.services)
+    except Exception:
+        return list(ctx.spec.services.names)
+    return [w.name for w in found]
+
+
+async def wait_for_replay(ctx: Context) -> Outcome:
+    lsn = ctx.run.get("fencedLsn")
+    if ctx.practice:
+        return Outcome("would wait for the replica to replay up to the fenced LSN", skipped=True)
+    if not lsn:
+        raise StepFailed("no fenced LSN in the journal")
+    replica = await ctx.to_dsn()
+    deadline = time.monotonic() + ctx.settings.replay_timeout_s
+    while True:
+        reached, at = await database.replayed_past(replica, lsn, ctx.timeout)
+        if reached:
+            ctx.run["rpoBytes"], ctx.run["rpoSeconds"] = 0, 0.0
+            return Outcome(f"replica replayed up to {at} (fenced at {lsn}): nothing lost")
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"replica at {at} did not reach the fenced LSN {lsn} in {ctx.settings.replay_timeout_s:.0f} s"
+            )
+        await asyncio.sleep(ctx.settings.poll_s)
+
+
+async def promote(ctx: Context) -> Outcome:
+    if ctx.practice:
+        return Outcome(f"would promote {ctx.move.to_db.host} (pg_promote)", skipped=True)
+    if ctx.run.get("promoted"):
+        return Outcome("already promoted by this run (journal)")
+    replica = await ctx.to_dsn()
+    if ctx.emergency and "rpoBytes" not in ctx.run:
+        lag = ctx.run.get("lagAtStart") or {}
+        ctx.run["rpoBytes"] = lag.get("bytes")
+        ctx.run["rpoSeconds"] = lag.get("seconds")
+    promoted_now = await database.promote(replica, ctx.timeout)
+    ctx.run["promoted"] = True
+    if not promoted_now:
+        return Outcome(
+            f"{ctx.move.to_db.host} was already a primary (pg_is_in_recovery false): not promoted again"
+        )
+    return Outcome(
+        f"{ctx.move.to_db.host} promoted",
+        [f"database {ctx.move.to_db.host} promoted to primary (pg_promote)"],
+    )
+
+
+async def repoint_services(ctx: Context) -> Outcome:
+    ref = ctx.spec.services.database_secret
+    if ref is None:
+        return Outcome("spec.services.databaseSecret unset: nothing to repoint", skipped=True)
+    where = f"{ctx.move.to_cluster.name}:{ctx.spec.services.namespace}/{ref.name}"
+    if ctx.practice:
+        return Outcome(f"would point {where} key {ref.key} at {ctx.move.to_db.host}", skipped=True)
+    dsn = await ctx.to_dsn()
+    async with endpoints.cluster(
+        ctx.api, ctx.namespace, ctx.move.to_cluster, ctx.timeout
+    ) as target:
+        changed = await workloads.point_secret(target, ctx.spec.services.namespace, ref, dsn)
+    if not changed:
+        return Outcome(f"{where} already points at {ctx.move.to_db.host}")
+    return Outcome(
+        f"{where} points at {ctx.move.to_db.host}",
+        [f"secret {where} key {ref.key} → {ctx.move.to_db.host}"],
+    )
+
+
+async def scale_up_target(ctx: Context) -> Outcome:
+    replicas = ctx.spec.services.replicas
+    async with endpoints.cluster(
+        ctx.api, ctx.namespace, ctx.move.to_cluster, ctx.timeout
+    ) as target:
+        found, missing = await workloads.find(target, ctx.spec.services)
+        if missing:
+            raise StepFailed(
+                f"Deployments missing in {ctx.move.to_cluster.name}: {', '.join(missing)}"
+            )
+        if ctx.practice:
+            return Outcome(
+                f"would scale {', '.join(w.name for w in found)} to {replicas} in {ctx.move.to_cluster.name}",
+                skipped=True,
+            )
+        changed = await workloads.scale(
+            target, ctx.spec.services.namespace, [w.name for w in found], replicas
+        )
+        ready = await workloads.wait_ready(
+            target, ctx.spec.services, replicas, ctx.settings.scale_timeout_s, ctx.settings.poll_s
+        )
+    return Outcome(
+        f"{len(ready)} Deployments Ready with {replicas} replicas in {ctx.move.to_cluster.name}",
+        changed,
+    )
+
+
+async def switch_dns(ctx: Context) -> Outcome:
+    record, value = ctx.spec.dns.record, ctx.move.to_value
+    current = await ctx.route53.current_value(ctx.spec.dns)
+    if ctx.practice:
+        return Outcome(
+            f"would UPSERT {record} {ctx.spec.dns.type} {current} → {value}", skipped=True
+        )
+    ctx.run["dnsBefore"] = ctx.run.get("dnsBefore") or current
+    if current == value.rstrip("."):
+        ctx.run["dnsSwitched"] = True
+        return Outcome(f"{record} already points at {value}: not changed again")
+    change = await ctx.route53.upsert(ctx.spec.dns, value)
+    ctx.run["dnsSwitched"] = True
+    return Outcome(
+        f"{record} → {value} (Route53 change {change})",
+        [f"dns {record} {ctx.spec.dns.type} {current} → {value} (TTL {ctx.spec.dns.ttl_seconds})"],
+    )
+
+
+async def _check(
+    session: aiohttp.ClientSession, check: api_types.VerificationCheck, poll_s: float
+) -> str | None:
+    deadline = time.monotonic() + check.timeout_seconds
+    last = "no answer"
+    while True:
+        try:
+            async with session.get(check.url, allow_redirects=False) as response:
+                if response.status == check.expect_status:
+                    return None
+                last = f"answered {response.status}, expected {check.expect_status}"
+        except (TimeoutError, aiohttp.ClientError) as error:
+            last = f"{type(error).__name__}: {error}"
+        if time.monotonic() > deadline:
+            return (
+                f"check {check.name} ({check.url}) failed after {check.timeout_seconds} s: {last}"
+            )
+        await asyncio.sleep(poll_s)
+
+
+async def verify(ctx: Context) -> Outcome:
+    if ctx.practice:
+        return Outcome(f"would run {len(ctx.spec.verification)} checks", skipped=True)
+    timeout = aiohttp.ClientTimeout(total=ctx.timeout)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        for check in ctx.spec.verification:
+            failed = await _check(session, check, ctx.settings.poll_s)
+            if failed:
+                raise StepFailed(failed)
+    replica = await ctx.to_dsn()
+    if not await database.accepts_writes(replica, ctx.timeout):
+        raise StepFailed(f"{ctx.move.to_db.host} does not accept writes")
+    return Outcome(
+        f"{len(ctx.spec.verification)} checks passed; {ctx.move.to_db.host} accepts writes"
+    )
+
+
+STEPS = {
+    "Preflight": preflight,
+    "FenceSource": fence_source,
+    "WaitForReplay": wait_for_replay,
+    "Promote": promote,
+    "RepointServices": repoint_services,
+    "ScaleUpTarget": scale_up_target,
+    "SwitchDNS": switch_dns,
+    "Verify": verify,
+}

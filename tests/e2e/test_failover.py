@@ -1,0 +1,301 @@
+"""A FailoverPlan on the DR platform: bad input refused by the apiserver naming the field, a
+plan against the real local components standing ReadyToFailover, and the drill itself: a Planned
+run under continuous writes, a failing check, a failure before promotion, and the operator
+SIGKILLed inside every step."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from meridian.localplatform import drplan, net
+from meridian.operators.failover import journal
+from tests.e2e import failover_platform
+
+pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope="module")
+def drill() -> Iterator[failover_platform.Drill]:
+    yield from failover_platform.up()
+
+
+def _refusal(drill: failover_platform.Drill, body: dict[str, Any]) -> str:
+    with pytest.raises(RuntimeError) as refused:
+        drill.apply(body)
+    return str(refused.value)
+
+
+def _bent(change: str) -> dict[str, Any]:
+    body = copy.deepcopy(drplan.plan("refused"))
+    spec = body["spec"]
+    if change == "same-cluster":
+        spec["targetCluster"]["name"] = spec["sourceCluster"]["name"]
+    elif change == "emergency-unapproved":
+        spec["run"] = {"id": "r1", "mode": "Emergency"}
+    elif change == "negative-lag-budget":
+        spec["lagBudgetSeconds"] = -1
+    elif change == "unknown-mode":
+        spec["run"] = {"id": "r1", "mode": "Whenever"}
+    return body
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "words"),
+    [
+        ("same-cluster", "spec.targetCluster.name", "must differ"),
+        ("emergency-unapproved", "spec.approval", "required for an Emergency run"),
+        ("negative-lag-budget", "spec.lagBudgetSeconds", "greater than or equal to 0"),
+        ("unknown-mode", "spec.run.mode", 'Unsupported value: "Whenever"'),
+    ],
+)
+def test_bad_plan_is_refused_by_the_apiserver_naming_the_field(
+    drill: failover_platform.Drill, change: str, field: str, words: str
+) -> None:
+    message = _refusal(drill, _bent(change))
+    assert field in message, message
+    assert words in message, message
+
+
+def test_emergency_with_approval_of_that_run_is_accepted(drill: failover_platform.Drill) -> None:
+    body = _bent("emergency-unapproved")
+    body["spec"]["approval"] = {"runId": "r1", "by": "dana", "reason": "us-east-1 down"}
+    drill.kubectl("apply", "--dry-run=server", "-f", "-", stdin=json.dumps(body))
+    body["spec"]["approval"]["runId"] = "r0"  # approving another run does not count
+    assert "spec.approval" in _refusal(drill, body)
+
+
+def test_local_plan_stands_ready_to_failover_with_lag_measured(
+    drill: failover_platform.Drill,
+) -> None:
+    name = "standing-by"
+    drill.apply(drplan.plan(name))
+    drill.wait_condition(name, "ReadyToFailover", "True")
+    status = drill.plan(name)["status"]
+    conditions = {c["type"]: c for c in status["conditions"]}
+    for type in ("ReplicaHealthy", "LagWithinBudget", "TargetReachable", "DNSReachable"):
+        assert conditions[type]["status"] == "True", conditions[type]
+    assert conditions["ReplicaHealthy"]["reason"] == "Streaming"
+    assert status["lag"]["bytes"] >= 0
+    assert status["phase"] == "StandingBy"
+    assert status["activeCluster"] == "prod"
+    table = drill.kubectl("get", "fp", name, "-n", drplan.NAMESPACE)
+    assert table.split("\n")[0].split() == [
+        "NAME",
+        "ACTIVE",
+        "SIDE",
+        "PHASE",
+        "READY",
+        "LAG",
+        "LAST",
+        "RUN",
+        "RTO",
+        "AGE",
+    ]
+
+
+def test_plan_whose_kubeconfig_secret_is_missing_is_not_ready_naming_it(
+    drill: failover_platform.Drill,
+) -> None:
+    name = "no-secret"
+    body = drplan.plan(name)
+    body["spec"]["targetCluster"]["kubeconfigSecret"] = "nowhere"
+    drill.apply(body)
+    drill.wait_condition(name, "ReadyToFailover", "False")
+    conditions = {c["type"]: c for c in drill.plan(name)["status"]["conditions"]}
+    assert conditions["SecretsPresent"]["status"] == "False"
+    assert "nowhere" in conditions["SecretsPresent"]["message"]
+
+
+PRIMARY, STANDBY = "primary", "standby"
+
+
+def _dsns(drill: failover_platform.Drill) -> dict[str, str]:
+    info = drill.state.postgres_info
+    return {
+        PRIMARY: info.dsn(drplan.DATABASE),
+        STANDBY: info.dsn(drplan.DATABASE, standby=True),
+    }
+
+
+def _fresh_plan(drill: failover_platform.Drill, name: str, check_path: str = "/healthz") -> None:
+    """A writable primary with a fresh standby, and a plan over them standing ready (alone:
+    earlier plans are deleted, so their readiness checks do not load the machine)."""
+    drill.kubectl("delete", "fp", "--all", "-n", drplan.NAMESPACE, "--wait=true")
+    failover_platform.reset_pair(drill)
+    asyncio.run(failover_platform.create_table(_dsns(drill)[PRIMARY]))
+    checks = [{"name": "dr-health", "url": drill.health_url + check_path, "timeoutSeconds": 3}]
+    drill.apply(drplan.plan(name, checks=checks))
+    drill.wait_condition(name, "ReadyToFailover", "True")
+
+
+def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
+    drill: failover_platform.Drill,
+) -> None:
+    name, dsns = "drill-planned", _dsns(drill)
+    _fresh_plan(drill, name)
+    upserts = drill.upserts_to(drplan.TARGET_VALUE)
+    writer = failover_platform.Writer(dsns[PRIMARY])
+    writer.start()
+    try:
+        time.sleep(2)
+        drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+        run = drill.wait_run_done(name)
+    finally:
+        writer.stop()
+    assert run["state"] == "Succeeded", run["message"]
+    assert [(s["name"], s["state"]) for s in run["steps"]] == [
+        (s, "Succeeded") for s in journal.PLANNED
+    ]
+    assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) == "ReadOnlySQLTransactionError"
+    assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) is None
+    acknowledged = writer.acknowledged
+    assert len(acknowledged) > 50
+    assert writer.refused > 0  # the writes ran into the fence
+    present = asyncio.run(failover_platform.count_present(dsns[STANDBY], acknowledged))
+    assert present == len(acknowledged)  # RPO 0, counted
+    assert run["rpoBytes"] == 0
+    assert 0 < run["rtoSeconds"] < 60
+    assert drill.dns_value() == drplan.TARGET_VALUE
+    assert drill.upserts_to(drplan.TARGET_VALUE) == upserts + 1
+    assert drill.deployments("dr") == {s: (2, 2) for s in drplan.SERVICES}
+    assert {s: r for s, (r, _) in drill.deployments("primary").items()} == {
+        s: 0 for s in drplan.SERVICES
+    }
+    assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
+    status = drill.plan(name)["status"]
+    assert status["activeCluster"] == "dr"
+    # The same request applied again starts nothing.
+    drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+    time.sleep(5)
+    assert drill.run_status(name)["startedAt"] == run["startedAt"]
+    assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
+
+
+def test_failing_verification_fails_the_run_naming_the_check_and_leaves_dns(
+    drill: failover_platform.Drill,
+) -> None:
+    name, dsns = "drill-failing-check", _dsns(drill)
+    _fresh_plan(drill, name, check_path="/broken")
+    drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+    run = drill.wait_run_done(name)
+    assert run["state"] == "Failed"
+    verify = journal.step(run, "Verify")
+    assert verify["state"] == "Failed"
+    assert "check dr-health" in verify["message"]
+    assert "503" in verify["message"]
+    assert f"points at {drplan.TARGET_VALUE}" in run["message"]
+    assert "Nothing was undone" in run["message"]
+    assert drill.dns_value() == drplan.TARGET_VALUE
+    assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) == "ReadOnlySQLTransactionError"
+    assert drill.plan(name)["status"]["phase"] == "Failed"
+
+
+def test_failure_before_promotion_unfences_the_source(drill: failover_platform.Drill) -> None:
+    name, dsns = "drill-replay-timeout", _dsns(drill)
+    _fresh_plan(drill, name)
+    # The replica keeps streaming but stops replaying: WaitForReplay cannot reach the fence.
+    asyncio.run(failover_platform.execute(dsns[STANDBY], "SELECT pg_wal_replay_pause()"))
+    assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
+    drill.kill_operator()
+    drill.start_operator(replay_timeout_s="3")
+    try:
+        drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+        run = drill.wait_run_done(name)
+    finally:
+        drill.kill_operator()
+        drill.start_operator()
+    assert run["state"] == "Failed"
+    assert journal.step(run, "WaitForReplay")["state"] == "Failed"
+    assert journal.step(run, "Promote")["state"] == "Pending"
+    assert "before promotion" in run["message"]
+    assert "writable again" in run["message"]
+    assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
+    assert {s: r for s, (r, _) in drill.deployments("primary").items()} == {
+        s: 2 for s in drplan.SERVICES
+    }
+    assert drill.dns_value() == drplan.SOURCE_VALUE
+
+
+def test_practice_walks_every_step_and_changes_nothing(drill: failover_platform.Drill) -> None:
+    name, dsns = "drill-practice", _dsns(drill)
+    _fresh_plan(drill, name)
+    upserts = drill.upserts_to(drplan.TARGET_VALUE)
+    drill.start_run(name, {"id": "practice-1", "mode": "Practice"})
+    run = drill.wait_run_done(name)
+    assert run["state"] == "Succeeded", run["message"]
+    assert [s["state"] for s in run["steps"]] == ["Succeeded"] + ["Skipped"] * 7
+    assert journal.step(run, "Promote")["message"].startswith("would promote")
+    assert all(not s.get("changed") for s in run["steps"])
+    assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
+    assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == []
+    assert drill.dns_value() == drplan.SOURCE_VALUE
+    assert drill.upserts_to(drplan.TARGET_VALUE) == upserts
+    assert drill.deployments("dr") == {s: (0, 0) for s in drplan.SERVICES}
+    assert drill.plan(name)["status"]["activeCluster"] == "prod"
+
+
+def test_emergency_with_the_primary_killed_promotes_what_the_replica_has(
+    drill: failover_platform.Drill,
+) -> None:
+    name, dsns = "drill-emergency", _dsns(drill)
+    _fresh_plan(drill, name)
+    writer = failover_platform.Writer(dsns[PRIMARY])
+    writer.start()
+    time.sleep(3)
+    drill.supervisor.kill("postgres-primary")  # the region is gone, mid-write
+    writer.stop()
+    approval = {"runId": "emergency-1", "by": "dana", "reason": "us-east-1 unreachable"}
+    drill.start_run(name, {"id": "emergency-1", "mode": "Emergency"}, approval=approval)
+    run = drill.wait_run_done(name)
+    assert run["state"] == "Succeeded", run["message"]
+    assert [s["name"] for s in run["steps"]] == list(journal.EMERGENCY)
+    assert "primary not fenced" in journal.step(run, "FenceSource")["message"]
+    assert run["rpoBytes"] is not None
+    assert run["rpoSeconds"] is not None
+    assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) is None
+    assert drill.dns_value() == drplan.TARGET_VALUE
+    present = asyncio.run(failover_platform.count_present(dsns[STANDBY], writer.acknowledged))
+    assert len(writer.acknowledged) > 50
+    # Asynchronous replication: what the primary acknowledged last may be lost, and the
+    # measured RPO is what says so; on loopback nothing (or next to nothing) is.
+    assert len(writer.acknowledged) - present <= 5
+
+
+@pytest.mark.parametrize("step", journal.PLANNED)
+def test_operator_killed_inside_a_step_completes_the_run_promoting_and_switching_once(
+    drill: failover_platform.Drill, step: str
+) -> None:
+    name, dsns = f"drill-kill-{step.lower()}", _dsns(drill)
+    _fresh_plan(drill, name)
+    upserts = drill.upserts_to(drplan.TARGET_VALUE)
+    drill.kill_operator()
+    drill.start_operator(fault_drill_pause_s="3")
+    try:
+        drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+        net.wait_until(
+            lambda: (
+                journal.step(drill.run_status(name), step).get("state") == "Running"
+                if drill.run_status(name)
+                else False
+            ),
+            what=f"{step} running",
+            timeout=120,
+        )
+        time.sleep(1)  # inside the pause: the step acted, its journal says Running
+        drill.kill_operator()
+        drill.start_operator()
+        run = drill.wait_run_done(name)
+    finally:
+        drill.kill_operator()
+        drill.start_operator()
+    assert run["state"] == "Succeeded", run["message"]
+    assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
+    assert drill.upserts_to(drplan.TARGET_VALUE) == upserts + 1
+    assert drill.dns_value() == drplan.TARGET_VALUE
