@@ -111,7 +111,7 @@ def backoff(attempts_failed: int) -> float:
     )
 
 
-async def _announce(
+async def announce(
     kind: Kind,
     api: AsyncClient,
     body: kopf.Body,
@@ -147,11 +147,13 @@ def register(
     connections: Connections[ClientsT],
     resync_s: float,
     finalize: Reconciler[SpecT, ClientsT] | None = None,
-) -> None:
+) -> status.Written:
     """Run `reconcile` on create, update, resume and every `resync_s` (drift repair).
 
     With `finalize`, deletion waits for it (kopf's finalizer, named after the kind): it runs
     until its Observation asks for no requeue, with its status written after every attempt.
+    Returns the memory of status writes, whose per-object lock another writer of the same status
+    (a daemon) takes so that it and the reconcile never interleave.
     """
     spec_model: type[SpecT] = kind.spec  # type: ignore[assignment]
     written = status.Written()
@@ -168,7 +170,7 @@ def register(
             for key, value in changed.items():
                 patch.status[key] = value
         for change in transitions:
-            await _announce(kind, connections.api, body, change, logger)
+            await announce(kind, connections.api, body, change, logger)
             logger.info(
                 "Condition changed",
                 extra={
@@ -248,6 +250,7 @@ def register(
     )(handle)
     if finalize is not None:
         kopf.on.delete(*resource, registry=registry, id="finalize")(handler(finalize, "finalized"))
+    return written
 
 
 def accepting(kind: Kind) -> Callable[[kopf.OperatorRegistry, Any, Any], None]:

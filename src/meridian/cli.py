@@ -64,6 +64,16 @@ def _dev_up(args: argparse.Namespace) -> int:
         from meridian.localplatform import drplan
 
         print(drplan.apply(state), end="")
+    if args.operators:  # the example EdgeNodes' agents, each with the credential it was issued
+        from meridian.localplatform import edgeagents
+
+        agents = edgeagents.start(
+            Path(state.run_dir),
+            Path(state.bin_dir),
+            state.kubeconfig,
+            edgeagents.nodes_in(args.apply),
+        )
+        print(f"# edge agents: {len(agents)} started", file=sys.stderr)
     if args.services:
         started, email, password = platform.start_pipeline(state)
         print(f"# gateway {started.gateway_url}  (MERIDIAN_GATEWAY_URL)", file=sys.stderr)

@@ -39,6 +39,21 @@ def bootstrap_secret_name(node: str) -> str:
     return f"edge-{node}-bootstrap"
 
 
+def cluster_role_name(node: str) -> str:
+    """The node's ClusterRole (and ClusterRoleBinding): its own EdgeNode and EdgeNode status."""
+    return f"meridian-edge-node-{node}"
+
+
+# Upgrade waves: what the operator and `kubectl meridian edge` record on an EdgeNode's metadata
+# (the agent's credential can write only status, so it can neither fake nor clear these).
+UPGRADE_FAILED_ANNOTATION = "edge.meridian.io/upgrade-failed"
+"""Set by the operator to the version whose upgrade failed on this node; it counts against the
+site's failure budget until `kubectl meridian edge resume` removes it."""
+DRAINED_BY_ANNOTATION = "edge.meridian.io/drained-by"
+"""Set by the operator when it set spec.drain itself (for an upgrade); only then does it undo it."""
+OPERATOR_OWNER = "meridian-edge-operator"
+
+
 def config_hash(config: dict[str, str]) -> str:
     """SHA-256 of a desired configuration: operator (desired) and agent (applied) hash alike."""
     canonical = json.dumps(config, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
@@ -83,7 +98,8 @@ class EdgeNodeSpec(ApiModel):
     )
     config: dict[str, str] = Field(
         default_factory=dict,
-        description="Desired agent configuration; the agent reports the hash it applied.",
+        description="Desired agent configuration; the agent reports the hash it applied. Applied "
+        "only while the node's Held condition is not True (drain, outside its maintenance windows).",
     )
     maintenance_windows: list[MaintenanceWindow] = Field(
         default_factory=list,
@@ -154,6 +170,10 @@ class EdgeNodeStatus(ObjectStatus):
     upgrade: UpgradeStatus | None = Field(
         default=None, description="The node's part in an upgrade wave."
     )
+    credential_expires_at: datetime.datetime | None = Field(
+        default=None,
+        description="When the token in the bootstrap Secret expires (the operator renews it before).",
+    )
 
 
 KIND = Kind(
@@ -167,9 +187,20 @@ KIND = Kind(
     columns=(
         PrinterColumn("Site", ".spec.site"),
         PrinterColumn("Role", ".spec.role"),
-        PrinterColumn("Version", ".status.agentVersion"),
-        PrinterColumn("Phase", ".status.phase"),
         READY_COLUMN,
+        PrinterColumn(
+            "Agent Version", ".status.agentVersion", description="Version the agent reports"
+        ),
+        PrinterColumn(
+            "Config Applied",
+            '.status.conditions[?(@.type=="ConfigApplied")].status',
+            description="The agent applied the desired configuration",
+        ),
+        PrinterColumn(
+            "Last Seen", ".status.lastHeartbeatTime", type="date", description="Last Lease renewal"
+        ),
         AGE_COLUMN,
+        PrinterColumn("Phase", ".status.phase", priority=1),
+        PrinterColumn("Desired Version", ".spec.agentVersion", priority=1),
     ),
 )

@@ -1,0 +1,116 @@
+"""The local platform's edge agents: one process per enrolled example EdgeNode.
+
+`make up` applies the example EdgeNodes; the EdgeNode operator enrols them and writes each one's
+bootstrap kubeconfig into `meridian-edge/edge-<node>-bootstrap`. Here, as a node's installer
+would, each agent gets that kubeconfig in its own folder (0600) and a state folder of its own,
+and `python -m meridian.edge_agent` runs under the platform's supervisor as `edge-agent-<node>`
+(so `meridian dev status` lists it and `meridian dev down` stops it), talking to the apiserver on
+loopback with its own credential only. Until the agent package has its entry point, nothing starts.
+"""
+
+from __future__ import annotations
+
+import base64
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import yaml
+
+from meridian.core.api.v1alpha1 import edgenode
+from meridian.localplatform import kubecluster
+from meridian.localplatform.processes import ProcessSpec, Supervisor
+
+AGENT_MODULE = "meridian.edge_agent"
+FOLDER = "edge-agents"
+
+
+def available() -> bool:
+    """Whether `python -m meridian.edge_agent` exists in this checkout."""
+    return importlib.util.find_spec(f"{AGENT_MODULE}.__main__") is not None
+
+
+def process_name(node: str) -> str:
+    return f"edge-agent-{node}"
+
+
+def node_dir(run_dir: Path, node: str) -> Path:
+    return run_dir / FOLDER / node
+
+
+def environment(node: str, folder: Path) -> dict[str, str]:
+    """The agent's settings: its node, its own credential, its own state folder."""
+    return {
+        "MERIDIAN_EDGE_AGENT_NODE": node,
+        "MERIDIAN_EDGE_AGENT_KUBECONFIG": str(folder / "kubeconfig"),
+        "MERIDIAN_EDGE_AGENT_STATE_DIR": str(folder / "state"),
+    }
+
+
+def nodes_in(paths: Iterable[Path]) -> list[str]:
+    """The EdgeNodes named in the manifests `make up` applies (files or folders of them)."""
+    files = [f for p in paths for f in (sorted(p.glob("*.yaml")) if p.is_dir() else [p])]
+    return [
+        doc["metadata"]["name"]
+        for file in files
+        for doc in yaml.safe_load_all(file.read_text())
+        if doc and doc.get("kind") == edgenode.KIND.kind
+    ]
+
+
+def _bootstrap_kubeconfig(bin_dir: Path, kubeconfig: str, node: str, timeout: float) -> bytes:
+    """The node's kubeconfig from its bootstrap Secret, once the operator has issued it."""
+    deadline = time.monotonic() + timeout
+    while True:
+        encoded = kubecluster.kubectl(
+            bin_dir,
+            kubeconfig,
+            "get",
+            "secret",
+            edgenode.bootstrap_secret_name(node),
+            "-n",
+            edgenode.EDGE_NAMESPACE,
+            "--ignore-not-found",
+            "-o",
+            "jsonpath={.data.kubeconfig}",
+        ).strip()
+        if encoded:
+            return base64.b64decode(encoded)
+        if time.monotonic() > deadline:
+            raise RuntimeError(
+                f"no bootstrap credential for EdgeNode {node} after {timeout:.0f} s: "
+                "is the edge operator running? (meridian dev status, logs/operators.log)"
+            )
+        time.sleep(1)
+
+
+def start(
+    run_dir: Path,
+    bin_dir: Path,
+    kubeconfig: str,
+    nodes: list[str],
+    *,
+    supervisor: Supervisor | None = None,
+    timeout: float = 120.0,
+) -> list[str]:
+    """Start an agent per node (those already running are kept); returns the names started."""
+    if not available():
+        return []
+    supervisor = supervisor or Supervisor(run_dir)
+    started = []
+    for node in nodes:
+        folder = node_dir(run_dir, node)
+        (folder / "state").mkdir(parents=True, exist_ok=True, mode=0o700)
+        credential = folder / "kubeconfig"
+        credential.touch(mode=0o600)
+        credential.write_bytes(_bootstrap_kubeconfig(bin_dir, kubeconfig, node, timeout))
+        env = {"PYTHONPATH": os.pathsep.join(sys.path), **environment(node, folder)}
+        spec = ProcessSpec(
+            name=process_name(node), argv=[sys.executable, "-m", AGENT_MODULE], env=env
+        )
+        supervisor.start(spec)
+        started.append(process_name(node))
+    return started

@@ -1,0 +1,24 @@
+"""Prometheus metrics of the EdgeNode operator, beside the machinery's per-kind ones."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge
+
+NODE_READY = Gauge(
+    "meridian_edge_node_ready",
+    "1 while the node's Lease is within the grace (Ready=True), else 0.",
+    ["node", "site"],
+)
+HEARTBEAT_EXPIRIES = Counter(
+    "meridian_edge_heartbeat_expiries_total",
+    "Times a node's Lease expired (Ready went Unknown), by site.",
+    ["site"],
+)
+UPGRADES_STARTED = Counter(
+    "meridian_edge_upgrades_started_total", "Nodes given a target version, by site.", ["site"]
+)
+WAVE_HALTED = Gauge(
+    "meridian_edge_wave_halted",
+    "1 while the site's upgrade wave is halted (failure budget exceeded) until resumed.",
+    ["site"],
+)
