@@ -69,6 +69,9 @@ class Agent:
         self.status_writes = 0
         self.online = False
         self.synced = asyncio.Event()
+        # Set when this process installed a new version: the daemon exits so its supervisor
+        # (systemd, Restart=always) starts the new code; an embedding process may ignore it.
+        self.restart_requested = asyncio.Event()
 
     def version(self) -> str:
         """The running version: the version file the install and upgrades write, else the
@@ -192,6 +195,8 @@ class Agent:
                 started=started,
             )
         )
+        if self.applied.upgrade_phase == upgrade.SUCCEEDED:
+            self.restart_requested.set()
         log.info(
             "Upgrade ended",
             node=self.node,

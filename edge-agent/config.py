@@ -1,7 +1,7 @@
 """Applying the desired configuration: render, swap in atomically, validate, reload, or roll back.
 
-The cache config (nginx's, say) is `string.Template` text whose `${key}`s come from spec.config;
-values are substituted as text, never evaluated. The rendered file replaces the live one
+The cache config (nginx's, say) is a template whose `{{ key }}`s come from spec.config; values
+are substituted as text, never evaluated. The rendered file replaces the live one
 atomically, then the validate command checks it where the service reads it and the reload
 command makes the service use it. If either fails, the last good file goes back (and is reloaded
 when the reload was what failed), so the node keeps serving what it served before.
@@ -9,7 +9,7 @@ when the reload was what failed), so the node keeps serving what it served befor
 
 from __future__ import annotations
 
-import string
+import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -27,17 +27,19 @@ class Plan(NamedTuple):
     last_good: Path
 
 
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_.-]*)\s*\}\}")
+
+
 def render(template: str, config: dict[str, str]) -> str:
-    """The template with every `${key}` replaced; a key the template needs but the config lacks is
-    an error (a half-rendered file must not reach validation)."""
-    try:
-        return string.Template(template).substitute(config)
-    except KeyError as missing:
+    """The template with every `{{ key }}` replaced by spec.config[key], as text. `$` is left
+    alone (nginx's own variables); a key the template needs but the config lacks is an error,
+    so a half-rendered file never reaches validation."""
+    missing = sorted({key for key in _PLACEHOLDER.findall(template) if key not in config})
+    if missing:
         raise ValueError(
-            f"config template needs {missing.args[0]!r}, absent from spec.config"
-        ) from None
-    except ValueError as error:
-        raise ValueError(f"config template is malformed: {error}") from error
+            f"config template needs {', '.join(map(repr, missing))}, absent from spec.config"
+        )
+    return _PLACEHOLDER.sub(lambda match: config[match.group(1)], template)
 
 
 def _restore(target: Path, content: bytes | None) -> None:

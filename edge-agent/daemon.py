@@ -2,12 +2,14 @@
 
 Settings come from `MERIDIAN_EDGE_AGENT_*` (systemd's EnvironmentFile on a node); the credential
 is the kubeconfig the install wrote from the node's bootstrap Secret. On SIGTERM the loops stop
-after the step in progress (a reload is not cut in half) and the client is closed.
+after the step in progress (a reload is not cut in half) and the client is closed. After an
+upgrade it installed, the process exits too, and systemd (Restart=always) starts the new version.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 
 import uvloop
@@ -31,9 +33,19 @@ async def serve(settings: AgentSettings) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node_agent.stop)
     agent.log.info("Agent started", node=settings.node, version=node_agent.version())
+
+    async def restart_after_upgrade() -> None:
+        await node_agent.restart_requested.wait()
+        agent.log.info("Agent exiting to restart as the upgraded version", node=settings.node)
+        node_agent.stop()
+
+    watcher = asyncio.create_task(restart_after_upgrade())
     try:
         await node_agent.run()
     finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
         await client.close()
         agent.log.info("Agent stopped", node=settings.node)
 

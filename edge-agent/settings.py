@@ -36,7 +36,7 @@ class AgentSettings(ProcessSettings):
     version: str = Field(default_factory=_package_version)
     version_file: Path | None = None
 
-    # Desired config: `string.Template` at `config_template` (`${key}` from spec.config) rendered
+    # Desired config: the template at `config_template` (`{{ key }}` from spec.config) rendered
     # to `config_path`, then `validate_command`, then `reload_command`; either failing rolls back.
     config_template: Path | None = None
     config_path: Path | None = None

@@ -23,7 +23,7 @@ from tests.pausable_relay import Relay
 
 # Rejects a rendered file containing "invalid", as `nginx -t` rejects a bad directive.
 VALIDATE = "import sys; sys.exit('emerg: invalid' if 'invalid' in open(sys.argv[1]).read() else 0)"
-TEMPLATE = "proxy_cache_path /var/cache/nginx max_size=${max_size};\n"
+TEMPLATE = "proxy_cache_path /var/cache/nginx max_size={{ max_size }};\n"
 
 
 @dataclass

@@ -12,7 +12,7 @@ from meridian.edge_agent import config
 from meridian.edge_agent.state import Applied
 from tests.unit.edge_agent.conftest import created, python
 
-TEMPLATE = "proxy_cache_path /var/cache/nginx max_size=${max_size};\nadd_header X-Site ${site};\n"
+TEMPLATE = "proxy_cache_path /var/cache/nginx max_size={{ max_size }};\nadd_header X-Site {{site}}; proxy_set_header Host $host;\n"
 # Rejects a file containing "invalid", as `nginx -t` rejects a bad directive.
 VALIDATE = "import sys; sys.exit('emerg: invalid' if 'invalid' in open(sys.argv[1]).read() else 0)"
 # Appends one line per call to a log, and fails when a marker file exists.
@@ -46,8 +46,8 @@ async def test_a_valid_config_is_rendered_reloaded_and_its_hash_reported(plan: c
     desired = {"max_size": "10g", "site": "nyc1"}
     applied = await config.apply(plan, desired, Applied())
     assert plan.target is not None
-    assert plan.target.read_text() == TEMPLATE.replace("${max_size}", "10g").replace(
-        "${site}", "nyc1"
+    assert plan.target.read_text() == TEMPLATE.replace("{{ max_size }}", "10g").replace(
+        "{{site}}", "nyc1"
     )
     assert plan.last_good.read_text() == plan.target.read_text()
     assert applied.config_hash == edgenode.config_hash(desired)

@@ -38,7 +38,7 @@ def _unreachable_kubeconfig(path: Path) -> Path:
 
 async def test_offline_agent_applies_its_cached_desired_config(tmp_path: Path) -> None:
     template = tmp_path / "cache.conf.tmpl"
-    template.write_text("max_size=${max_size}\n")
+    template.write_text("max_size={{ max_size }}\n")
     state_dir = tmp_path / "state"
     desired = {"max_size": "10g"}
     StateDir(state_dir).save_desired(Desired(config=desired))
