@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 
+import httpx2
 from lightkube import AsyncClient, KubeConfig
 from lightkube.generic_resource import (
     GenericGlobalResource,
@@ -38,7 +39,14 @@ ClusterKopfPeering = create_global_resource(
 )
 
 
-def client(kubeconfig: str | None = None, *, field_manager: str = FIELD_MANAGER) -> AsyncClient:
+def client(
+    kubeconfig: str | None = None,
+    *,
+    field_manager: str = FIELD_MANAGER,
+    timeout_s: float | None = None,
+) -> AsyncClient:
+    """`timeout_s` bounds each request (lightkube's default is 10 s); watches are unbounded."""
     path = kubeconfig or os.environ.get("KUBECONFIG")
     config = KubeConfig.from_file(path) if path else KubeConfig.from_service_account()
-    return AsyncClient(config, field_manager=field_manager)
+    timeout = httpx2.Timeout(timeout_s) if timeout_s is not None else None
+    return AsyncClient(config, field_manager=field_manager, timeout=timeout)
