@@ -23,6 +23,7 @@ import asyncpg
 
 from meridian.core.registry import tenants
 from meridian.localplatform import (
+    elasticsearch,
     gobuild,
     kubecluster,
     net,
@@ -61,6 +62,7 @@ class PlatformState:
     s3_endpoint: str | None = None
     stripe_url: str | None = None
     gateway_url: str | None = None
+    elasticsearch_url: str | None = None
 
     @property
     def kubeconfig(self) -> str:
@@ -105,6 +107,8 @@ class PlatformState:
             env["AWS_DEFAULT_REGION"] = s3_server.REGION
         if self.gateway_url:
             env["MERIDIAN_GATEWAY_URL"] = self.gateway_url
+        if self.elasticsearch_url:
+            env["MERIDIAN_ELASTICSEARCH_URL"] = self.elasticsearch_url
         if self.stripe_url:
             env["MERIDIAN_STRIPE_API_BASE"] = self.stripe_url
             env["MERIDIAN_STRIPE_API_KEY"] = stripe_mock.API_KEY
@@ -155,13 +159,15 @@ def up(
     datastores: bool = True,
     adopt_kubeconfig: str | None = None,
     real_node: bool = False,
+    search: bool = False,
 ) -> PlatformState:
     """Start (or find, when already running) the clusters and datastores of one run directory.
 
     With `adopt_kubeconfig` (`meridian dev up --adopt-kubeconfig`, a laptop's kind, say) no
     control plane is started and that cluster is used; datastores are always our own. The state
     file is saved after every component, so a failure half-way leaves a directory that `down` can
-    still stop completely and a second `up` can finish.
+    still stop completely and a second `up` can finish. `search` adds Elasticsearch (a JVM with
+    a 512 MiB heap: only what needs it starts it, see `start_elasticsearch`).
     """
     run_dir = run_dir or default_run_dir()
     _prepare_run_dir(run_dir)
@@ -197,6 +203,8 @@ def up(
         save()
         state.stripe_url = stripe_mock.start(supervisor, run_dir / "stripe-mock", bins)
         save()
+        if search:
+            start_elasticsearch(state)
         if real_node and state.external_kubeconfig is None:
             for info in state.clusters.values():
                 realnode.expose_datastores(
@@ -207,6 +215,15 @@ def up(
                     datastore_ports(state),
                 )
     return state
+
+
+def start_elasticsearch(state: PlatformState) -> str:
+    """Start (or find) the platform's Elasticsearch and record its URL; the test session calls it
+    lazily, from the fixture of the tests that search, so other sessions never pay for a JVM."""
+    run_dir = Path(state.run_dir)
+    state.elasticsearch_url = elasticsearch.start(Supervisor(run_dir), run_dir / "elasticsearch")
+    _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
+    return state.elasticsearch_url
 
 
 def datastore_ports(state: PlatformState) -> dict[str, int]:
@@ -267,6 +284,7 @@ def install() -> Path:
     """Everything `up` needs that is installed once per machine: Debian packages, Go builds, user."""
     packages.ensure_installed()
     service_user()
+    elasticsearch.ensure_installed()
     return gobuild.ensure_built()
 
 

@@ -35,6 +35,13 @@ POSTGRESQL_MAJOR: Final = "15"
 CONTAINERD: Final = "v2.4.2"
 """containerd 2 implements the CRI RuntimeConfig call kubelet 1.36 asks for (Debian's 1.6 does not)."""
 COREDNS: Final = "v1.15.0"
+ELASTICSEARCH: Final = "8.19.21"
+"""The newest 8.19.x of Maven Central's integ-test distribution (core modules only: no
+analysis-common, mapper-extras, reindex or painless); run on Debian's JDK 17 (packages.py)."""
+ELASTICSEARCH_ARTIFACT: Final = (
+    f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH}:zip"
+)
+ELASTICSEARCH_SHA256: Final = "215d5f3dbf0609a149f6218a9e47b6ae2df34ebbff3c5754e35f15a5e5393c8a"
 
 COREDNS_PLUGINS: Final = ("bind", "ready", "health", "errors", "log", "cache", "kubernetes")
 """The cluster DNS's plugins, in CoreDNS's chain order: no `forward`, so nothing but
