@@ -24,6 +24,9 @@ _PROBES = {
     "iptables": "/usr/sbin/xtables-nft-multi",
     # Makes the Debian base of the images pods run (baseimage.py), from Debian's mirror.
     "mmdebstrap": "/usr/bin/mmdebstrap",
+    # Elasticsearch's JVM (the integ-test distribution ships none) and Maven, which fetches it.
+    "openjdk-17-jre-headless": "/usr/lib/jvm/java-17-openjdk-amd64/bin/java",
+    "maven": "/usr/share/maven/bin/mvn",
 }
 
 

@@ -25,6 +25,7 @@ from meridian.core.registry import tenants
 from meridian.localplatform import (
     admission,
     gatewayapi,
+    elasticsearch,
     gobuild,
     kubecluster,
     net,
@@ -64,6 +65,7 @@ class PlatformState:
     s3_endpoint: str | None = None
     stripe_url: str | None = None
     gateway_url: str | None = None
+    elasticsearch_url: str | None = None
 
     @property
     def kubeconfig(self) -> str:
@@ -108,6 +110,8 @@ class PlatformState:
             env["AWS_DEFAULT_REGION"] = s3_server.REGION
         if self.gateway_url:
             env["MERIDIAN_GATEWAY_URL"] = self.gateway_url
+        if self.elasticsearch_url:
+            env["MERIDIAN_ELASTICSEARCH_URL"] = self.elasticsearch_url
         if self.stripe_url:
             env["MERIDIAN_STRIPE_API_BASE"] = self.stripe_url
             env["MERIDIAN_STRIPE_API_KEY"] = stripe_mock.API_KEY
@@ -158,13 +162,15 @@ def up(
     datastores: bool = True,
     adopt_kubeconfig: str | None = None,
     real_node: bool = False,
+    search: bool = False,
 ) -> PlatformState:
     """Start (or find, when already running) the clusters and datastores of one run directory.
 
     With `adopt_kubeconfig` (`meridian dev up --adopt-kubeconfig`, a laptop's kind, say) no
     control plane is started and that cluster is used; datastores are always our own. The state
     file is saved after every component, so a failure half-way leaves a directory that `down` can
-    still stop completely and a second `up` can finish.
+    still stop completely and a second `up` can finish. `search` adds Elasticsearch (a JVM with
+    a 512 MiB heap: only what needs it starts it, see `start_elasticsearch`).
     """
     run_dir = run_dir or default_run_dir()
     _prepare_run_dir(run_dir)
@@ -200,6 +206,8 @@ def up(
         save()
         state.stripe_url = stripe_mock.start(supervisor, run_dir / "stripe-mock", bins)
         save()
+        if search:
+            start_elasticsearch(state)
         if real_node and state.external_kubeconfig is None:
             for info in state.clusters.values():
                 realnode.expose_datastores(
@@ -210,6 +218,15 @@ def up(
                     datastore_ports(state),
                 )
     return state
+
+
+def start_elasticsearch(state: PlatformState) -> str:
+    """Start (or find) the platform's Elasticsearch and record its URL; the test session calls it
+    lazily, from the fixture of the tests that search, so other sessions never pay for a JVM."""
+    run_dir = Path(state.run_dir)
+    state.elasticsearch_url = elasticsearch.start(Supervisor(run_dir), run_dir / "elasticsearch")
+    _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
+    return state.elasticsearch_url
 
 
 def datastore_ports(state: PlatformState) -> dict[str, int]:
@@ -271,6 +288,7 @@ def install() -> Path:
     packages.ensure_installed()
     service_user()
     gatewayapi.ensure_downloaded()
+    elasticsearch.ensure_installed()
     return gobuild.ensure_built()
 
 

@@ -38,6 +38,13 @@ COREDNS: Final = "v1.15.0"
 GATEWAY_API: Final = "v1.6.3"
 """sigs.k8s.io/gateway-api: its standard-channel CRDs (HTTPRoute...), copied out of the module
 (`gatewayapi.py`). v1.7.0 needs go >= 1.27."""
+ELASTICSEARCH: Final = "8.19.21"
+"""The newest 8.19.x of Maven Central's integ-test distribution (core modules only: no
+analysis-common, mapper-extras, reindex or painless); run on Debian's JDK 17 (packages.py)."""
+ELASTICSEARCH_ARTIFACT: Final = (
+    f"org.elasticsearch.distribution.integ-test-zip:elasticsearch:{ELASTICSEARCH}:zip"
+)
+ELASTICSEARCH_SHA256: Final = "215d5f3dbf0609a149f6218a9e47b6ae2df34ebbff3c5754e35f15a5e5393c8a"
 
 COREDNS_PLUGINS: Final = ("bind", "ready", "health", "errors", "log", "cache", "kubernetes")
 """The cluster DNS's plugins, in CoreDNS's chain order: no `forward`, so nothing but

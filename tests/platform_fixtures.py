@@ -84,6 +84,13 @@ def local_platform() -> Iterator[platform.PlatformState]:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def elasticsearch_url(local_platform: platform.PlatformState) -> str:
+    """Elasticsearch, started on first use: only sessions that run search tests pay for its JVM
+    (~15 s, 512 MiB heap); `platform.down` stops it with the rest of the run directory."""
+    return platform.start_elasticsearch(local_platform)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def kube_client(local_platform: platform.PlatformState) -> AsyncIterator[AsyncClient]:
     client = kube.client(local_platform.kubeconfig, field_manager="meridian-tests")

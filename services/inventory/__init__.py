@@ -1,6 +1,7 @@
 """Inventory: stock per tenant, SKU and warehouse; reservations that never oversell.
 
-REST for tenant dashboards (`routes`), the reservation API orders calls (`contracts`), a
+REST for tenant dashboards (`routes`), the product catalogue (`products`: product.upserted /
+`product.deleted` with a version per SKU), the reservation API orders calls (`contracts`), a
 consumer of `fulfillment.events` that takes shipped stock off the shelves (`consumers`), and
 `stock.changed` events on `inventory.events` through the outbox.
 """

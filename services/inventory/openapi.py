@@ -24,6 +24,14 @@ ORDER_ID = {
     "required": True,
     "schema": {"type": "string", "format": "uuid"},
 }
+PAGE = [
+    {
+        "name": "after",
+        "in": "query",
+        "schema": {"type": "string", "maxLength": 64, "pattern": f"{contracts.CODE_PATTERN}|^$"},
+    },
+    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}},
+]
 
 OPERATIONS = (
     openapi.Operation(
@@ -58,22 +66,7 @@ OPERATIONS = (
         "listStock",
         "Every SKU's stock, by SKU, a page at a time",
         scope=contracts.INVENTORY_READ,
-        parameters=[
-            {
-                "name": "after",
-                "in": "query",
-                "schema": {
-                    "type": "string",
-                    "maxLength": 64,
-                    "pattern": f"{contracts.CODE_PATTERN}|^$",
-                },
-            },
-            {
-                "name": "limit",
-                "in": "query",
-                "schema": {"type": "integer", "minimum": 1, "maximum": 500},
-            },
-        ],
+        parameters=PAGE,
         responses={200: ("A page of SKUs", models.StockList), 422: ("A bad parameter", None)},
     ),
     openapi.Operation(
@@ -100,6 +93,60 @@ OPERATIONS = (
             204: ("Released (or nothing was held)", None),
             409: ("The order has shipped", None),
             422: ("The order id is malformed", None),
+        },
+    ),
+    openapi.Operation(
+        "POST",
+        "/v1/inventory/products",
+        "upsertProducts",
+        "Create or change one product, or up to 500 (`products`) in one transaction",
+        scope=contracts.INVENTORY_WRITE,
+        request=models.ProductUpsert,
+        responses={
+            200: (
+                "Changed or equal (one product), or the batch as stored",
+                models.ProductUpsertResult,
+            ),
+            201: ("Created", models.Product),
+            422: ("A field is invalid or a SKU is repeated (named)", None),
+        },
+    ),
+    openapi.Operation(
+        "GET",
+        "/v1/inventory/products/{sku}",
+        "getProduct",
+        "One product of the catalogue",
+        scope=contracts.INVENTORY_READ,
+        parameters=[SKU],
+        responses={
+            200: ("The product", models.Product),
+            404: ("No such product", None),
+            422: ("The SKU is malformed", None),
+        },
+    ),
+    openapi.Operation(
+        "GET",
+        "/v1/inventory/products",
+        "listProducts",
+        "The catalogue, by SKU, a page at a time",
+        scope=contracts.INVENTORY_READ,
+        parameters=PAGE,
+        responses={
+            200: ("A page of products", models.ProductList),
+            422: ("A bad parameter", None),
+        },
+    ),
+    openapi.Operation(
+        "DELETE",
+        "/v1/inventory/products/{sku}",
+        "deleteProduct",
+        "Remove a product from the catalogue (announced as product.deleted)",
+        scope=contracts.INVENTORY_WRITE,
+        parameters=[SKU],
+        responses={
+            204: ("Deleted", None),
+            404: ("No such product", None),
+            422: ("The SKU is malformed", None),
         },
     ),
 )

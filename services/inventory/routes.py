@@ -9,7 +9,7 @@ import pydantic
 from aiohttp import web
 
 from meridian.core.runtime import db, payloads, problems
-from meridian.services.inventory import models, stockcache, store
+from meridian.services.inventory import models, products, stockcache, store
 from meridian.services.inventory.settings import SETTINGS
 from meridian.services.kit import contracts
 from meridian.services.kit.trust import identity
@@ -106,9 +106,77 @@ async def delete_reservation(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def upsert_products(request: web.Request) -> web.Response:
+    """One product (201 created, 200 changed or equal), or `{"products": [...]}` (200)."""
+    caller = identity.of(request, needs=contracts.INVENTORY_WRITE)
+    document = (await payloads.read_json(request, models.JsonObject)).root
+    bulk = "products" in document
+    try:
+        body = (models.ProductBulk if bulk else contracts.ProductData).model_validate(document)
+    except pydantic.ValidationError as error:
+        raise problems.from_validation_error(error) from error
+    batch = body.products if isinstance(body, models.ProductBulk) else [body]
+    _refuse_repeated_skus(batch)
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        stored, created, changed = await products.upsert(connection, caller.tenant_id, batch)
+    if bulk:
+        return _json(models.ProductBulkResult(items=stored, changed=len(changed)))
+    return _json(stored[0], status=201 if created else 200)
+
+
+def _refuse_repeated_skus(batch: Iterable[contracts.ProductData]) -> None:
+    seen: set[str] = set()
+    repeated = []
+    for index, product in enumerate(batch):
+        if product.sku in seen:
+            repeated.append(problems.FieldError(f"/products/{index}/sku", "SKU given twice"))
+        seen.add(product.sku)
+    if repeated:
+        raise problems.ValidationProblem(repeated, detail="Each SKU may appear once per request")
+
+
+async def get_product(request: web.Request) -> web.Response:
+    caller = identity.of(request, needs=contracts.INVENTORY_READ)
+    sku = payloads.parse(models.SkuPath, request.match_info).sku
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        found = await products.get_many(connection, caller.tenant_id, [sku])
+    if not found:
+        raise problems.NotFound(f"No product with SKU {sku!r}")
+    return _json(found[0])
+
+
+async def list_products(request: web.Request) -> web.Response:
+    caller = identity.of(request, needs=contracts.INVENTORY_READ)
+    query = payloads.parse(ListQuery, request.query)
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        items = await products.page(
+            connection, caller.tenant_id, after=query.after, limit=query.limit
+        )
+    last = items[-1].sku if len(items) == query.limit else None
+    return _json(models.ProductList(items=items, next_after=last))
+
+
+async def delete_product(request: web.Request) -> web.Response:
+    caller = identity.of(request, needs=contracts.INVENTORY_WRITE)
+    sku = payloads.parse(models.SkuPath, request.match_info).sku
+    pool = request.app[db.POOL]
+    async with db.tenant_connection(pool, caller.tenant_id, role=_role(request)) as connection:
+        deleted = await products.delete(connection, caller.tenant_id, sku)
+    if not deleted:
+        raise problems.NotFound(f"No product with SKU {sku!r}")
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     app.router.add_put("/v1/inventory/stock/{sku}", put_stock)
     app.router.add_get("/v1/inventory/stock/{sku}", get_stock)
     app.router.add_get("/v1/inventory/stock", list_stock)
     app.router.add_post("/v1/inventory/reservations", create_reservation)
     app.router.add_delete("/v1/inventory/reservations/{order_id}", delete_reservation)
+    app.router.add_post("/v1/inventory/products", upsert_products)
+    app.router.add_get("/v1/inventory/products", list_products)
+    app.router.add_get("/v1/inventory/products/{sku}", get_product)
+    app.router.add_delete("/v1/inventory/products/{sku}", delete_product)

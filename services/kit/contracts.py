@@ -18,10 +18,19 @@ row's id (idempotent consumers dedupe on it), `tenant_id` on every event, routin
 from __future__ import annotations
 
 import datetime
+import decimal
 import uuid
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StringConstraints,
+)
 
 from meridian.services.kit.events import messaging
 
@@ -163,6 +172,70 @@ class StockChangedEvent(Contract):
     reserved: int
     available: int
     reason: Literal["set", "reserved", "released", "shipped"]
+
+
+class ProductPrice(Contract):
+    """A price as tenants write it: a decimal string amount (never a float) and ISO 4217 code."""
+
+    amount: decimal.Decimal = Field(ge=0, le=decimal.Decimal("9999999999.99"), decimal_places=2)
+    currency: str = Field(pattern=r"^[A-Z]{3}$")
+
+
+AttributeKey = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")
+]
+AttributeValue = (
+    StrictBool | StrictInt | StrictFloat | Annotated[str, StringConstraints(max_length=256)]
+)
+ImageKey = Annotated[str, StringConstraints(min_length=1, max_length=512)]
+
+
+class ProductData(Contract):
+    """A product of the tenant's catalogue (inventory owns it; search indexes it)."""
+
+    sku: Sku = Field(min_length=1, max_length=64, pattern=CODE_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=5000)
+    brand: str = Field(default="", max_length=100)
+    category: str = Field(
+        default="",
+        max_length=200,
+        pattern=r"^$|^[a-z0-9][a-z0-9-]*(/[a-z0-9][a-z0-9-]*){0,4}$",
+        description='A path of up to five lowercase segments, "shelter/tarps"',
+    )
+    price: ProductPrice
+    attributes: dict[AttributeKey, AttributeValue] = Field(default_factory=dict, max_length=50)
+    """Free-form facts ("colour": "green"): at most 50, lowercase keys, values up to 256
+    characters; search keeps them in one bounded field, never as new mappings."""
+    image_keys: list[ImageKey] = Field(default_factory=list, max_length=20)
+    """Object keys in bucket `meridian-media`."""
+    active: bool = True
+
+
+class ProductUpsertedEvent(Contract):
+    """On `inventory.events`, routing key `product.upserted`: the product as of `version`.
+
+    `version` grows by one with every change of the SKU (deletion included), so a consumer keeps
+    the highest it saw and drops older ones arriving late."""
+
+    type: Literal["product.upserted"]
+    message_id: uuid.UUID
+    occurred_at: datetime.datetime
+    tenant_id: uuid.UUID
+    version: int = Field(ge=1)
+    product: ProductData
+
+
+class ProductDeletedEvent(Contract):
+    """On `inventory.events`, routing key `product.deleted`: the SKU left the catalogue at
+    `version` (a later upsert brings it back with a higher one)."""
+
+    type: Literal["product.deleted"]
+    message_id: uuid.UUID
+    occurred_at: datetime.datetime
+    tenant_id: uuid.UUID
+    version: int = Field(ge=1)
+    sku: Sku
 
 
 class ShipmentEvent(Contract):

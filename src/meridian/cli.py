@@ -30,6 +30,7 @@ def _dev_up(args: argparse.Namespace) -> int:
         datastores=not args.no_datastores,
         adopt_kubeconfig=args.adopt_kubeconfig,
         real_node=args.real_node,
+        search=args.search,
     )
     if state.external_kubeconfig:
         # Everything below (CRDs, operators, --apply, the demo tenant) writes into that cluster.
@@ -209,6 +210,11 @@ def build_parser() -> argparse.ArgumentParser:
                 "--real-node",
                 action="store_true",
                 help="also run one real kubelet + containerd node per cluster (root only)",
+            )
+            sub.add_argument(
+                "--search",
+                action="store_true",
+                help="also start Elasticsearch (single node, 512 MiB heap) for the search service",
             )
             sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
             sub.add_argument("--operators", action="store_true", help="start the operators")
