@@ -39,6 +39,7 @@ INVENTORY_WRITE = "inventory:write"  # set stock levels: a tenant admin's or a m
 ORDERS_EXCHANGE = "orders.events"
 INVENTORY_EXCHANGE = "inventory.events"
 FULFILLMENT_EXCHANGE = "fulfillment.events"
+STRIPE_EXCHANGE = "stripe.events"
 
 Sku = str
 OrderState = Literal["pending", "confirmed", "fulfilled", "canceled"]
@@ -189,3 +190,34 @@ def shipments_topology(queue: str, *, retry_delay_s: float) -> messaging.Topolog
         routing_keys=("shipment.created",),
         retry_delay_s=retry_delay_s,
     )
+
+
+# --- Stripe's events, as the webhook handler relays them to billing ---------------------------
+
+STRIPE_EVENT_TYPES = (
+    "invoice.paid",
+    "invoice.payment_failed",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "charge.refunded",
+)
+"""The Stripe event types billing acts on; the webhook handler stores every verified event but
+relays only these (routing key = the Stripe type)."""
+
+
+class StripeEvent(Contract):
+    """On `stripe.events`, routing key = `stripe_type`: one verified Stripe event, relayed once.
+
+    There is no `tenant_id` yet: Stripe names its customer, and billing maps the customer to the
+    tenant (the registry holds `stripe_customer_id`). `message_id` is derived from the Stripe
+    event id (uuid5), so the same Stripe event is the same message however often it arrives."""
+
+    type: Literal["stripe.event"]
+    message_id: uuid.UUID
+    occurred_at: datetime.datetime
+    stripe_event_id: str
+    stripe_type: str
+    customer: str | None
+    object_id: str | None
+    object: dict[str, object]
+    """`data.object` of the Stripe event as Stripe sent it (invoice, subscription or charge)."""

@@ -23,6 +23,9 @@ from meridian.services.kit import contracts
 from meridian.services.orders import app as orders_app
 from meridian.services.orders import openapi as orders_openapi
 from meridian.services.orders.settings import Settings as OrdersSettings
+from meridian.services.stripe_webhooks import app as stripe_webhooks_app
+from meridian.services.stripe_webhooks import openapi as stripe_webhooks_openapi
+from meridian.services.stripe_webhooks.settings import Settings as StripeWebhooksSettings
 from tests import issuer
 
 KIT_ROUTES = {"/healthz", "/readyz", "/metrics", "/openapi.json", contracts.JWKS_PATH}
@@ -49,7 +52,15 @@ SERVICES: dict[str, tuple[Callable[[], web.Application], Callable[[], dict[str, 
         lambda: orders_app.create_app(OrdersSettings(**PEERS)),
         orders_openapi.description,
     ),
+    "stripe_webhooks": (
+        lambda: stripe_webhooks_app.create_app(
+            StripeWebhooksSettings(**PEERS, signing_secret_file="/run/secrets/whsec")
+        ),
+        stripe_webhooks_openapi.description,
+    ),
 }
+# Services whose callers are not the gateway's users: auth (logins), Stripe (signed webhooks).
+WITHOUT_IDENTITY = {"auth", "stripe_webhooks"}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -75,7 +86,9 @@ def test_every_operation_names_its_scope_and_its_schemas_resolve(service: str) -
                 parameter["name"] == contracts.TENANT_HEADER
                 for parameter in operation.get("parameters", [])
             )
-            assert takes_identity == (path not in KIT_ROUTES and service != "auth"), path
+            assert takes_identity == (path not in KIT_ROUTES and service not in WITHOUT_IDENTITY), (
+                path
+            )
             if takes_identity:
                 assert operation.get("x-meridian-scope"), f"{method} {path}"
                 assert "403" in operation["responses"]

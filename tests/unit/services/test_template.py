@@ -28,6 +28,7 @@ PEERS: dict[str, Any] = {
     "pg_dsn": "postgresql://x@127.0.0.1/db",
     "carrier_url": "http://127.0.0.1:1",
     "carrier_api_key": "k",
+    "signing_secret_file": "/run/secrets/stripe-webhook/signing-secret",
     "identity_issuers": issuer.issuers(issuer.TESTS),
     "identity_signing_key_file": issuer.key_file(issuer.TESTS),
 }
@@ -39,7 +40,14 @@ def _module(service: str, name: str) -> ModuleType:
 
 
 def test_the_five_services_are_found() -> None:
-    assert SERVICES == ["auth", "fulfillment", "gateway", "inventory", "orders"]
+    assert SERVICES == [
+        "auth",
+        "fulfillment",
+        "gateway",
+        "inventory",
+        "orders",
+        "stripe_webhooks",
+    ]
 
 
 @pytest.mark.parametrize("service", SERVICES)
