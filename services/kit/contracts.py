@@ -35,6 +35,8 @@ ORDERS_READ = "orders:read"  # orders and their shipments
 ORDERS_WRITE = "orders:write"  # place and cancel orders (and, on the caller's behalf, reserve)
 INVENTORY_READ = "inventory:read"
 INVENTORY_WRITE = "inventory:write"  # set stock levels: a tenant admin's or a machine's job
+BILLING_READ = "billing:read"  # the tenant's usage, invoices and payment state
+BILLING_ADMIN = "billing:admin"  # generate an invoice on demand (a tenant admin's job)
 
 ORDERS_EXCHANGE = "orders.events"
 INVENTORY_EXCHANGE = "inventory.events"
@@ -221,3 +223,34 @@ class StripeEvent(Contract):
     object_id: str | None
     object: dict[str, object]
     """`data.object` of the Stripe event as Stripe sent it (invoice, subscription or charge)."""
+
+
+# --- usage metering (the gateway counts, billing stores) --------------------------------------
+
+Product = Literal["api_calls", "orders_placed", "searches"]
+PRODUCTS: tuple[Product, ...] = ("api_calls", "orders_placed", "searches")
+
+USAGE_STREAM = "meridian:billing:usage"
+"""Redis stream of `UsageBatch`es (field `batch`): the gateway adds, billing's group reads."""
+
+
+def usage_ack_key(batch_id: uuid.UUID) -> str:
+    """Redis key billing sets once a batch is committed to its database; until the gateway sees
+    it, the gateway keeps the batch and sends it again (Redis may have lost the stream)."""
+    return f"meridian:billing:usage:acked:{batch_id}"
+
+
+class UsageCount(Contract):
+    tenant_id: uuid.UUID
+    product: Product
+    quantity: int = Field(gt=0)
+
+
+class UsageBatch(Contract):
+    """What one gateway replica counted between two flushes. `batch_id` is the flush's
+    idempotency key: billing applies a batch id once, however often it is delivered."""
+
+    batch_id: uuid.UUID
+    source: str
+    sealed_at: datetime.datetime
+    counts: list[UsageCount]

@@ -13,6 +13,9 @@ from aiohttp import web
 from meridian.services.auth import app as auth_app
 from meridian.services.auth import openapi as auth_openapi
 from meridian.services.auth.settings import Settings as AuthSettings
+from meridian.services.billing import app as billing_app
+from meridian.services.billing import openapi as billing_openapi
+from meridian.services.billing.settings import Settings as BillingSettings
 from meridian.services.fulfillment import app as fulfillment_app
 from meridian.services.fulfillment import openapi as fulfillment_openapi
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
@@ -38,6 +41,10 @@ PEERS = {
 
 SERVICES: dict[str, tuple[Callable[[], web.Application], Callable[[], dict[str, Any]]]] = {
     "auth": (lambda: auth_app.create_app(AuthSettings(**PEERS)), auth_openapi.description),
+    "billing": (
+        lambda: billing_app.create_app(BillingSettings(**PEERS, redis_url="redis://127.0.0.1:1/0")),
+        billing_openapi.description,
+    ),
     "fulfillment": (
         lambda: fulfillment_app.create_app(
             FulfillmentSettings(**PEERS, carrier_url="http://127.0.0.1:1", carrier_api_key="k")

@@ -26,6 +26,7 @@ MODULES = ("__main__", "app", "openapi", "routes", "settings")
 PEERS: dict[str, Any] = {
     "amqp_url": "amqp://x@127.0.0.1/",
     "pg_dsn": "postgresql://x@127.0.0.1/db",
+    "redis_url": "redis://127.0.0.1:1/0",
     "carrier_url": "http://127.0.0.1:1",
     "carrier_api_key": "k",
     "signing_secret_file": "/run/secrets/stripe-webhook/signing-secret",
@@ -42,6 +43,7 @@ def _module(service: str, name: str) -> ModuleType:
 def test_the_five_services_are_found() -> None:
     assert SERVICES == [
         "auth",
+        "billing",
         "fulfillment",
         "gateway",
         "inventory",
