@@ -30,6 +30,7 @@ DATABASES = (
     "meridian_fulfillment",
     "meridian_inventory",
     "meridian_billing",
+    "meridian_stripe_webhooks",
 )
 SUPERUSER = "postgres"
 

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, client, db
-from meridian.services.gateway import jwks, openapi, proxy, ratelimit, routes
+from meridian.services.gateway import jwks, metering, openapi, proxy, ratelimit, routes
 from meridian.services.gateway.settings import SETTINGS, Settings
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.kit.trust import signing
@@ -52,6 +52,8 @@ def create_app(settings: Settings) -> web.Application:
     if settings.pg_dsn is not None:  # the registry, for limits the operator has not cached
         contexts.append(db.pool_context(settings))
     app.cleanup_ctx.extend([*contexts, limiter])
+    if settings.metering:
+        app.cleanup_ctx.append(metering.context(settings))
 
     # The gateway's own routes (its JWKS, its description) before the catch-all proxy route:
     # aiohttp matches in registration order, so anything added after it is never reached.

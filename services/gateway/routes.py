@@ -14,7 +14,7 @@ import prometheus_client
 from aiohttp import web
 
 from meridian.core.runtime import client, problems
-from meridian.services.gateway import jwks, proxy, ratelimit
+from meridian.services.gateway import jwks, metering, proxy, ratelimit
 from meridian.services.gateway.settings import SETTINGS
 from meridian.services.kit import contracts
 from meridian.services.kit.trust import identity, signing, tokens
@@ -53,6 +53,7 @@ async def handle(request: web.Request) -> web.StreamResponse:
     if route is None:
         raise problems.NotFound(f"No service serves {request.path}")
     headers: dict[str, str] = {}
+    caller: identity.Identity | None = None
     if not route.public:
         claims = await _authenticate(request)
         verdict = await request.app[LIMITER].admit(claims)
@@ -65,7 +66,11 @@ async def handle(request: web.Request) -> web.StreamResponse:
         caller = identity.Identity(claims.tenant_id, claims.sub, frozenset(claims.scopes))
         headers = identity.forward(request.app[signing.SIGNER], caller, audience=route.audience)
     request.app[OVERHEAD].labels(route=route.prefix).observe(time.perf_counter() - started)
-    return await proxy.forward(request, request.app[client.SESSION], route, headers)
+    response = await proxy.forward(request, request.app[client.SESSION], route, headers)
+    meter = request.app.get(metering.METER)
+    if caller is not None and meter is not None:  # the upstream answered: billable
+        meter.count(caller.tenant_id, request.method, request.path, response.status)
+    return response
 
 
 def add_routes(app: web.Application) -> None:

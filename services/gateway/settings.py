@@ -9,6 +9,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, HttpUrl
 from pydantic_settings import SettingsConfigDict
 
 from meridian.core.api.v1alpha1 import tenant as tenant_api
+from meridian.services.kit import contracts
 from meridian.services.kit.settings import ServiceSettings
 
 DEFAULT_TIER = tenant_api.TIERS["starter"]
@@ -63,6 +64,15 @@ class Settings(ServiceSettings):
     # Redis on the hot path: a short timeout (and, as every service, no new attempt for
     # `redis_retry_s` after a failure: requests pass unlimited meanwhile; one probe then decides).
     redis_timeout_s: float = Field(default=0.25, gt=0)
+
+    # Usage metering (`metering`): counted in process, flushed to billing through Redis as
+    # batches kept until billing acknowledges them (resent meanwhile); off for benchmarks only.
+    metering: bool = True
+    usage_flush_interval_s: float = Field(default=1.0, gt=0)
+    usage_resend_after_s: float = Field(default=10.0, gt=0)
+    usage_drain_s: float = Field(default=5.0, ge=0)
+    usage_stream_maxlen: int = Field(default=100_000, ge=1)
+    usage_stream: str = contracts.USAGE_STREAM
 
 
 SETTINGS = web.AppKey("settings", Settings)

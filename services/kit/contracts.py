@@ -44,10 +44,13 @@ ORDERS_READ = "orders:read"  # orders and their shipments
 ORDERS_WRITE = "orders:write"  # place and cancel orders (and, on the caller's behalf, reserve)
 INVENTORY_READ = "inventory:read"
 INVENTORY_WRITE = "inventory:write"  # set stock levels: a tenant admin's or a machine's job
+BILLING_READ = "billing:read"  # the tenant's usage, invoices and payment state
+BILLING_ADMIN = "billing:admin"  # generate an invoice on demand (a tenant admin's job)
 
 ORDERS_EXCHANGE = "orders.events"
 INVENTORY_EXCHANGE = "inventory.events"
 FULFILLMENT_EXCHANGE = "fulfillment.events"
+STRIPE_EXCHANGE = "stripe.events"
 
 Sku = str
 OrderState = Literal["pending", "confirmed", "fulfilled", "canceled"]
@@ -262,3 +265,65 @@ def shipments_topology(queue: str, *, retry_delay_s: float) -> messaging.Topolog
         routing_keys=("shipment.created",),
         retry_delay_s=retry_delay_s,
     )
+
+
+# --- Stripe's events, as the webhook handler relays them to billing ---------------------------
+
+STRIPE_EVENT_TYPES = (
+    "invoice.paid",
+    "invoice.payment_failed",
+    "customer.subscription.updated",
+    "customer.subscription.deleted",
+    "charge.refunded",
+)
+"""The Stripe event types billing acts on; the webhook handler stores every verified event but
+relays only these (routing key = the Stripe type)."""
+
+
+class StripeEvent(Contract):
+    """On `stripe.events`, routing key = `stripe_type`: one verified Stripe event, relayed once.
+
+    There is no `tenant_id` yet: Stripe names its customer, and billing maps the customer to the
+    tenant (the registry holds `stripe_customer_id`). `message_id` is derived from the Stripe
+    event id (uuid5), so the same Stripe event is the same message however often it arrives."""
+
+    type: Literal["stripe.event"]
+    message_id: uuid.UUID
+    occurred_at: datetime.datetime
+    stripe_event_id: str
+    stripe_type: str
+    customer: str | None
+    object_id: str | None
+    object: dict[str, object]
+    """`data.object` of the Stripe event as Stripe sent it (invoice, subscription or charge)."""
+
+
+# --- usage metering (the gateway counts, billing stores) --------------------------------------
+
+Product = Literal["api_calls", "orders_placed", "searches"]
+PRODUCTS: tuple[Product, ...] = ("api_calls", "orders_placed", "searches")
+
+USAGE_STREAM = "meridian:billing:usage"
+"""Redis stream of `UsageBatch`es (field `batch`): the gateway adds, billing's group reads."""
+
+
+def usage_ack_key(batch_id: uuid.UUID) -> str:
+    """Redis key billing sets once a batch is committed to its database; until the gateway sees
+    it, the gateway keeps the batch and sends it again (Redis may have lost the stream)."""
+    return f"meridian:billing:usage:acked:{batch_id}"
+
+
+class UsageCount(Contract):
+    tenant_id: uuid.UUID
+    product: Product
+    quantity: int = Field(gt=0)
+
+
+class UsageBatch(Contract):
+    """What one gateway replica counted between two flushes. `batch_id` is the flush's
+    idempotency key: billing applies a batch id once, however often it is delivered."""
+
+    batch_id: uuid.UUID
+    source: str
+    sealed_at: datetime.datetime
+    counts: list[UsageCount]

@@ -13,6 +13,9 @@ from aiohttp import web
 from meridian.services.auth import app as auth_app
 from meridian.services.auth import openapi as auth_openapi
 from meridian.services.auth.settings import Settings as AuthSettings
+from meridian.services.billing import app as billing_app
+from meridian.services.billing import openapi as billing_openapi
+from meridian.services.billing.settings import Settings as BillingSettings
 from meridian.services.fulfillment import app as fulfillment_app
 from meridian.services.fulfillment import openapi as fulfillment_openapi
 from meridian.services.fulfillment.settings import Settings as FulfillmentSettings
@@ -23,6 +26,9 @@ from meridian.services.kit import contracts
 from meridian.services.orders import app as orders_app
 from meridian.services.orders import openapi as orders_openapi
 from meridian.services.orders.settings import Settings as OrdersSettings
+from meridian.services.stripe_webhooks import app as stripe_webhooks_app
+from meridian.services.stripe_webhooks import openapi as stripe_webhooks_openapi
+from meridian.services.stripe_webhooks.settings import Settings as StripeWebhooksSettings
 from tests import issuer
 
 KIT_ROUTES = {"/healthz", "/readyz", "/metrics", "/openapi.json", contracts.JWKS_PATH}
@@ -35,6 +41,10 @@ PEERS = {
 
 SERVICES: dict[str, tuple[Callable[[], web.Application], Callable[[], dict[str, Any]]]] = {
     "auth": (lambda: auth_app.create_app(AuthSettings(**PEERS)), auth_openapi.description),
+    "billing": (
+        lambda: billing_app.create_app(BillingSettings(**PEERS, redis_url="redis://127.0.0.1:1/0")),
+        billing_openapi.description,
+    ),
     "fulfillment": (
         lambda: fulfillment_app.create_app(
             FulfillmentSettings(**PEERS, carrier_url="http://127.0.0.1:1", carrier_api_key="k")
@@ -49,7 +59,15 @@ SERVICES: dict[str, tuple[Callable[[], web.Application], Callable[[], dict[str, 
         lambda: orders_app.create_app(OrdersSettings(**PEERS)),
         orders_openapi.description,
     ),
+    "stripe_webhooks": (
+        lambda: stripe_webhooks_app.create_app(
+            StripeWebhooksSettings(**PEERS, signing_secret_file="/run/secrets/whsec")
+        ),
+        stripe_webhooks_openapi.description,
+    ),
 }
+# Services whose callers are not the gateway's users: auth (logins), Stripe (signed webhooks).
+WITHOUT_IDENTITY = {"auth", "stripe_webhooks"}
 
 
 @pytest.mark.parametrize("service", sorted(SERVICES))
@@ -75,7 +93,9 @@ def test_every_operation_names_its_scope_and_its_schemas_resolve(service: str) -
                 parameter["name"] == contracts.TENANT_HEADER
                 for parameter in operation.get("parameters", [])
             )
-            assert takes_identity == (path not in KIT_ROUTES and service != "auth"), path
+            assert takes_identity == (path not in KIT_ROUTES and service not in WITHOUT_IDENTITY), (
+                path
+            )
             if takes_identity:
                 assert operation.get("x-meridian-scope"), f"{method} {path}"
                 assert "403" in operation["responses"]

@@ -26,8 +26,10 @@ MODULES = ("__main__", "app", "openapi", "routes", "settings")
 PEERS: dict[str, Any] = {
     "amqp_url": "amqp://x@127.0.0.1/",
     "pg_dsn": "postgresql://x@127.0.0.1/db",
+    "redis_url": "redis://127.0.0.1:1/0",
     "carrier_url": "http://127.0.0.1:1",
     "carrier_api_key": "k",
+    "signing_secret_file": "/run/secrets/stripe-webhook/signing-secret",
     "identity_issuers": issuer.issuers(issuer.TESTS),
     "identity_signing_key_file": issuer.key_file(issuer.TESTS),
 }
@@ -39,7 +41,15 @@ def _module(service: str, name: str) -> ModuleType:
 
 
 def test_the_five_services_are_found() -> None:
-    assert SERVICES == ["auth", "fulfillment", "gateway", "inventory", "orders"]
+    assert SERVICES == [
+        "auth",
+        "billing",
+        "fulfillment",
+        "gateway",
+        "inventory",
+        "orders",
+        "stripe_webhooks",
+    ]
 
 
 @pytest.mark.parametrize("service", SERVICES)
