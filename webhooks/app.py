@@ -96,7 +96,9 @@ def create_app(settings: Settings, certificate: tls.ReloadingCertificate) -> web
                 max_size=4,
                 connect_timeout_s=settings.lookup_timeout_s,
             )
-        app[WORLD] = World(client, registry, settings.lookup_timeout_s)
+        app[WORLD] = World(
+            client, registry, settings.lookup_timeout_s, cache_ttl_s=settings.lookup_cache_s
+        )
         read_once: list[bool] = []
 
         async def refresh() -> None:

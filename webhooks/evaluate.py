@@ -40,6 +40,8 @@ async def violations(request: Request, world: World, settings: Settings) -> list
 
         async def network_policy() -> list[Violation]:
             has = await world.has_network_policy(namespace)
+            if not has:  # a cached "none" is checked again before it denies
+                has = await world.has_network_policy(namespace, fresh=True)
             violation = workloads.network_policy_violation(namespace, has)
             return [violation] if violation else []
 
@@ -51,6 +53,9 @@ async def violations(request: Request, world: World, settings: Settings) -> list
             if not workloads.needs_pdb(obj):
                 return []
             violation = workloads.pdb_violation(obj, namespace, await world.pdbs(namespace))
+            if violation:  # a cached list is fetched again before it denies
+                fresh = await world.pdbs(namespace, fresh=True)
+                violation = workloads.pdb_violation(obj, namespace, fresh)
             return [violation] if violation else []
 
         found += await _guarded(workloads.PDB_REQUIRED, pdb)

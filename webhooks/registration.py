@@ -117,3 +117,18 @@ def render(
             ),
         ],
     }
+
+
+RBAC_RULES: tuple[dict[str, Any], ...] = (
+    {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["list"]},
+    {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["list"]},
+    # Existence only; `get` returns the data too, so the chart binds it to the webhook alone.
+    {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},
+    {
+        "apiGroups": [""],
+        "resources": ["configmaps"],
+        "verbs": ["get"],
+        "resourceNames": ["meridian-policy-modes"],
+    },
+)
+"""The webhook's ClusterRole (what its lookups read), for the chart; nothing it may write."""

@@ -39,9 +39,14 @@ class Settings(ServerSettings):
     namespace: str = "meridian-webhooks"
     # How often the live modes are re-read from the meridian-policy-modes ConfigMap.
     modes_refresh_s: float = Field(default=2.0, gt=0)
-    # Each lookup (PDBs, NetworkPolicies, Secrets, the registry) must answer within this, well
-    # inside the registration's timeoutSeconds, or the policy reports it could not check.
-    lookup_timeout_s: float = Field(default=1.0, gt=0)
+    # Each lookup (PDBs, NetworkPolicies, Secrets, the registry) must answer within this, inside
+    # the registration's timeoutSeconds (3), or the policy reports it could not check. It is wall
+    # time in this process: under a burst (200 admissions at once, TLS handshakes included) the
+    # answer waits for the event loop too, which took over 1 s on a loaded 2-core machine.
+    lookup_timeout_s: float = Field(default=2.0, gt=0)
+    # PDB and NetworkPolicy lists are kept this long and shared by concurrent admissions; only
+    # ever to admit: a "none found" is fetched again before it denies (`recent`).
+    lookup_cache_s: float = Field(default=2.0, ge=0)
 
     # The platform registry (`meridian_platform`), read for "a Tenant's name is free".
     platform_dsn: SecretStr | None = None

@@ -26,6 +26,7 @@ from meridian.core.policy.catalogue import Mode
 from meridian.core.registry import tenants
 from meridian.core.runtime import db
 from meridian.core.runtime import logging as meridian_logging
+from meridian.webhooks import recent
 
 log = meridian_logging.get_logger("meridian.webhooks.world")
 T = TypeVar("T")
@@ -43,10 +44,18 @@ class LookupFailed(Exception):
 
 
 class World:
-    def __init__(self, kube: AsyncClient, registry: db.Pool | None, timeout_s: float) -> None:
+    def __init__(
+        self,
+        kube: AsyncClient,
+        registry: db.Pool | None,
+        timeout_s: float,
+        cache_ttl_s: float = 2.0,
+    ) -> None:
         self.kube = kube
         self.registry = registry
         self.timeout_s = timeout_s
+        self._pdbs: recent.Recent[list[dict[str, Any]]] = recent.Recent(cache_ttl_s)
+        self._network_policies: recent.Recent[bool] = recent.Recent(cache_ttl_s)
         self.modes: dict[str, Mode] = catalogue.live_modes(None)
 
     async def _bounded(self, what: str, work: Awaitable[T]) -> T:
@@ -65,7 +74,8 @@ class World:
             raise LookupFailed(f"{namespace[:80]!r} is not a namespace name")
         return namespace
 
-    async def pdbs(self, namespace: str) -> list[dict[str, Any]]:
+    async def pdbs(self, namespace: str, *, fresh: bool = False) -> list[dict[str, Any]]:
+        """The namespace's PDBs; from the last `cache_ttl_s` unless `fresh` (see `recent`)."""
         self._namespace(namespace)
 
         async def fetch() -> list[dict[str, Any]]:
@@ -73,9 +83,10 @@ class World:
                 p.to_dict() async for p in self.kube.list(PodDisruptionBudget, namespace=namespace)
             ]
 
-        return await self._bounded(f"listing PodDisruptionBudgets in {namespace}", fetch())
+        lookup = self._pdbs.get(namespace, fetch, fresh=fresh)
+        return await self._bounded(f"listing PodDisruptionBudgets in {namespace}", lookup)
 
-    async def has_network_policy(self, namespace: str) -> bool:
+    async def has_network_policy(self, namespace: str, *, fresh: bool = False) -> bool:
         self._namespace(namespace)
 
         async def fetch() -> bool:
@@ -83,7 +94,8 @@ class World:
                 return True
             return False
 
-        return await self._bounded(f"listing NetworkPolicies in {namespace}", fetch())
+        lookup = self._network_policies.get(namespace, fetch, fresh=fresh)
+        return await self._bounded(f"listing NetworkPolicies in {namespace}", lookup)
 
     async def secret_exists(self, namespace: str, name: str) -> bool:
         self._namespace(namespace)

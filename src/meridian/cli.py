@@ -57,8 +57,6 @@ def _dev_up(args: argparse.Namespace) -> int:
         platform.install_crds(state, args.crds)
     if args.operators:
         platform.start_operators(state)
-    if args.webhooks:
-        print(f"# admission webhook {platform.start_webhooks(state)}", file=sys.stderr)
     for path in args.apply:
         print(platform.kubectl(state, "apply", "-f", str(path)), end="")
     if args.dr and args.pg_standby and args.crds and not args.no_datastores:
@@ -75,6 +73,8 @@ def _dev_up(args: argparse.Namespace) -> int:
             edgeagents.nodes_in(args.apply),
         )
         print(f"# edge agents: {len(agents)} started", file=sys.stderr)
+    if args.webhooks:  # after --apply: the examples predate it (the audit reports what they break)
+        print(f"# admission webhook {platform.start_webhooks(state)}", file=sys.stderr)
     if args.services:
         started, email, password = platform.start_pipeline(state)
         print(f"# gateway {started.gateway_url}  (MERIDIAN_GATEWAY_URL)", file=sys.stderr)

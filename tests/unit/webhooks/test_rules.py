@@ -35,6 +35,7 @@ def _pdb(selector: Any) -> dict[str, Any]:
         ({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]}, True),
         ({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["web"]}]}, False),
         ({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, True),
+        ({"matchExpressions": [{"key": "zone", "operator": "NotIn", "values": ["a"]}]}, True),
         ({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, False),
         ({"matchExpressions": [{"key": "app", "operator": "Bogus"}]}, False),
     ],
