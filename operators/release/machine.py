@@ -119,7 +119,7 @@ class _Machine:
             revision=self.st.latest_revision, hash=digest, template=template, at=self.now
         )
         self.st.history.append(entry)
-        keep = {self.st.stable_revision, self.st.canary_revision, digest}
+        keep = {self.st.stable_revision, self.st.canary_revision, self.st.rollback_to, digest}
         while len(self.st.history) > self.spec.revision_history_limit:
             oldest = next((e for e in self.st.history if e.hash not in keep), None)
             if oldest is None:

@@ -9,7 +9,7 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, client, db
-from meridian.services.gateway import jwks, metering, openapi, proxy, ratelimit, routes
+from meridian.services.gateway import httproutes, jwks, metering, openapi, proxy, ratelimit, routes
 from meridian.services.gateway.settings import SETTINGS, Settings
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.kit.trust import signing
@@ -18,7 +18,8 @@ from meridian.services.kit.trust import signing
 def create_app(settings: Settings) -> web.Application:
     app = runtime_app.create(settings)
     app[SETTINGS] = settings
-    app[routes.ROUTES] = proxy.RouteTable(settings)
+    table = httproutes.Table(settings) if settings.gateway_name else proxy.RouteTable(settings)
+    app[routes.ROUTES] = table
     app[routes.OVERHEAD] = prometheus_client.Histogram(
         "meridian_gateway_overhead_seconds",
         "Time from the gateway taking a request to sending it upstream (routing, token check, "
@@ -49,6 +50,8 @@ def create_app(settings: Settings) -> web.Application:
         yield
 
     contexts = [upstream_session, jwks.jwks_context(settings), cache.client_context(settings)]
+    if isinstance(table, httproutes.Table):
+        contexts.append(httproutes.context(settings, table))
     if settings.pg_dsn is not None:  # the registry, for limits the operator has not cached
         contexts.append(db.pool_context(settings))
     app.cleanup_ctx.extend([*contexts, limiter])

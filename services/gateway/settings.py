@@ -43,6 +43,11 @@ class Settings(ServiceSettings):
     routes: dict[str, Annotated[Upstream, BeforeValidator(_upstream)]] = Field(default_factory=dict)
     # Prefixes served without a token (auth authenticates those requests itself).
     public_prefixes: list[str] = Field(default_factory=lambda: ["/v1/auth"])
+    # In a cluster: the Gateway whose HTTPRoutes this gateway honours (`httproutes`), read again
+    # every `httproute_refresh_s`; unset, only `routes` apply.
+    gateway_name: str | None = None
+    gateway_namespace: str = "meridian-system"
+    httproute_refresh_s: float = Field(default=1.0, gt=0)
     upstream_timeout_s: float = Field(default=10.0, gt=0)
     upstream_connect_timeout_s: float = Field(default=2.0, gt=0)
     upstream_connections: int = Field(default=200, ge=1)

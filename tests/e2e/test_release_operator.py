@@ -1,19 +1,26 @@
 """The ServiceRelease operator against the real apiserver, its pods on kwok's nodes (Ready there).
 
-The operator runs as its own process under its own RBAC-free identity (the platform's), ticking
-every second; each test has its own namespace. A rolling update and a canary walking timed pauses
+The operator runs as its own process under its own ServiceAccount with exactly its ClusterRole
+(an RBAC denial in its log fails the module), ticking every second; each test has its own namespace. A rolling update and a canary walking timed pauses
 end Healthy; an operator SIGKILLed at each untimed pause of a canary comes back at the same step
 and weight, with no step announced twice.
 """
 
 from __future__ import annotations
 
+import os
+import random
+import subprocess
+import sys
+import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 import pytest_asyncio
+import yaml
 from lightkube import AsyncClient
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
@@ -24,7 +31,11 @@ from lightkube.types import PatchType
 from meridian.core import kube
 from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
+from meridian.operators.machinery import rbac
 from meridian.operators.release import cluster, resources
+from meridian.services.gateway import httproutes
+from meridian.services.gateway.settings import Settings as GatewaySettings
+from tests.e2e import test_rbac
 from tests.waiting import eventually
 
 ServiceRelease = kube.RESOURCES["ServiceRelease"]
@@ -32,19 +43,58 @@ OPERATOR = "release-operator"
 ENV = {"MERIDIAN_OPERATOR_RELEASE_TICK_S": "1", "MERIDIAN_OPERATOR_RESYNC_S": "1"}
 
 
+class Running(NamedTuple):
+    supervisor: Supervisor
+    env: dict[str, str]
+
+    def start(self, state: platform.PlatformState) -> None:
+        platform.start_operators(
+            state, supervisor=self.supervisor, name=OPERATOR, only="release", env=self.env
+        )
+
+
 @pytest.fixture(scope="module")
-def supervisor(local_platform: platform.PlatformState) -> Iterator[Supervisor]:
-    supervisor = Supervisor(Path(local_platform.run_dir) / "e2e-release")
-    platform.start_operators(
-        local_platform, supervisor=supervisor, name=OPERATOR, only="release", env=ENV
+def operator(
+    local_platform: platform.PlatformState, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Running]:
+    """The release operator as its own process, under exactly its ClusterRole's rules."""
+    account = f"release-{uuid.uuid4().hex[:6]}"
+    platform.kubectl(
+        local_platform,
+        "apply",
+        "-f",
+        "-",
+        stdin=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {test_rbac.NAMESPACE}\n",
     )
-    yield supervisor
-    supervisor.stop_all()
+    manifest = yaml.safe_dump_all(
+        rbac.manifests(["release"], namespace=test_rbac.NAMESPACE, service_account=account)
+    )
+    platform.kubectl(local_platform, "apply", "-f", "-", stdin=manifest)
+    kubeconfig = tmp_path_factory.mktemp("release-operator") / "sa.kubeconfig"
+    test_rbac._token_kubeconfig(local_platform, account, kubeconfig)
+    env = {**ENV, "KUBECONFIG": str(kubeconfig), "MERIDIAN_OPERATOR_PEERING_NAME": account}
+    running = Running(Supervisor(Path(local_platform.run_dir) / "e2e-release"), env)
+    running.start(local_platform)
+    try:
+        yield running
+        log = running.supervisor.log_tail(OPERATOR, lines=100_000)
+        # RBAC's denial, not the 403 of writing into a namespace a test is deleting.
+        assert "is forbidden: User" not in log
+    finally:
+        running.supervisor.stop_all()
+        platform.kubectl(local_platform, "delete", "-f", "-", "--ignore-not-found", stdin=manifest)
+        platform.kubectl(
+            local_platform,
+            "delete",
+            "clusterkopfpeering",
+            f"{account}-release",
+            "--ignore-not-found",
+        )
 
 
 @pytest_asyncio.fixture(loop_scope="session")
 async def namespace(
-    kube_client: AsyncClient, namespace_name: str, supervisor: Supervisor
+    kube_client: AsyncClient, namespace_name: str, operator: Running
 ) -> AsyncIterator[str]:
     await kube_client.create(Namespace(metadata=ObjectMeta(name=namespace_name)))
     yield namespace_name
@@ -188,7 +238,7 @@ async def test_a_canary_walks_its_steps_with_timed_pauses_and_promotes(
 async def test_an_operator_killed_at_each_step_resumes_there_without_repeating_one(
     kube_client: AsyncClient,
     namespace: str,
-    supervisor: Supervisor,
+    operator: Running,
     local_platform: platform.PlatformState,
 ) -> None:
     steps = [
@@ -216,10 +266,8 @@ async def test_an_operator_killed_at_each_step_resumes_there_without_repeating_o
 
         status = await eventually(paused_at, within=60)
         assert status["canaryWeight"] == weight
-        supervisor.kill(OPERATOR)
-        platform.start_operators(
-            local_platform, supervisor=supervisor, name=OPERATOR, only="release", env=ENV
-        )
+        operator.supervisor.kill(OPERATOR)
+        operator.start(local_platform)
         # A spec change that is no new revision: once the new process has observed it, it has
         # decided on the persisted status at least once.
         await _patch(kube_client, namespace, {"revisionHistoryLimit": 10 + resumes + 1})
@@ -234,3 +282,90 @@ async def test_an_operator_killed_at_each_step_resumes_there_without_repeating_o
     await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:3.0.0")
     weights = await _events(kube_client, namespace, "WeightSet")
     assert len(weights) == 3, weights
+
+
+def _kubectl_meridian(state: platform.PlatformState, *args: str) -> str:
+    """`kubectl meridian ...` as on-call types it: kubectl finds the plugin on PATH."""
+    env = {
+        **os.environ,
+        "KUBECONFIG": state.kubeconfig,
+        "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+    }
+    done = subprocess.run(
+        [str(Path(state.bin_dir) / "kubectl"), "meridian", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+async def _at(client: AsyncClient, namespace: str, phase: str, step: int | None) -> dict[str, Any]:
+    async def there() -> dict[str, Any] | None:
+        status = await _status(client, namespace)
+        return status if (status.get("phase"), status.get("currentStep")) == (phase, step) else None
+
+    there.__doc__ = f"release {phase} at step {step}"
+    return await eventually(there, within=60)
+
+
+async def test_on_call_commands_promote_abort_retry_and_roll_back(
+    kube_client: AsyncClient, namespace: str, local_platform: platform.PlatformState
+) -> None:
+    steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]
+    await kube_client.create(
+        ServiceRelease(_release(namespace, {"type": "Canary", "canarySteps": steps}))
+    )
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    await _patch(kube_client, namespace, {"image": "ghcr.io/meridian/orders:4.0.0"})
+    await _at(kube_client, namespace, "Paused", 1)
+    release = ["orders", "-n", namespace]
+
+    _kubectl_meridian(local_platform, "release", "promote", *release)
+    await _at(kube_client, namespace, "Paused", 3)
+    shown = _kubectl_meridian(local_platform, "release", "status", *release)
+    assert "Weight: 50%" in shown
+    assert [line.split()[-2] for line in shown.splitlines() if line[:1].isdigit()][:4] == [
+        "done",
+        "done",
+        "done",
+        "current",
+    ]
+
+    _kubectl_meridian(local_platform, "release", "abort", *release)
+    aborted = await _at(kube_client, namespace, "Aborted", None)
+    assert aborted["abort"]["reason"] == "AbortRequested"
+    assert aborted["abort"]["stableReadyAt"] <= aborted["abort"]["weightRestoredAt"]
+
+    _kubectl_meridian(local_platform, "release", "retry", *release)
+    await _at(kube_client, namespace, "Paused", 1)
+    _kubectl_meridian(local_platform, "release", "promote", "--full", *release)
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:4.0.0")
+
+    _kubectl_meridian(local_platform, "release", "rollback", "--to-revision", "1", *release)
+    rolled = await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    assert rolled["history"][0]["outcome"] == "RolledBack"
+
+
+async def test_the_gateway_splits_a_canary_route_by_the_weight_the_operator_wrote(
+    kube_client: AsyncClient, namespace: str
+) -> None:
+    """1,000 requests routed by the gateway's HTTPRoute table land on the canary 30 % +- 3 %."""
+    body = _release(
+        namespace, {"type": "Canary", "canarySteps": [{"setWeight": 30}, {"pause": {}}]}
+    )
+    body["spec"]["route"] = "/v1/orders"
+    await kube_client.create(ServiceRelease(body))
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    await _patch(kube_client, namespace, {"image": "ghcr.io/meridian/orders:5.0.0"})
+    await _at(kube_client, namespace, "Paused", 1)
+
+    settings = GatewaySettings.model_validate({"gateway_name": "meridian"})
+    table = httproutes.Table(settings, draw=random.Random(5).random)
+    await httproutes.refresh(kube_client, table, settings)
+    seen = Counter(table.match("/v1/orders/1").base for _ in range(1000))  # type: ignore[union-attr]
+    canary = f"http://orders-canary.{namespace}.svc.cluster.local:8080"
+    assert abs(seen[canary] / 1000 - 0.30) <= 0.03, seen

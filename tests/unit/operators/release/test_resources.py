@@ -133,8 +133,8 @@ def test_the_route_splits_traffic_by_exact_weight() -> None:
     assert route["spec"]["parentRefs"] == [{"name": "meridian", "namespace": "meridian-system"}]
 
 
-def test_no_route_renders_no_httproute(example_spec: servicerelease.ServiceReleaseSpec) -> None:
-    assert resources.http_route(_release(example_spec), 0) is None
+def test_no_route_renders_no_httproute() -> None:
+    assert resources.http_route(_release(spec_of(route=None)), 0) is None
 
 
 def test_a_config_or_resources_change_is_a_new_revision(
