@@ -9,7 +9,6 @@ LAG_WITHIN_BUDGET: Final = "LagWithinBudget"
 TARGET_REACHABLE: Final = "TargetReachable"
 DNS_REACHABLE: Final = "DNSReachable"
 SECRETS_PRESENT: Final = "SecretsPresent"
-RUN_SUCCEEDED: Final = "RunSucceeded"
 
 # Reasons.
 READY: Final = "Ready"
@@ -26,13 +25,9 @@ SECRET_MISSING: Final = "SecretMissing"
 ZONE_MISSING: Final = "ZoneMissing"
 FOUND: Final = "Found"
 RUNNING: Final = "Running"
-SUCCEEDED: Final = "Succeeded"
 FAILED: Final = "Failed"
-REFUSED: Final = "Refused"
-"""A run request the guards refuse (another run, not ready, no approval): nothing was changed."""
 
 # Event-only reasons.
 RUN_STARTED: Final = "RunStarted"
 STEP_SUCCEEDED: Final = "StepSucceeded"
 STEP_FAILED: Final = "StepFailed"
-UNFENCED: Final = "Unfenced"

@@ -181,13 +181,19 @@ async def promote(ctx: Context) -> Outcome:
         ctx.run["rpoSeconds"] = lag.get("seconds")
     promoted_now = await database.promote(replica, ctx.timeout)
     ctx.run["promoted"] = True
+    changed = []
+    if await database.is_fenced(replica, ctx.timeout):
+        # A replica cloned from a fenced primary carries its postgresql.auto.conf, fence and all.
+        await database.unfence(replica, ctx.timeout)
+        changed.append(f"database {ctx.move.to_db.host} fence inherited from its seed removed")
     if not promoted_now:
         return Outcome(
-            f"{ctx.move.to_db.host} was already a primary (pg_is_in_recovery false): not promoted again"
+            f"{ctx.move.to_db.host} was already a primary (pg_is_in_recovery false): not promoted again",
+            changed,
         )
     return Outcome(
         f"{ctx.move.to_db.host} promoted",
-        [f"database {ctx.move.to_db.host} promoted to primary (pg_promote)"],
+        [f"database {ctx.move.to_db.host} promoted to primary (pg_promote)", *changed],
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from meridian.localplatform import drplan, kubecluster, net, pg, platform
+from meridian.localplatform import drplan, kubecluster, net, pg, platform, processes
 from meridian.localplatform.processes import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,6 +38,11 @@ class Drill:
     def __init__(self, state: platform.PlatformState, health_url: str) -> None:
         self.state, self.health_url = state, health_url
         self.supervisor = Supervisor(Path(state.run_dir))
+
+    @property
+    def kubeconfig(self) -> list[str]:
+        """`--kubeconfig` of the prod cluster, for `kubectl meridian` commands."""
+        return ["--kubeconfig", str(self.state.clusters["primary"]["kubeconfig"])]
 
     def kubectl(self, *args: str, cluster: str = "primary", stdin: str | None = None) -> str:
         kubeconfig = str(self.state.clusters[cluster]["kubeconfig"])
@@ -161,8 +166,10 @@ def reset_pair(drill: Drill) -> None:
     state = drill.state
     drill.supervisor.stop("postgres-standby")
     shutil.rmtree(Path(state.run_dir) / "postgres" / "standby", ignore_errors=True)
-    pg.start(drill.supervisor, Path(state.run_dir) / "postgres", standby=True)  # primary too
+    pg.start(drill.supervisor, Path(state.run_dir) / "postgres")  # (re)starts a killed primary
+    # Before the copy: pg_basebackup copies postgresql.auto.conf, fence included.
     asyncio.run(_unfence(state.postgres_info.dsn("postgres")))
+    pg.start(drill.supervisor, Path(state.run_dir) / "postgres", standby=True)
     client = drplan.route53(state)
     zone = drplan.ensure_zone(state)
     record = {
@@ -213,7 +220,7 @@ class Writer(threading.Thread):
                     f"INSERT INTO {self.TABLE} (at) VALUES (now()) RETURNING id"
                 )
                 self.acknowledged.append(int(written))
-            except (asyncpg.PostgresError, OSError, TimeoutError):
+            except Exception:  # refused, cut off, or the server gone: all count as not written
                 self.refused += 1
                 if conn is not None:
                     conn.terminate()
@@ -281,3 +288,24 @@ async def execute(dsn: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def reseed_old_primary(drill: Drill) -> None:
+    """Failback's re-seed, done here by the test (the operator's Reseed step is still to come):
+    the old, fenced primary becomes a streaming replica of the promoted standby. pg_basebackup,
+    as the unprivileged service user: pg_rewind would need data checksums or wal_log_hints,
+    which the platform's initdb does not set."""
+    run_dir = Path(drill.state.run_dir) / "postgres"
+    info = drill.state.postgres_info
+    drill.supervisor.stop("postgres-primary")
+    shutil.rmtree(run_dir / "primary")
+    processes.run_checked(
+        [
+            pg.pg_bin("pg_basebackup"),
+            *("-h", str(run_dir / "standby"), "-p", str(info.standby_port), "-U", pg.SUPERUSER),
+            *("-D", str(run_dir / "primary"), "-R", "-X", "stream", "--checkpoint=fast"),
+        ],
+        cwd=run_dir,
+        as_service_user=True,
+    )
+    pg.start(drill.supervisor, run_dir, standby=True)  # starts it (standby.signal: a replica)

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from meridian import plugin
 from meridian.localplatform import drplan, net
 from meridian.operators.failover import journal
 from tests.e2e import failover_platform
@@ -61,6 +62,12 @@ def test_bad_plan_is_refused_by_the_apiserver_naming_the_field(
     message = _refusal(drill, _bent(change))
     assert field in message, message
     assert words in message, message
+
+
+def test_the_production_example_is_accepted(drill: failover_platform.Drill) -> None:
+    example = failover_platform.ROOT / "crds" / "examples" / "failoverplan.yaml"
+    out = drill.kubectl("apply", "--dry-run=server", "-f", str(example))
+    assert "failoverplan.meridian.io/prod-to-dr created (server dry run)" in out
 
 
 def test_emergency_with_approval_of_that_run_is_accepted(drill: failover_platform.Drill) -> None:
@@ -111,6 +118,14 @@ def test_plan_whose_kubeconfig_secret_is_missing_is_not_ready_naming_it(
     conditions = {c["type"]: c for c in drill.plan(name)["status"]["conditions"]}
     assert conditions["SecretsPresent"]["status"] == "False"
     assert "nowhere" in conditions["SecretsPresent"]["message"]
+    # Not ready: a Planned run stops at Preflight and changes nothing.
+    drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+    run = drill.wait_run_done(name)
+    assert run["state"] == "Failed"
+    assert journal.step(run, "Preflight")["state"] == "Failed"
+    assert "not ready, nothing changed" in journal.step(run, "Preflight")["message"]
+    assert journal.step(run, "FenceSource")["state"] == "Pending"
+    assert drill.dns_value() == drplan.SOURCE_VALUE
 
 
 PRIMARY, STANDBY = "primary", "standby"
@@ -136,7 +151,7 @@ def _fresh_plan(drill: failover_platform.Drill, name: str, check_path: str = "/h
 
 
 def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
-    drill: failover_platform.Drill,
+    drill: failover_platform.Drill, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name, dsns = "drill-planned", _dsns(drill)
     _fresh_plan(drill, name)
@@ -145,11 +160,19 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     writer.start()
     try:
         time.sleep(2)
-        drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+        assert plugin.main(["failover", "start", name, "--id", "planned-1", *drill.kubeconfig]) == 0
         run = drill.wait_run_done(name)
     finally:
         writer.stop()
     assert run["state"] == "Succeeded", run["message"]
+    assert plugin.main(["failover", "status", name, *drill.kubeconfig]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0] == f"failoverplan/{name}: run planned-1 requested (Planned, ToTarget)"
+    assert printed[1].startswith("Active side: dr")
+    assert printed[3].split() == ["STEP", "STATE", "STARTED", "TOOK", "MESSAGE"]
+    assert [line.split()[:2] for line in printed[4:12]] == [
+        [s, "Succeeded"] for s in journal.PLANNED
+    ]
     assert [(s["name"], s["state"]) for s in run["steps"]] == [
         (s, "Succeeded") for s in journal.PLANNED
     ]
@@ -299,3 +322,53 @@ def test_operator_killed_inside_a_step_completes_the_run_promoting_and_switching
     assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
     assert drill.upserts_to(drplan.TARGET_VALUE) == upserts + 1
     assert drill.dns_value() == drplan.TARGET_VALUE
+
+
+def test_failback_returns_production_to_prod_once_the_old_primary_is_reseeded(
+    drill: failover_platform.Drill,
+) -> None:
+    name, dsns = "drill-failback", _dsns(drill)
+    _fresh_plan(drill, name)
+    drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
+    assert drill.wait_run_done(name)["state"] == "Succeeded"
+    failover_platform.reseed_old_primary(drill)
+    drill.wait_condition(name, "ReadyToFailover", "True")  # prod's database streams from DR's
+    drill.start_run(name, {"id": "failback-1", "mode": "Planned", "direction": "ToSource"})
+    run = drill.wait_run_done(name)
+    assert run["state"] == "Succeeded", run["message"]
+    assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
+    assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) == "ReadOnlySQLTransactionError"
+    assert drill.dns_value() == drplan.SOURCE_VALUE
+    assert drill.plan(name)["status"]["activeCluster"] == "prod"
+    assert drill.deployments("primary") == {s: (2, 2) for s in drplan.SERVICES}
+    assert {s: r for s, (r, _) in drill.deployments("dr").items()} == {
+        s: 0 for s in drplan.SERVICES
+    }
+
+
+def test_a_run_is_refused_while_another_plan_moves_the_same_database(
+    drill: failover_platform.Drill,
+) -> None:
+    first, second = "drill-guard-first", "drill-guard-second"
+    _fresh_plan(drill, first)
+    drill.apply(drplan.plan(second))
+    drill.wait_condition(second, "ReadyToFailover", "True")
+    drill.kill_operator()
+    drill.start_operator(fault_drill_pause_s="3")  # keeps the first run going long enough
+    try:
+        drill.start_run(first, {"id": "planned-1", "mode": "Planned"})
+        net.wait_until(
+            lambda: drill.run_status(first).get("state") == "Running",
+            what="the first plan's run",
+            timeout=60,
+        )
+        drill.start_run(second, {"id": "planned-1", "mode": "Planned"})
+        refused = drill.wait_run_done(second)
+        finished = drill.wait_run_done(first)
+    finally:
+        drill.kill_operator()
+        drill.start_operator()
+    assert refused["state"] == "Failed"
+    assert f"{drplan.NAMESPACE}/{first} run planned-1" in refused["message"]
+    assert journal.step(refused, "FenceSource")["state"] == "Pending"
+    assert finished["state"] == "Succeeded", finished["message"]
