@@ -6,6 +6,7 @@ where agents reach the API server (for the kubeconfigs it issues).
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 
 from meridian.core.api.v1alpha1 import edgenode
@@ -20,6 +21,9 @@ class Clients:
     book: heartbeat.Book
     waves: rollout.Waves
     endpoint: credentials.Endpoint
+    enrolments: asyncio.Semaphore
+    """Enrolments running at once: a fleet applied in one go queues here, not in the HTTP pool
+    (whose waits time out and cost every node a kopf retry a minute later)."""
     namespace_ready: bool = field(default=False)
     """meridian-edge was applied by this process (once is enough)."""
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 
 import kopf
@@ -36,6 +37,7 @@ def register(
             book=book,
             waves=rollout.Waves(settings, book),
             endpoint=credentials.endpoint(settings),
+            enrolments=asyncio.Semaphore(settings.enrol_concurrency),
         )
 
     async def close_clients(_: clients.Clients) -> None:

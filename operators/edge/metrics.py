@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import Counter, Gauge
 
 NODE_READY = Gauge(
@@ -22,3 +24,9 @@ WAVE_HALTED = Gauge(
     "1 while the site's upgrade wave is halted (failure budget exceeded) until resumed.",
     ["site"],
 )
+
+
+def forget(node: str, site: str) -> None:
+    """A deleted node's series go with it (a gauge otherwise reports it forever)."""
+    with contextlib.suppress(KeyError):  # never assessed by this process
+        NODE_READY.remove(node, site)

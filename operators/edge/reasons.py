@@ -13,6 +13,7 @@ HELD_CONDITION: Final = "Held"
 ISSUED: Final = "CredentialIssued"
 APPLY_FAILED: Final = "ApplyFailed"
 TOKEN_FAILED: Final = "TokenRequestFailed"
+REVOKED: Final = "Revoked"
 
 # Ready.
 NEVER_HEARTBEATED: Final = "AwaitingFirstHeartbeat"

@@ -13,7 +13,7 @@ from lightkube.core.exceptions import ApiError
 
 from meridian.core import events
 from meridian.core.api.v1alpha1 import edgenode
-from meridian.operators.edge import clients, enrolment, observe, reasons
+from meridian.operators.edge import clients, enrolment, metrics, observe, reasons
 from meridian.operators.machinery import reconciler
 
 
@@ -34,9 +34,10 @@ async def reconcile(request: clients.Request) -> reconciler.Observation:
             return reconciler.Observation(conditions=(condition,), phase="Pending", requeue=True)
         opened.namespace_ready = True
     owner_uid = str(request.body["metadata"]["uid"])
-    enrolled = await enrolment.ensure(
-        api, name, owner_uid, request.indexes, opened.settings, opened.endpoint, spec.site
-    )
+    async with opened.enrolments:
+        enrolled = await enrolment.ensure(
+            api, name, owner_uid, request.indexes, opened.settings, opened.endpoint, spec.site
+        )
     if enrolled.written and request.status.get("conditions"):
         await events.post(
             api,
@@ -79,5 +80,6 @@ async def finalize(request: clients.Request) -> reconciler.Observation:
     deleted = await enrolment.revoke(request.api, request.name)
     message = "identity revoked" + (f": deleted {', '.join(deleted)}" if deleted else "")
     request.logger.info("Node revoked", extra={"node": request.name, "deleted": deleted})
-    condition = reconciler.ConditionUpdate(reasons.ENROLLED, "False", "Revoked", message)
+    metrics.forget(request.name, request.spec.site)
+    condition = reconciler.ConditionUpdate(reasons.ENROLLED, "False", reasons.REVOKED, message)
     return reconciler.Observation(conditions=(condition,), phase="Pending")

@@ -28,6 +28,8 @@ class EdgeNodeSettings(KindSettings):
     last_seen_resolution_s: float = 60.0
     """status.lastHeartbeatTime is rewritten at most this often while a node stays Ready (every
     renewal would be a status write per node every 10 s); transitions always write it."""
+    enrol_concurrency: int = 16
+    """Nodes enrolled (or checked on resync) at once; the rest wait their turn in the process."""
     token_ttl_s: int = 7 * 24 * 3600
     """Lifetime of the token in a node's bootstrap Secret (TokenRequest, bound to that Secret)."""
     token_renew_fraction: float = 1 / 3

@@ -14,7 +14,7 @@ import datetime
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,8 @@ NAMESPACE = "meridian-system"
 GRACE_S = 6
 EDGE = edgenode.EDGE_NAMESPACE
 NODE = rollout.RESOURCE
+RUNNING: dict[str, Callable[[], object]] = {}
+"""The module's operator process: `kill` it (SIGKILL) and `restart` it, for the crash test."""
 STATUS = rollout.STATUS
 
 
@@ -64,22 +66,25 @@ def edge_operator(
     kubeconfig = str(workdir / "operator.kubeconfig")
     edge_nodes.token_kubeconfig(local_platform, NAMESPACE, account, kubeconfig)
     supervisor = Supervisor(workdir / "run")
-    try:
+    env = {
+        "KUBECONFIG": kubeconfig,
+        "MERIDIAN_OPERATOR_PEERING_NAME": account,
+        "MERIDIAN_OPERATOR_EDGE_GRACE_S": str(GRACE_S),
+        "MERIDIAN_OPERATOR_EDGE_HEARTBEAT_CHECK_S": "1",
+        "MERIDIAN_OPERATOR_EDGE_WAVE_INTERVAL_S": "1",
+        "MERIDIAN_OPERATOR_EDGE_MAX_UNAVAILABLE": "2",
+        "MERIDIAN_OPERATOR_EDGE_LAST_SEEN_RESOLUTION_S": "5",
+    }
+
+    def start() -> None:
         platform.start_operators(
-            local_platform,
-            supervisor=supervisor,
-            name="edge-operator",
-            only="edge",
-            env={
-                "KUBECONFIG": kubeconfig,
-                "MERIDIAN_OPERATOR_PEERING_NAME": account,
-                "MERIDIAN_OPERATOR_EDGE_GRACE_S": str(GRACE_S),
-                "MERIDIAN_OPERATOR_EDGE_HEARTBEAT_CHECK_S": "1",
-                "MERIDIAN_OPERATOR_EDGE_WAVE_INTERVAL_S": "1",
-                "MERIDIAN_OPERATOR_EDGE_MAX_UNAVAILABLE": "2",
-                "MERIDIAN_OPERATOR_EDGE_LAST_SEEN_RESOLUTION_S": "5",
-            },
+            local_platform, supervisor=supervisor, name="edge-operator", only="edge", env=env
         )
+
+    try:
+        start()
+        RUNNING["restart"] = start
+        RUNNING["kill"] = lambda: supervisor.kill("edge-operator")
         yield account
         log = supervisor.log_tail("edge-operator", lines=20_000)
         assert "Forbidden" not in log, log[-3000:]
@@ -243,14 +248,18 @@ async def test_ready_follows_the_lease_and_recovers_when_it_is_renewed_again(
     assert body["status"]["phase"] == "NotReady"
     await _renew(node_a, a)
     await _wait_condition(kube_client, a, "Ready", "True", within=15)
-    reasons = [
-        event.reason
-        async for event in kube_client.list(
-            Event, namespace="default", fields={"involvedObject.name": a}
-        )
-    ]
-    assert "LeaseExpired" in reasons
-    assert reasons.count("LeaseRenewed") >= 2
+
+    async def announced() -> bool:
+        """Events: LeaseRenewed, LeaseExpired, LeaseRenewed again (posted after the status)"""
+        reasons = [
+            event.reason
+            async for event in kube_client.list(
+                Event, namespace="default", fields={"involvedObject.name": a}
+            )
+        ]
+        return "LeaseExpired" in reasons and reasons.count("LeaseRenewed") >= 2
+
+    await eventually(announced, within=15)
 
 
 async def test_config_applied_compares_the_desired_hash_with_the_reported_one(
@@ -325,8 +334,10 @@ class Fleet:
     operator started nodes can be replayed against the per-site limit afterwards.
     """
 
-    def __init__(self, client: AsyncClient, nodes: dict[str, str], version: str) -> None:
-        self.client, self.nodes, self.version = client, nodes, version
+    def __init__(
+        self, client: AsyncClient, nodes: dict[str, str], version: str, upgrade_s: float = 1.5
+    ) -> None:
+        self.client, self.nodes, self.version, self.upgrade_s = client, nodes, version, upgrade_s
         self.offline: set[str] = set()
         self.failing: set[str] = set()
         self.records: list[tuple[str, str, str]] = []  # (what, node, site)
@@ -365,7 +376,7 @@ class Fleet:
                     self._started[name] = loop.time()
                     self.records.append(("start", name, self.nodes[name]))
             for name, started in list(self._started.items()):
-                if name in self._finished or loop.time() - started < 1.5:
+                if name in self._finished or loop.time() - started < self.upgrade_s:
                     continue
                 self._finished.add(name)
                 if name in self.failing:
@@ -486,6 +497,61 @@ async def test_a_wave_over_three_sites_keeps_the_limit_and_halts_on_a_failure(
             await _wait_undrained(kube_client, name)
         status = await asyncio.to_thread(_plugin, "status", "--site", f"sfo1-{stem}")
         assert status.count("UpToDate") == 4
+    finally:
+        stop.set()
+        await simulating
+        platform.kubectl(
+            local_platform, "delete", "edgenode", *nodes, "--ignore-not-found", "--timeout=60s"
+        )
+
+
+async def test_an_operator_killed_mid_wave_repeats_nothing(
+    local_platform: platform.PlatformState, kube_client: AsyncClient, edge_operator: str
+) -> None:
+    """SIGKILLed while two nodes upgrade and restarted: the new process finds them in flight from
+    their status, starts neither again nor a third beside them, and finishes the wave."""
+    stem = uuid.uuid4().hex[:5]
+    site = f"kill-{stem}"
+    nodes = {f"{site}-{i:02d}": site for i in range(1, 5)}
+    for index, name in enumerate(nodes):
+        _apply(local_platform, edge_nodes.site_manifest(name, site, host=index + 30))
+    for name in nodes:
+        await _wait_condition(kube_client, name, "Enrolled", "True")
+    fleet = Fleet(kube_client, nodes, "1.1.0", upgrade_s=20)
+    await fleet.report("1.0.0")
+    stop = asyncio.Event()
+    simulating = asyncio.create_task(fleet.run(stop))
+    try:
+        for name in nodes:
+            await _wait_condition(kube_client, name, "Ready", "True", within=30)
+        await asyncio.to_thread(_plugin, "upgrade", "--site", site, "--version", "1.1.0")
+
+        async def two_started() -> bool:
+            """the first two nodes given their target"""
+            return len([r for r in fleet.records if r[0] == "start"]) == 2
+
+        await eventually(two_started, within=60)
+        await asyncio.to_thread(RUNNING["kill"])
+        await asyncio.to_thread(RUNNING["restart"])
+
+        async def all_done() -> bool:
+            """every node upgraded after the restart"""
+            return len([r for r in fleet.records if r[0] == "done"]) == len(nodes)
+
+        await eventually(all_done, within=150)
+        assert fleet.most_in_flight()[site] == 2
+        started_events: dict[str, int] = {}
+        for name in nodes:
+            started_events[name] = len(
+                [
+                    event
+                    async for event in kube_client.list(
+                        Event, namespace="default", fields={"involvedObject.name": name}
+                    )
+                    if event.reason == "UpgradeStarted"
+                ]
+            )
+        assert started_events == dict.fromkeys(nodes, 1)
     finally:
         stop.set()
         await simulating

@@ -18,29 +18,6 @@ from tests import edge_nodes
 NAMESPACE = "meridian-system"
 
 
-def _token_kubeconfig(state: platform.PlatformState, service_account: str, path: Path) -> None:
-    """A kubeconfig that authenticates as the ServiceAccount, as the pod would in-cluster."""
-    admin = yaml.safe_load(Path(state.kubeconfig).read_text())
-    token = platform.kubectl(
-        state, "create", "token", service_account, "-n", NAMESPACE, "--duration=1h"
-    ).strip()
-    cluster = admin["clusters"][0]
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [cluster],
-                "users": [{"name": service_account, "user": {"token": token}}],
-                "contexts": [
-                    {"name": "sa", "context": {"cluster": cluster["name"], "user": service_account}}
-                ],
-                "current-context": "sa",
-            }
-        )
-    )
-
-
 @pytest.fixture
 def service_account(local_platform: platform.PlatformState) -> Iterator[str]:
     name = f"op-{uuid.uuid4().hex[:6]}"
@@ -96,7 +73,7 @@ def test_operator_reconciles_with_only_its_rbac(
     local_platform: platform.PlatformState, service_account: str, tmp_path: Path
 ) -> None:
     kubeconfig = tmp_path / "sa.kubeconfig"
-    _token_kubeconfig(local_platform, service_account, kubeconfig)
+    edge_nodes.token_kubeconfig(local_platform, NAMESPACE, service_account, str(kubeconfig))
     supervisor = Supervisor(tmp_path / "run")
     node = f"edge-rbac-{uuid.uuid4().hex[:6]}"
     try:
