@@ -158,6 +158,10 @@ class Agent:
         return desired, status
 
     def _keep(self, applied: Applied) -> None:
+        if applied.config_error and applied.config_error != self.applied.config_error:
+            log.warning("Config not applied", node=self.node, error=applied.config_error)
+        elif applied.config_hash != self.applied.config_hash:
+            log.info("Config applied", node=self.node, hash=applied.config_hash)
         if applied != self.applied:
             self.state.save_applied(applied)
             self.applied = applied
