@@ -177,7 +177,8 @@ class Agent:
         self.synced.set()
 
     async def _upgrade(self, target: str | None, status: dict[str, Any] | None) -> None:
-        decided = upgrade.pending(target, self.version(), self.applied)
+        asked_again = _mapping((status or {}).get("upgrade")).get("phase") == upgrade.PENDING
+        decided = upgrade.pending(target, self.version(), self.applied, retry=asked_again)
         if decided is not None:
             self._keep(decided)
             return
