@@ -158,6 +158,10 @@ class Agent:
         return desired, status
 
     def _keep(self, applied: Applied) -> None:
+        if applied.config_error and applied.config_error != self.applied.config_error:
+            log.warning("Config not applied", node=self.node, error=applied.config_error)
+        elif applied.config_hash != self.applied.config_hash:
+            log.info("Config applied", node=self.node, hash=applied.config_hash)
         if applied != self.applied:
             self.state.save_applied(applied)
             self.applied = applied
@@ -173,7 +177,8 @@ class Agent:
         self.synced.set()
 
     async def _upgrade(self, target: str | None, status: dict[str, Any] | None) -> None:
-        decided = upgrade.pending(target, self.version(), self.applied)
+        asked_again = _mapping((status or {}).get("upgrade")).get("phase") == upgrade.PENDING
+        decided = upgrade.pending(target, self.version(), self.applied, retry=asked_again)
         if decided is not None:
             self._keep(decided)
             return

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 
 import uvloop
@@ -53,5 +54,7 @@ async def serve(settings: AgentSettings) -> None:
 def main() -> None:
     settings = AgentSettings()  # the node name comes from the environment
     meridian_logging.configure(settings.log_level, settings.log_json)
+    # One line per API request (httpx's INFO) would be 12 lines a minute of nothing per node.
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(serve(settings))

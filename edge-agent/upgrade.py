@@ -4,8 +4,9 @@ The operator writes status.upgrade.targetVersion when the node's turn in its sit
 The agent runs `upgrade_command + [targetVersion]` (one argument, never a shell word), reporting
 Running before and Succeeded or Failed after. Succeeded means the node now reports the target
 version (the install writes the agent's version file); a command that exits 0 but leaves the
-old version is a failure. A failed or interrupted upgrade is not retried for the same target:
-the operator's failure budget decides, and a person resumes.
+old version is a failure. A failed or interrupted upgrade is not retried for the same target
+until the operator asks again by setting upgrade.phase to Pending (its failure budget decides,
+and a person resumes); a new target is always tried.
 """
 
 from __future__ import annotations
@@ -24,16 +25,22 @@ def _ended(applied: Applied, target: str, phase: str, message: str) -> Applied:
     )
 
 
-def pending(target: str | None, version: str, applied: Applied) -> Applied | None:
+PENDING = "Pending"
+
+
+def pending(
+    target: str | None, version: str, applied: Applied, *, retry: bool = False
+) -> Applied | None:
     """What the upgrade record becomes without running anything, or None when the command must
-    run now. Returns `applied` itself when there is nothing to do."""
+    run now. Returns `applied` itself when there is nothing to do. `retry`: the operator set
+    upgrade.phase to Pending, asking for another attempt at the same target."""
     if target is None:
         return applied
     if target == version:
         if applied.upgrade_target == target and applied.upgrade_phase == SUCCEEDED:
             return applied
         return _ended(applied, target, SUCCEEDED, f"Running version {version}")
-    if applied.upgrade_target == target:
+    if applied.upgrade_target == target and not retry:
         if applied.upgrade_phase == RUNNING:
             # Only a restart mid-command leaves Running behind: the command may have half-run.
             return _ended(

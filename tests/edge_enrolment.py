@@ -5,7 +5,9 @@ What a node gets in `meridian-edge` (`core.api.v1alpha1.edgenode`): the ServiceA
 `service_account_name(node)`; a Role allowing get/update on the one Lease `lease_name(node)`
 (pre-created here: `create` cannot be limited by name); a ClusterRole allowing get on its own
 EdgeNode and get/patch on its status (EdgeNode is cluster-scoped, so a Role cannot); the two
-bindings; and a kubeconfig holding a token minted with TokenRequest (`kubectl create token`).
+bindings; and a kubeconfig holding a token minted with TokenRequest (`kubectl create token`),
+written to a file and to the bootstrap Secret `bootstrap_secret_name(node)` (key `kubeconfig`)
+that the Ansible role installs.
 """
 
 from __future__ import annotations
@@ -22,11 +24,19 @@ from meridian.localplatform import platform
 NS = edgenode.EDGE_NAMESPACE
 
 
-def rbac_objects(node: str) -> list[dict[str, Any]]:
+def _labelled(items: list[dict[str, Any]], labels: dict[str, str] | None) -> list[dict[str, Any]]:
+    for item in items:
+        if labels:
+            item["metadata"]["labels"] = dict(labels)
+    return items
+
+
+def rbac_objects(node: str, labels: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The node's identity and Lease, as the operator's enrolment makes them."""
     sa = edgenode.service_account_name(node)
     subject = [{"kind": "ServiceAccount", "name": sa, "namespace": NS}]
     role_ref = {"apiGroup": "rbac.authorization.k8s.io", "name": sa}
-    return [
+    items = [
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": sa, "namespace": NS}},
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
@@ -81,6 +91,7 @@ def rbac_objects(node: str) -> list[dict[str, Any]]:
             "spec": {"leaseDurationSeconds": 50},
         },
     ]
+    return _labelled(items, labels)
 
 
 def edge_node(
@@ -103,6 +114,32 @@ def server(state: platform.PlatformState) -> str:
     """The API server's address, as the admin kubeconfig names it."""
     admin = yaml.safe_load(Path(state.kubeconfig).read_text())
     return str(admin["clusters"][0]["cluster"]["server"])
+
+
+def kubeconfig_text(
+    state: platform.PlatformState, node: str, token: str, *, server: str | None = None
+) -> str:
+    """A kubeconfig for the node's token, trusting the cluster's CA."""
+    admin = yaml.safe_load(Path(state.kubeconfig).read_text())
+    cluster = admin["clusters"][0]["cluster"]
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [
+                {
+                    "name": "meridian",
+                    "cluster": {
+                        "server": server or cluster["server"],
+                        "certificate-authority-data": cluster["certificate-authority-data"],
+                    },
+                }
+            ],
+            "users": [{"name": node, "user": {"token": token}}],
+            "contexts": [{"name": node, "context": {"cluster": "meridian", "user": node}}],
+            "current-context": node,
+        }
+    )
 
 
 def enrol(
@@ -128,27 +165,14 @@ def enrol(
     token = platform.kubectl(
         state, "create", "token", edgenode.service_account_name(node), "-n", NS, "--duration=2h"
     ).strip()
-    admin = yaml.safe_load(Path(state.kubeconfig).read_text())
-    cluster = admin["clusters"][0]["cluster"]
-    kubeconfig.write_text(
-        yaml.safe_dump(
-            {
-                "apiVersion": "v1",
-                "kind": "Config",
-                "clusters": [
-                    {
-                        "name": "meridian",
-                        "cluster": {
-                            "server": server or cluster["server"],
-                            "certificate-authority-data": cluster["certificate-authority-data"],
-                        },
-                    }
-                ],
-                "users": [{"name": node, "user": {"token": token}}],
-                "contexts": [{"name": node, "context": {"cluster": "meridian", "user": node}}],
-                "current-context": node,
-            }
-        )
-    )
+    kubeconfig.write_text(kubeconfig_text(state, node, token, server=server))
     kubeconfig.chmod(0o600)
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": edgenode.bootstrap_secret_name(node), "namespace": NS},
+        "type": "Opaque",
+        "stringData": {"kubeconfig": kubeconfig.read_text()},
+    }
+    platform.kubectl(state, "apply", "-f", "-", stdin=json.dumps(secret))
     return kubeconfig

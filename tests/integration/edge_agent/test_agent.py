@@ -163,3 +163,62 @@ async def test_agent_keeps_its_config_while_the_api_is_unreachable_and_catches_u
 async def _has_hash(client: AsyncClient, name: str, config: dict[str, str]) -> bool:
     status = await _status(client, name)
     return status.get("appliedConfigHash") == edgenode.config_hash(config)
+
+
+async def test_a_failed_upgrade_waits_for_the_operator_to_ask_again(
+    kube_client: AsyncClient, node: Node
+) -> None:
+    version_file, attempts, fixed = node.dir / "VERSION", node.dir / "attempts", node.dir / "fixed"
+    install = (
+        "import os, sys; open(sys.argv[1], 'a').write('x'); "
+        "os.path.exists(sys.argv[2]) or sys.exit('mirror unreachable'); "
+        "open(sys.argv[3], 'w').write(sys.argv[-1])"
+    )
+    settings = node.settings(
+        version_file=version_file,
+        upgrade_command=[
+            sys.executable,
+            "-c",
+            install,
+            str(attempts),
+            str(fixed),
+            str(version_file),
+        ],
+    )
+
+    async def set_upgrade(upgrade: dict[str, str]) -> None:
+        await kube_client.patch(
+            EDGE_NODE.Status,
+            node.name,
+            {"status": {"upgrade": upgrade}},
+            patch_type=PatchType.MERGE,
+        )
+
+    async def phase() -> str | None:
+        return (await _status(kube_client, node.name)).get("upgrade", {}).get("phase")
+
+    async with running(settings) as agent:
+        await set_upgrade({"targetVersion": "0.5.0"})
+
+        async def failed() -> bool:
+            """the upgrade is reported Failed"""
+            return await phase() == "Failed"
+
+        await eventually(failed, within=30, interval=0.2)
+        syncs = agent.renewals
+        await eventually(lambda: _after(agent, syncs + 3), within=30, interval=0.2)
+        assert attempts.read_text() == "x", "not retried on its own"
+        fixed.touch()
+        await set_upgrade({"phase": "Pending"})  # the operator's explicit resume
+
+        async def succeeded() -> bool:
+            """the second attempt is reported Succeeded"""
+            status = await _status(kube_client, node.name)
+            return status.get("agentVersion") == "0.5.0" and await phase() == "Succeeded"
+
+        await eventually(succeeded, within=30, interval=0.2)
+    assert attempts.read_text() == "xx"
+
+
+async def _after(agent: Any, renewals: int) -> bool:
+    return bool(agent.renewals >= renewals)

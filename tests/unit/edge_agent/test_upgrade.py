@@ -82,6 +82,7 @@ def test_pending_decides_without_running() -> None:
     failed = Applied(upgrade_target="0.5.0", upgrade_phase="Failed", upgrade_message="x")
     assert upgrade.pending("0.5.0", "0.4.1", failed) is failed, "not retried for the same target"
     assert upgrade.pending("0.5.1", "0.4.1", failed) is None, "a new target is tried"
+    assert upgrade.pending("0.5.0", "0.4.1", failed, retry=True) is None, "asked again: tried"
     interrupted = upgrade.pending(
         "0.5.0", "0.4.1", Applied(upgrade_target="0.5.0", upgrade_phase="Running")
     )
