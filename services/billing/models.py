@@ -96,3 +96,18 @@ class InvoiceQuery(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     limit: int = Field(default=24, ge=1, le=200)
+
+
+class Account(BaseModel):
+    """The tenant's payment state, as Stripe's events left it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    status: str = Field(description="active, past_due, suspended or canceled")
+    customer_id: str | None
+    past_due_since: datetime.datetime | None
+    suspended_at: datetime.datetime | None
+    last_event_id: str | None
+    last_event_type: str | None
+    refunded_cents: int
+    updated_at: datetime.datetime | None

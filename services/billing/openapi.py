@@ -11,6 +11,14 @@ from meridian.services.kit import contracts, openapi
 OPERATIONS = (
     openapi.Operation(
         "GET",
+        "/v1/billing/account",
+        "getAccount",
+        "The tenant's payment state (active, past_due, suspended, canceled)",
+        scope=contracts.BILLING_READ,
+        responses={200: ("The payment state", models.Account)},
+    ),
+    openapi.Operation(
+        "GET",
         "/v1/billing/usage",
         "getUsage",
         "The tenant's metered usage of a period (default: the current one), by product",

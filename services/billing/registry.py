@@ -23,6 +23,21 @@ async def customer_of(pool: db.Pool, tenant_id: uuid.UUID) -> str | None:
     return found
 
 
+async def tenant_of(pool: db.Pool, customer_id: str) -> tuple[uuid.UUID, str] | None:
+    """(id, name) of the tenant whose Stripe customer this is."""
+    row = await pool.fetchrow(
+        "SELECT id, name FROM platform.tenants WHERE stripe_customer_id = $1", customer_id
+    )
+    return None if row is None else (row["id"], row["name"])
+
+
+async def name_of(pool: db.Pool, tenant_id: uuid.UUID) -> str | None:
+    found: str | None = await pool.fetchval(
+        "SELECT name FROM platform.tenants WHERE id = $1", tenant_id
+    )
+    return found
+
+
 def context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def create() -> db.Pool:
         dsn = runtime_app.required(settings, settings.platform_dsn, "platform_dsn")

@@ -114,7 +114,23 @@ async def create_invoice(request: web.Request) -> web.Response:
     return web.json_response(text=found.model_dump_json(), status=201 if created else 200)
 
 
+async def get_account(request: web.Request) -> web.Response:
+    tenant_id = identity.of(request, needs=contracts.BILLING_READ).tenant_id
+    async with db.tenant_connection(
+        request.app[db.POOL], tenant_id, role=request.app[SETTINGS].db_role
+    ) as connection:
+        row = await store.account(connection)
+    found = (
+        models.Account(status="active", customer_id=None, past_due_since=None, suspended_at=None,
+                       last_event_id=None, last_event_type=None, refunded_cents=0, updated_at=None)
+        if row is None
+        else models.Account.model_validate(dict(row))
+    )  # fmt: skip
+    return web.json_response(text=found.model_dump_json())
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/billing/account", get_account)
     app.router.add_get("/v1/billing/usage", get_usage)
     app.router.add_get("/v1/billing/invoices", list_invoices)
     app.router.add_post("/v1/billing/invoices", create_invoice)

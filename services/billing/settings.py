@@ -11,10 +11,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from meridian.services.kit import contracts
-from meridian.services.kit.settings import DatabaseSettings, ServiceSettings
+from meridian.services.kit.settings import ConsumerSettings, DatabaseSettings, ServiceSettings
 
 
-class Settings(ServiceSettings, DatabaseSettings):
+class Settings(ServiceSettings, DatabaseSettings, ConsumerSettings):
     model_config = SettingsConfigDict(env_prefix="MERIDIAN_BILLING_", extra="ignore", frozen=True)
 
     name: str = "billing"
@@ -52,6 +52,16 @@ class Settings(ServiceSettings, DatabaseSettings):
     stripe_connect_timeout_s: float = Field(default=2.0, gt=0)
     stripe_backoff_base_s: float = Field(default=1.0, gt=0)
     stripe_backoff_cap_s: float = Field(default=300.0, gt=0)
+
+    # Stripe's events, as the webhook handler relays them.
+    stripe_exchange: str = contracts.STRIPE_EXCHANGE
+    stripe_queue: str = "billing.stripe"
+    # Past due this long (from the first failed payment) and the Tenant is suspended
+    # (spec.suspended); checked every `suspension_interval_s`. The cluster: KUBECONFIG when
+    # `kubeconfig` is unset, else the pod's service account.
+    payment_grace_s: float = Field(default=7 * 24 * 3600.0, ge=0)
+    suspension_interval_s: float = Field(default=60.0, gt=0)
+    kubeconfig: str | None = None
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -187,3 +187,81 @@ async def queue_depth(connection: db.Connection) -> dict[str, tuple[int, float]]
     """Invoices by status, each with the age of its oldest, every tenant's."""
     rows = await connection.fetch("SELECT status, invoices, oldest_s FROM invoice_queue()")
     return {row["status"]: (int(row["invoices"]), float(row["oldest_s"])) for row in rows}
+
+
+# --- payment state -------------------------------------------------------------------------
+
+ACCOUNT_COLUMNS = (
+    "customer_id, status, past_due_since, suspended_at, last_event_id, last_event_type,"
+    " refunded_cents, updated_at"
+)
+
+
+async def account(connection: db.Connection) -> asyncpg.Record | None:
+    return await connection.fetchrow(f"SELECT {ACCOUNT_COLUMNS} FROM accounts")
+
+
+async def record_payment_event(
+    connection: db.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    customer_id: str,
+    event_id: str,
+    event_type: str,
+    status: str | None,
+    at: datetime.datetime,
+    refunded_cents: int = 0,
+) -> asyncpg.Record:
+    """The account after one event: `status` None keeps the status; past_due keeps the first
+    moment it became past due (the grace period runs from there); anything else clears it."""
+    row = await connection.fetchrow(
+        "INSERT INTO accounts AS a (tenant_id, customer_id, status, past_due_since,"
+        " last_event_id, last_event_type, refunded_cents)"
+        " VALUES ($1, $2, coalesce($5::text, 'active'),"
+        " CASE WHEN $5::text = 'past_due' THEN $6::timestamptz END,"
+        " $3, $4, $7)"
+        " ON CONFLICT (tenant_id) DO UPDATE SET"
+        " status = CASE WHEN $5 IS NULL THEN a.status"
+        "   WHEN $5 = 'past_due' AND a.status = 'suspended' THEN 'suspended' ELSE $5 END,"
+        " past_due_since = CASE WHEN $5 IS NULL THEN a.past_due_since"
+        "   WHEN $5 = 'past_due' THEN coalesce(a.past_due_since, $6::timestamptz) ELSE NULL END,"
+        " customer_id = $2, last_event_id = $3, last_event_type = $4,"
+        " refunded_cents = a.refunded_cents + $7, updated_at = now()"
+        f" RETURNING {ACCOUNT_COLUMNS}",
+        tenant_id,
+        customer_id,
+        event_id,
+        event_type,
+        status,
+        at,
+        refunded_cents,
+    )
+    assert row is not None
+    return row
+
+
+async def overdue(connection: db.Connection, grace_s: float, limit: int) -> list[uuid.UUID]:
+    rows = await connection.fetch(
+        "SELECT tenant_id FROM accounts_overdue(make_interval(secs => $1), $2)", grace_s, limit
+    )
+    return [row["tenant_id"] for row in rows]
+
+
+async def to_resume(connection: db.Connection, limit: int) -> list[uuid.UUID]:
+    rows = await connection.fetch("SELECT tenant_id FROM accounts_to_resume($1)", limit)
+    return [row["tenant_id"] for row in rows]
+
+
+async def resumed(connection: db.Connection) -> None:
+    await connection.execute(
+        "UPDATE accounts SET suspended_at = NULL, updated_at = now() WHERE status = 'active'"
+    )
+
+
+async def suspended(connection: db.Connection) -> bool:
+    """Mark the (locked) past-due account suspended; False when it is no longer past due."""
+    status = await connection.execute(
+        "UPDATE accounts SET status = 'suspended', suspended_at = now(), updated_at = now()"
+        " WHERE status = 'past_due'"
+    )
+    return status == "UPDATE 1"

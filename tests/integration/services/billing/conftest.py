@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import asyncpg
 import pytest
@@ -25,12 +25,14 @@ from meridian.core.registry import tenants
 from meridian.core.registry.ratelimits import RateLimit
 from meridian.localplatform import platform, stripe_mock
 from meridian.services.billing import app as billing_app
+from meridian.services.billing import consumers
 from meridian.services.billing.settings import Settings as BillingSettings
 from meridian.services.gateway import app as gateway_app
 from meridian.services.gateway.settings import Settings as GatewaySettings
 from meridian.services.kit import contracts
 from meridian.services.kit.trust import tokens
 from tests import issuer
+from tests.integration.services.pipeline import delete_topology
 
 Client = TestClient[Any, Any]
 SCOPES = (contracts.BILLING_READ, contracts.BILLING_ADMIN, contracts.ORDERS_WRITE)
@@ -49,7 +51,7 @@ def stream(suffix: str) -> str:
 
 @pytest.fixture
 def billing_settings(
-    local_platform: platform.PlatformState, billing_dsn: str, stream: str
+    local_platform: platform.PlatformState, billing_dsn: str, stream: str, suffix: str
 ) -> BillingSettings:
     return BillingSettings(
         pg_dsn=billing_dsn,
@@ -63,6 +65,13 @@ def billing_settings(
         invoice_interval_s=0.2,
         stripe_backoff_base_s=0.2,
         stripe_backoff_cap_s=1.0,
+        amqp_url=local_platform.rabbitmq_info.amqp_url,
+        stripe_exchange=f"test-{suffix}.stripe.events",
+        stripe_queue=f"test{suffix}.billing.stripe",
+        retry_delay_s=0.2,
+        kubeconfig=local_platform.kubeconfig,
+        payment_grace_s=1.0,
+        suspension_interval_s=0.2,
     )
 
 
@@ -70,6 +79,10 @@ def billing_settings(
 async def billing(billing_settings: BillingSettings) -> AsyncIterator[Client]:
     async with TestClient(TestServer(billing_app.create_app(billing_settings))) as client:
         yield client
+    assert billing_settings.amqp_url is not None
+    await delete_topology(
+        billing_settings.amqp_url.get_secret_value(), consumers.stripe_topology(billing_settings)
+    )
 
 
 async def _ok(request: web.Request) -> web.Response:
@@ -141,7 +154,13 @@ async def usage_of(billing: Client, tenant_id: uuid.UUID) -> dict[str, int]:
     return found
 
 
-Register = Callable[[], Awaitable[uuid.UUID]]
+class Registered(NamedTuple):
+    id: uuid.UUID
+    name: str
+    customer: str
+
+
+Register = Callable[[], Awaitable[Registered]]
 
 
 @pytest_asyncio.fixture
@@ -151,7 +170,7 @@ async def register(local_platform: platform.PlatformState) -> AsyncIterator[Regi
     await migrations.upgrade(dsn, registry.MIGRATIONS)
     connection = await asyncpg.connect(dsn)
 
-    async def make() -> uuid.UUID:
+    async def make() -> Registered:
         name = f"b{uuid.uuid4().hex[:10]}"
         record = tenants.TenantRecord(
             name=name,
@@ -164,7 +183,7 @@ async def register(local_platform: platform.PlatformState) -> AsyncIterator[Regi
         )
         tenant_id = await tenants.upsert(connection, record)
         await tenants.record_billing(connection, tenant_id, customer_id=f"cus_{name}")
-        return tenant_id
+        return Registered(tenant_id, name, f"cus_{name}")
 
     yield make
     await connection.close()

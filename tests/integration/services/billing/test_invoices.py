@@ -47,7 +47,7 @@ async def test_an_invoice_is_generated_once_with_lines_equal_to_usage_and_report
     local_platform: platform.PlatformState,
     stream: str,
 ) -> None:
-    tenant = await register()
+    tenant = (await register()).id
     await put_usage(local_platform, stream, tenant, api_calls=1234, orders_placed=7)
     await _metered(billing, tenant, api_calls=1234, orders_placed=7)
     first = await billing.post(PATH, json={}, headers=caller(tenant))
@@ -89,7 +89,7 @@ async def test_stripe_stopped_during_invoicing_queues_the_invoice_until_it_is_ba
     local_platform: platform.PlatformState,
     stream: str,
 ) -> None:
-    tenant = await register()
+    tenant = (await register()).id
     await put_usage(local_platform, stream, tenant, searches=40)
     await _metered(billing, tenant, searches=40)
     supervisor = Supervisor(Path(local_platform.run_dir))
