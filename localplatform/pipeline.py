@@ -22,14 +22,23 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from meridian.localplatform import carrier, net, s3_server, servicekeys
+from meridian.localplatform import carrier, net, s3_server, servicekeys, stripe_mock
 from meridian.localplatform.processes import ProcessSpec, Supervisor
 
 DEMO_TENANT = "acme"
 DEMO_EMAIL = "demo@acme-outdoor.example"
 DEMO_SKUS = ("SKU-TENT-2P", "SKU-STOVE-1", "SKU-LAMP-3")
 DEMO_WAREHOUSES = {"ewr1": 600, "ord1": 400}
-DEMO_SCOPES = ("orders:read", "orders:write", "inventory:read", "inventory:write")
+DEMO_SCOPES = (
+    "orders:read",
+    "orders:write",
+    "inventory:read",
+    "inventory:write",
+    "billing:read",
+    "billing:admin",
+)
+STRIPE_WEBHOOK_PATH = "/v1/stripe/webhooks"
+"""Where Stripe posts events: the webhook handler's route, public on the gateway."""
 
 
 class Pipeline(NamedTuple):
@@ -84,6 +93,37 @@ def _fulfillment(where: Where) -> dict[str, str]:
     }
 
 
+def stripe_webhook_secret_file(run_dir: Path) -> Path:
+    """The webhook endpoint's signing secret (mode 0600), as a mounted Secret's file would be;
+    `meridian dev env` exports its path so a developer can sign test events with it."""
+    path = run_dir / "stripe-webhook-signing-secret"
+    if not path.exists():
+        run_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"whsec_{secrets.token_hex(24)}")
+        path.chmod(0o600)
+    return path
+
+
+def _stripe_webhooks(where: Where) -> dict[str, str]:
+    run_dir = Path(where.state.run_dir)
+    return {
+        "SIGNING_SECRET_FILE": str(stripe_webhook_secret_file(run_dir)),
+        # During a rotation, the old secret goes here (absent: no rotation under way).
+        "PREVIOUS_SIGNING_SECRET_FILE": str(run_dir / "stripe-webhook-signing-secret.previous"),
+    }
+
+
+def _billing(where: Where) -> dict[str, str]:
+    return {
+        "PLATFORM_DSN": where.state.postgres_info.dsn("meridian_platform"),
+        "STRIPE_API_BASE": str(where.state.stripe_url),
+        "STRIPE_API_KEY": stripe_mock.API_KEY,
+        "KUBECONFIG": str(where.state.kubeconfig),
+        # Locally a minute (production: a week), so the walkthrough can show a suspension.
+        "PAYMENT_GRACE_S": "60",
+    }
+
+
 def _gateway(where: Where) -> dict[str, str]:
     routes = {
         service.route: {"url": where.urls[service.name], "public": True}
@@ -121,6 +161,18 @@ SERVICES = (
     ),
     # The gateway's database is the registry (rate limits the operator has not cached yet).
     Service("gateway", "meridian_platform", redis=True, own=_gateway),
+    Service(
+        "billing", "meridian_billing", redis=True, amqp=True, route="/v1/billing", own=_billing
+    ),
+    # Stripe calls it without a token: every event is verified by its signature instead.
+    Service(
+        "stripe_webhooks",
+        "meridian_stripe_webhooks",
+        amqp=True,
+        route="/v1/stripe",
+        public=True,
+        own=_stripe_webhooks,
+    ),
 )
 """Every service, in start order (a service starts after those it calls at start). A new service
 is one entry; its ports are appended to the run directory's sticky list, so keep the order."""

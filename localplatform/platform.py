@@ -110,6 +110,10 @@ class PlatformState:
             env["AWS_DEFAULT_REGION"] = s3_server.REGION
         if self.gateway_url:
             env["MERIDIAN_GATEWAY_URL"] = self.gateway_url
+            env["MERIDIAN_STRIPE_WEBHOOK_URL"] = self.gateway_url + pipeline.STRIPE_WEBHOOK_PATH
+            secret = Path(self.run_dir, "stripe-webhook-signing-secret")
+            if secret.exists():
+                env["MERIDIAN_STRIPE_WEBHOOK_SECRET_FILE"] = str(secret)
         if self.elasticsearch_url:
             env["MERIDIAN_ELASTICSEARCH_URL"] = self.elasticsearch_url
         if self.stripe_url:

@@ -21,6 +21,8 @@ def where(tmp_path: Path) -> pipeline.Where:
         redis_url="redis://127.0.0.1:2/0",
         rabbitmq_info=SimpleNamespace(amqp_url="amqp://u@127.0.0.1:3/"),
         s3_endpoint="http://127.0.0.1:4",
+        stripe_url="http://127.0.0.1:6",
+        kubeconfig=str(tmp_path / "kubeconfig"),
         run_dir=str(tmp_path),
     )
     urls = {s.name: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(pipeline.SERVICES)}
@@ -45,7 +47,20 @@ def test_every_routed_service_is_behind_the_gateway(where: pipeline.Where) -> No
         "/v1/inventory": where.urls["inventory"],
         "/v1/orders": where.urls["orders"],
         "/v1/fulfillment": where.urls["fulfillment"],
+        "/v1/billing": where.urls["billing"],
+        "/v1/stripe": {"url": where.urls["stripe_webhooks"], "public": True},
     }
+
+
+def test_the_webhook_handler_reads_its_signing_secret_from_a_private_file(
+    where: pipeline.Where,
+) -> None:
+    (handler,) = [s for s in pipeline.SERVICES if s.name == "stripe_webhooks"]
+    env = pipeline.environment(handler, where)
+    secret = Path(env["MERIDIAN_STRIPE_WEBHOOKS_SIGNING_SECRET_FILE"])
+    assert secret.read_text().startswith("whsec_")
+    assert secret.stat().st_mode & 0o077 == 0
+    assert not any(secret.read_text() in value for value in env.values())
 
 
 def test_a_new_service_gets_a_port_and_the_others_keep_theirs(tmp_path: Path) -> None:

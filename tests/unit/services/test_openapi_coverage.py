@@ -42,7 +42,14 @@ PEERS = {
 SERVICES: dict[str, tuple[Callable[[], web.Application], Callable[[], dict[str, Any]]]] = {
     "auth": (lambda: auth_app.create_app(AuthSettings(**PEERS)), auth_openapi.description),
     "billing": (
-        lambda: billing_app.create_app(BillingSettings(**PEERS, redis_url="redis://127.0.0.1:1/0")),
+        lambda: billing_app.create_app(
+            BillingSettings(
+                **PEERS,
+                redis_url="redis://127.0.0.1:1/0",
+                platform_dsn="postgresql://x@127.0.0.1/platform",
+                stripe_api_key="sk_test_x",
+            )
+        ),
         billing_openapi.description,
     ),
     "fulfillment": (

@@ -27,6 +27,8 @@ PEERS: dict[str, Any] = {
     "amqp_url": "amqp://x@127.0.0.1/",
     "pg_dsn": "postgresql://x@127.0.0.1/db",
     "redis_url": "redis://127.0.0.1:1/0",
+    "platform_dsn": "postgresql://x@127.0.0.1/platform",
+    "stripe_api_key": "sk_test_x",
     "carrier_url": "http://127.0.0.1:1",
     "carrier_api_key": "k",
     "signing_secret_file": "/run/secrets/stripe-webhook/signing-secret",

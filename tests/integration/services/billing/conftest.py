@@ -8,26 +8,34 @@ billable one whose count the test knows.
 
 from __future__ import annotations
 
+import datetime
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, NamedTuple
 
+import asyncpg
 import pytest
 import pytest_asyncio
+import redis.asyncio as aioredis
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from meridian.localplatform import platform
+from meridian.core import migrations, registry
+from meridian.core.registry import tenants
+from meridian.core.registry.ratelimits import RateLimit
+from meridian.localplatform import platform, stripe_mock
 from meridian.services.billing import app as billing_app
+from meridian.services.billing import consumers
 from meridian.services.billing.settings import Settings as BillingSettings
 from meridian.services.gateway import app as gateway_app
 from meridian.services.gateway.settings import Settings as GatewaySettings
 from meridian.services.kit import contracts
 from meridian.services.kit.trust import tokens
 from tests import issuer
+from tests.integration.services.pipeline import delete_topology
 
 Client = TestClient[Any, Any]
-SCOPES = (contracts.BILLING_READ, contracts.ORDERS_WRITE)
+SCOPES = (contracts.BILLING_READ, contracts.BILLING_ADMIN, contracts.ORDERS_WRITE)
 BILLING = tokens.principal("billing")
 
 
@@ -43,7 +51,7 @@ def stream(suffix: str) -> str:
 
 @pytest.fixture
 def billing_settings(
-    local_platform: platform.PlatformState, billing_dsn: str, stream: str
+    local_platform: platform.PlatformState, billing_dsn: str, stream: str, suffix: str
 ) -> BillingSettings:
     return BillingSettings(
         pg_dsn=billing_dsn,
@@ -51,6 +59,19 @@ def billing_settings(
         usage_stream=stream,
         usage_block_s=0.2,
         identity_issuers=issuer.issuers(issuer.TESTS),
+        platform_dsn=local_platform.postgres_info.dsn("meridian_platform"),
+        stripe_api_base=local_platform.stripe_url,
+        stripe_api_key=stripe_mock.API_KEY,
+        invoice_interval_s=0.2,
+        stripe_backoff_base_s=0.2,
+        stripe_backoff_cap_s=1.0,
+        amqp_url=local_platform.rabbitmq_info.amqp_url,
+        stripe_exchange=f"test-{suffix}.stripe.events",
+        stripe_queue=f"test{suffix}.billing.stripe",
+        retry_delay_s=0.2,
+        kubeconfig=local_platform.kubeconfig,
+        payment_grace_s=1.0,
+        suspension_interval_s=0.2,
     )
 
 
@@ -58,6 +79,10 @@ def billing_settings(
 async def billing(billing_settings: BillingSettings) -> AsyncIterator[Client]:
     async with TestClient(TestServer(billing_app.create_app(billing_settings))) as client:
         yield client
+    assert billing_settings.amqp_url is not None
+    await delete_topology(
+        billing_settings.amqp_url.get_secret_value(), consumers.stripe_topology(billing_settings)
+    )
 
 
 async def _ok(request: web.Request) -> web.Response:
@@ -127,3 +152,58 @@ async def usage_of(billing: Client, tenant_id: uuid.UUID) -> dict[str, int]:
     assert response.status == 200, await response.text()
     found: dict[str, int] = (await response.json())["usage"]
     return found
+
+
+class Registered(NamedTuple):
+    id: uuid.UUID
+    name: str
+    customer: str
+
+
+Register = Callable[[], Awaitable[Registered]]
+
+
+@pytest_asyncio.fixture
+async def register(local_platform: platform.PlatformState) -> AsyncIterator[Register]:
+    """A tenant in the registry with a Stripe customer, as the Tenant operator leaves it."""
+    dsn = local_platform.postgres_info.dsn("meridian_platform")
+    await migrations.upgrade(dsn, registry.MIGRATIONS)
+    connection = await asyncpg.connect(dsn)
+
+    async def make() -> Registered:
+        name = f"b{uuid.uuid4().hex[:10]}"
+        record = tenants.TenantRecord(
+            name=name,
+            tier="starter",
+            region="us-east-1",
+            display_name="",
+            state="active",
+            limits={},
+            rate_limit=RateLimit(1000, 1000),
+        )
+        tenant_id = await tenants.upsert(connection, record)
+        await tenants.record_billing(connection, tenant_id, customer_id=f"cus_{name}")
+        return Registered(tenant_id, name, f"cus_{name}")
+
+    yield make
+    await connection.close()
+
+
+async def put_usage(
+    local_platform: platform.PlatformState, stream: str, tenant_id: uuid.UUID, **quantities: int
+) -> None:
+    """A usage batch on the stream, as a gateway would seal it."""
+    batch = contracts.UsageBatch(
+        batch_id=uuid.uuid4(),
+        source="test",
+        sealed_at=datetime.datetime.now(datetime.UTC),
+        counts=[
+            contracts.UsageCount(tenant_id=tenant_id, product=product, quantity=quantity)  # type: ignore[arg-type]
+            for product, quantity in quantities.items()
+        ],
+    )
+    redis = aioredis.Redis.from_url(local_platform.redis_url)
+    try:
+        await redis.xadd(stream, {"batch": batch.model_dump_json()})
+    finally:
+        await redis.aclose()
