@@ -24,8 +24,8 @@ import asyncpg
 from meridian.core.registry import tenants
 from meridian.localplatform import (
     admission,
-    gatewayapi,
     elasticsearch,
+    gatewayapi,
     gobuild,
     kubecluster,
     net,
