@@ -13,7 +13,7 @@ import pytest_asyncio
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
 from lightkube.models.apps_v1 import DeploymentSpec
-from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec
+from lightkube.models.core_v1 import Container, PodSpec, PodTemplateSpec, ResourceRequirements
 from lightkube.models.meta_v1 import LabelSelector, ObjectMeta, OwnerReference
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Namespace, Node, Pod
@@ -43,7 +43,16 @@ async def test_deployment_pods_are_scheduled_on_kwok_nodes_and_become_ready(
                     metadata=ObjectMeta(labels=labels),
                     spec=PodSpec(
                         nodeSelector={"meridian.io/node-group": "application"},
-                        containers=[Container(name="web", image="ghcr.io/meridian/gateway:1.0.0")],
+                        # Compliant with the admission policies the platform installs (Enforce).
+                        containers=[
+                            Container(
+                                name="web",
+                                image="ghcr.io/meridian/gateway:1.0.0",
+                                resources=ResourceRequirements(
+                                    limits={"cpu": "100m", "memory": "64Mi"}
+                                ),
+                            )
+                        ],
                     ),
                 ),
             ),
