@@ -4,13 +4,16 @@ the webhook started and registered on the session's platform."""
 from __future__ import annotations
 
 import json
+import ssl
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from meridian.core.policy import catalogue
 from meridian.localplatform import admission, platform, processes
@@ -147,3 +150,16 @@ def poll(check: Callable[[], T | None], *, what: str, within: float = 30.0) -> T
 def example(name: str) -> dict[str, Any]:
     """The first document of crds/examples/<name>.yaml."""
     return next(yaml.safe_load_all((EXAMPLES / f"{name}.yaml").read_text()))
+
+
+def webhook_metric(state: platform.PlatformState, url: str, name: str, **labels: str) -> float:
+    """A sample of the webhook's /metrics (over its TLS, trusting its CA bundle); 0 when absent."""
+    context = ssl.create_default_context(cadata=admission.bundle(Path(state.run_dir)).decode())
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10, context=context) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )

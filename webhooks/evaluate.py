@@ -60,9 +60,29 @@ async def violations(request: Request, world: World, settings: Settings) -> list
 
         found += await _guarded(workloads.PDB_REQUIRED, pdb)
 
+    if (request.resource, request.sub_resource) == ("deployments", "scale"):
+        found += await _guarded(workloads.PDB_REQUIRED, lambda: _scaled(request, world))
+
     if request.group == GROUP and request.operation in (CREATE, UPDATE):
         found += await _our_kind(request, world, settings)
     return found
+
+
+async def _scaled(request: Request, world: World) -> list[Violation]:
+    """`kubectl scale` (the scale subresource): the PDB rule on the Deployment at its new size."""
+    spec = request.object.get("spec")
+    replicas = spec.get("replicas", 1) if isinstance(spec, dict) else 1
+    if not isinstance(replicas, int) or replicas <= 1:
+        return []
+    deployment = await world.deployment(request.namespace, request.name)
+    scaled = {**deployment, "spec": {**deployment.get("spec", {}), "replicas": replicas}}
+    violation = workloads.pdb_violation(
+        scaled, request.namespace, await world.pdbs(request.namespace)
+    )
+    if violation:
+        fresh = await world.pdbs(request.namespace, fresh=True)
+        violation = workloads.pdb_violation(scaled, request.namespace, fresh)
+    return [violation] if violation else []
 
 
 async def _our_kind(request: Request, world: World, settings: Settings) -> list[Violation]:

@@ -96,6 +96,7 @@ def render(
                 [
                     _rule("", "v1", ["pods"], ["CREATE"]),
                     _rule("apps", "v1", ["deployments"], write),
+                    _rule("apps", "v1", ["deployments/scale"], ["UPDATE"]),
                     _rule("apps", "v1", ["statefulsets", "daemonsets", "replicasets"], ["CREATE"]),
                     _rule("batch", "v1", ["jobs", "cronjobs"], ["CREATE"]),
                 ],
@@ -121,6 +122,7 @@ def render(
 
 RBAC_RULES: tuple[dict[str, Any], ...] = (
     {"apiGroups": ["policy"], "resources": ["poddisruptionbudgets"], "verbs": ["list"]},
+    {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
     {"apiGroups": ["networking.k8s.io"], "resources": ["networkpolicies"], "verbs": ["list"]},
     # Existence only; `get` returns the data too, so the chart binds it to the webhook alone.
     {"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]},

@@ -31,6 +31,8 @@ class Request:
     name: str
     object: dict[str, Any] = field(default_factory=dict)
     old_object: dict[str, Any] = field(default_factory=dict)
+    resource: str = ""  # the plural addressed, e.g. deployments
+    sub_resource: str = ""  # e.g. scale (then `object` is a Scale, not the Deployment)
 
     @property
     def spec_changed(self) -> bool:
@@ -61,6 +63,9 @@ def parse(body: Any) -> Request:
     kind = request.get("kind")
     if not isinstance(kind, dict):
         raise BadReview("request.kind must be an object")
+    resource = request.get("resource") or {}
+    if not isinstance(resource, dict):
+        raise BadReview("request.resource must be an object")
     obj, old = request.get("object"), request.get("oldObject")
     if obj is not None and not isinstance(obj, dict):
         raise BadReview("request.object must be an object")
@@ -75,6 +80,8 @@ def parse(body: Any) -> Request:
         name=_text(request.get("name"), "request.name"),
         object=obj or {},
         old_object=old or {},
+        resource=_text(resource.get("resource"), "request.resource.resource"),
+        sub_resource=_text(request.get("subResource"), "request.subResource"),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx2 as httpx
 from lightkube import ApiError, AsyncClient
+from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.core_v1 import ConfigMap, Secret
 from lightkube.resources.networking_v1 import NetworkPolicy
 from lightkube.resources.policy_v1 import PodDisruptionBudget
@@ -96,6 +97,18 @@ class World:
 
         lookup = self._network_policies.get(namespace, fetch, fresh=fresh)
         return await self._bounded(f"listing NetworkPolicies in {namespace}", lookup)
+
+    async def deployment(self, namespace: str, name: str) -> dict[str, Any]:
+        """The Deployment a scale request addresses (never cached: its labels decide)."""
+        self._namespace(namespace)
+
+        async def fetch() -> dict[str, Any]:
+            found: dict[str, Any] = (
+                await self.kube.get(Deployment, name, namespace=namespace)
+            ).to_dict()
+            return found
+
+        return await self._bounded(f"reading Deployment {namespace}/{name}", fetch())
 
     async def secret_exists(self, namespace: str, name: str) -> bool:
         self._namespace(namespace)

@@ -71,6 +71,17 @@ def test_scaling_a_deployment_past_one_replica_needs_a_pdb(
     assert "meridian-pdb-required" in scaled.stderr
 
 
+def test_kubectl_scale_past_one_replica_needs_a_pdb(
+    local_platform: platform.PlatformState, webhook: str, ns: str
+) -> None:
+    assert adm.apply(local_platform, adm.deployment(ns, replicas=1)).ok
+    scaled = adm.kubectl(local_platform, "scale", "deployment", "app", "-n", ns, "--replicas=3")
+    assert not scaled.ok
+    assert "meridian-pdb-required: spec.replicas: 3 replicas" in scaled.stderr
+    assert adm.apply(local_platform, adm.pdb(ns)).ok
+    assert adm.kubectl(local_platform, "scale", "deployment", "app", "-n", ns, "--replicas=3").ok
+
+
 def test_workload_in_a_namespace_without_network_policy_is_denied(
     local_platform: platform.PlatformState, webhook: str, namespace_name: str
 ) -> None:
@@ -93,6 +104,8 @@ def test_audit_mode_admits_with_a_warning_naming_the_policy(
     local_platform: platform.PlatformState, webhook: str, namespace_name: str, audit_modes: None
 ) -> None:
     assert adm.apply(local_platform, adm.namespace(namespace_name)).ok
+    counted = {"name": "admission_violations_total", "policy": "meridian-pdb-required"}
+    before = adm.webhook_metric(local_platform, webhook, **counted, mode="Audit")
     try:
 
         def warned() -> adm.Applied | None:
@@ -103,6 +116,7 @@ def test_audit_mode_admits_with_a_warning_naming_the_policy(
         assert "Warning: meridian-network-policy: metadata.namespace" in admitted.stderr
         assert "Warning: meridian-pdb-required: spec.replicas" in admitted.stderr
         assert "audit mode" in admitted.stderr
+        assert adm.webhook_metric(local_platform, webhook, **counted, mode="Audit") >= before + 1
     finally:
         adm.kubectl(local_platform, "delete", "namespace", namespace_name, "--wait=false")
 

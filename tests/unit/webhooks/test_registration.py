@@ -62,6 +62,7 @@ def test_the_rules_cover_every_pod_controller_and_our_four_kinds() -> None:
     assert resources == {
         ("", "pods"),
         ("apps", "deployments"),
+        ("apps", "deployments/scale"),
         ("apps", "statefulsets"),
         ("apps", "daemonsets"),
         ("apps", "replicasets"),
