@@ -1,5 +1,6 @@
 """What the audit controller may do: read every workload and the objects its rules look up, read
-the one modes ConfigMap, write the reports. No write to any object it audits."""
+the one modes ConfigMap, write the reports and re-point the five in-apiserver policies' bindings
+at their live modes. No write to any object it audits."""
 
 from __future__ import annotations
 
@@ -18,4 +19,13 @@ RULES: tuple[Rule, ...] = (
     rule("meridian.io", ["edgenodes"], READ),
     rule("", ["configmaps"], ["get"], resourceNames=[catalogue.MODES_CONFIGMAP]),
     rule("wgpolicyk8s.io", ["policyreports", "clusterpolicyreports"], REPORT),
+    # A hand-edited modes ConfigMap reaches the apiserver: patch of the existing bindings only.
+    rule(
+        "admissionregistration.k8s.io",
+        ["validatingadmissionpolicybindings"],
+        ["get", "patch"],
+        resourceNames=[
+            p.name for p in catalogue.POLICIES if p.engine is catalogue.Engine.APISERVER
+        ],
+    ),
 )

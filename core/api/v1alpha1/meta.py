@@ -28,6 +28,7 @@ ServiceName = Literal[
     "fulfillment",
     "search",
     "billing",
+    "stripe-webhooks",
     "notification",
     "worker",
     "report",

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from lightkube import AsyncClient
 
-from meridian.plugin import run, table
+from meridian.plugin import policy_report, run, table
 
 if TYPE_CHECKING:
     from meridian.plugin import Commands
@@ -64,3 +64,4 @@ def register(commands: Commands, common: list[argparse.ArgumentParser]) -> None:
     _add_list(policy, common)
     _add_flip(policy, common, "Enforce")
     _add_flip(policy, common, "Audit")
+    policy_report.add_report(policy, common)

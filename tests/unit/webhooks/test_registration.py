@@ -76,5 +76,7 @@ def test_the_rules_cover_every_pod_controller_and_our_four_kinds() -> None:
 
 
 def test_the_platform_runs_only_catalogued_services_and_the_catalogue_only_api_names() -> None:
-    assert {service.name for service in pipeline.SERVICES} <= set(servicecatalogue.SERVICES)
+    # A service added to the pipeline but not to the catalogue could never get a release.
+    running = {service.name.replace("_", "-") for service in pipeline.SERVICES}
+    assert running <= set(servicecatalogue.SERVICES)
     assert set(servicecatalogue.SERVICES) <= set(meta.SERVICES)
