@@ -144,3 +144,12 @@ async def accepts_writes(dsn: str, timeout_s: float) -> bool:
         )
     assert row is not None
     return not row["recovery"] and row["ro"] == "off"
+
+
+async def replay_age(dsn: str, timeout_s: float) -> float:
+    """Seconds since the newest transaction the replica replayed was committed (0 when none)."""
+    async with connect(dsn, timeout_s) as conn:
+        age = await conn.fetchval(
+            "SELECT coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0)::float8"
+        )
+    return max(float(age), 0.0)

@@ -176,9 +176,7 @@ async def promote(ctx: Context) -> Outcome:
         return Outcome("already promoted by this run (journal)")
     replica = await ctx.to_dsn()
     if ctx.emergency and "rpoBytes" not in ctx.run:
-        lag = ctx.run.get("lagAtStart") or {}
-        ctx.run["rpoBytes"] = lag.get("bytes")
-        ctx.run["rpoSeconds"] = lag.get("seconds")
+        await _emergency_rpo(ctx, replica)
     promoted_now = await database.promote(replica, ctx.timeout)
     ctx.run["promoted"] = True
     changed = []
@@ -195,6 +193,20 @@ async def promote(ctx: Context) -> Outcome:
         f"{ctx.move.to_db.host} promoted",
         [f"database {ctx.move.to_db.host} promoted to primary (pg_promote)", *changed],
     )
+
+
+async def _emergency_rpo(ctx: Context, replica: str) -> None:
+    """RPO of an Emergency run: the lag last measured against the lost primary (bytes, seconds).
+    Where the seconds were not known (no replay_lag reported yet), the age of the newest
+    transaction the replica has replayed: an upper bound, it includes the time since the loss."""
+    lag = ctx.run.get("lagAtStart") or {}
+    ctx.run["rpoBytes"] = lag.get("bytes")
+    seconds = lag.get("seconds")
+    if seconds is None and lag.get("bytes") == 0:
+        seconds = 0.0
+    if seconds is None:
+        seconds = await database.replay_age(replica, ctx.timeout)
+    ctx.run["rpoSeconds"] = seconds
 
 
 async def repoint_services(ctx: Context) -> Outcome:
