@@ -9,6 +9,7 @@ when the reload was what failed), so the node keeps serving what it served befor
 
 from __future__ import annotations
 
+import asyncio
 import re
 from pathlib import Path
 from typing import NamedTuple
@@ -42,11 +43,12 @@ def render(template: str, config: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda match: config[match.group(1)], template)
 
 
-def _restore(target: Path, content: bytes | None) -> None:
+async def _write(target: Path, content: bytes | None) -> None:
+    """The atomic write (or removal) in a thread: its fsyncs must not stall the event loop."""
     if content is None:
-        target.unlink(missing_ok=True)
+        await asyncio.to_thread(target.unlink, missing_ok=True)
     else:
-        files.atomic_write(target, content)
+        await asyncio.to_thread(files.atomic_write, target, content)
 
 
 async def apply(plan: Plan, config: dict[str, str], applied: Applied) -> Applied:
@@ -74,21 +76,21 @@ async def apply(plan: Plan, config: dict[str, str], applied: Applied) -> Applied
     rollback = files.read_or_none(plan.last_good)
     if rollback is None:
         rollback = live  # what the install put there before the agent ever applied anything
-    files.atomic_write(plan.target, rendered)
+    await _write(plan.target, rendered)
     validated = await commands.run(plan.validate, timeout_s=plan.timeout_s)
     if not validated.ok:
-        _restore(plan.target, rollback)
+        await _write(plan.target, rollback)
         return _failed(
             applied, desired, f"validation failed, last good config kept: {validated.detail}"
         )
     reloaded = await commands.run(plan.reload, timeout_s=plan.timeout_s)
     if not reloaded.ok:
-        _restore(plan.target, rollback)
+        await _write(plan.target, rollback)
         await commands.run(plan.reload, timeout_s=plan.timeout_s)
         return _failed(
             applied, desired, f"reload failed, last good config restored: {reloaded.detail}"
         )
-    files.atomic_write(plan.last_good, rendered)
+    await _write(plan.last_good, rendered)
     return applied.model_copy(
         update={"config_hash": desired, "config_error": None, "failed_config_hash": None}
     )
