@@ -154,9 +154,15 @@ def _meters(registry_: prometheus_client.CollectorRegistry) -> Meters:
 
 class Reporter:
     def __init__(
-        self, pool: db.Pool, client: stripe.StripeClient, settings: Settings, meters: Meters
+        self,
+        pool: db.Pool,
+        registry_pool: db.Pool,
+        client: stripe.StripeClient,
+        settings: Settings,
+        meters: Meters,
     ) -> None:
         self.pool = pool
+        self.registry_pool = registry_pool
         self.client = client
         self.settings = settings
         self.meters = meters
@@ -208,7 +214,7 @@ class Reporter:
         async with db.tenant_connection(
             self.pool, tenant_id, role=self.settings.db_role
         ) as connection:
-            row = await store.claim(connection, invoice)
+            row: Any = await store.claim(connection, invoice)
             if row is None:
                 return
             wrong = await mismatches(connection, invoice, row["period"])
@@ -216,6 +222,11 @@ class Reporter:
                 self.meters.mismatched.inc()
                 log.error("Invoice lines differ from the metered totals", invoice_id=str(invoice),
                           differences={p: {"invoiced": i, "metered": m} for p, (i, m) in wrong.items()})  # fmt: skip
+            if row["customer_id"] is None:  # generated before the operator made the customer?
+                customer = await registry.customer_of(self.registry_pool, tenant_id)
+                if customer is not None:
+                    await store.set_customer(connection, invoice, customer)
+                    row = {**dict(row), "customer_id": customer}
             if row["customer_id"] is None:
                 retry = self.backoff(row["attempts"])
                 await store.failed_attempt(
@@ -293,7 +304,11 @@ def context(settings: Settings) -> Callable[[web.Application], AsyncIterator[Non
             max_network_retries=0,
         )
         reporter = Reporter(
-            app[db.POOL], stripe_client, settings, _meters(app[runtime_app.METRICS].registry)
+            app[db.POOL],
+            app[registry.POOL],
+            stripe_client,
+            settings,
+            _meters(app[runtime_app.METRICS].registry),
         )
         app[REPORTER] = reporter
         task = asyncio.create_task(reporter.run(), name="invoice-reporter")

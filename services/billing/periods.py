@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime
 import re
 
-PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PATTERN = r"^(19[7-9][0-9]|2[0-9]{3})-(0[1-9]|1[0-2])$"
+"""1970-01 to 2999-12: every period has a start and an end `datetime.date` can hold (year 0
+and 9999-12's end cannot be)."""
 
 
 def start_of(moment: datetime.datetime) -> datetime.date:

@@ -143,6 +143,12 @@ async def claim(connection: db.Connection, invoice_id: uuid.UUID) -> asyncpg.Rec
     )
 
 
+async def set_customer(connection: db.Connection, invoice_id: uuid.UUID, customer: str) -> None:
+    await connection.execute(
+        "UPDATE invoices SET customer_id = $2 WHERE id = $1", invoice_id, customer
+    )
+
+
 async def record_item(
     connection: db.Connection, invoice_id: uuid.UUID, product: str, item_id: str
 ) -> None:

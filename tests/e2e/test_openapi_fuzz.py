@@ -30,7 +30,7 @@ from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
 
-FUZZED = ("auth", "orders", "inventory", "fulfillment")
+FUZZED = ("auth", "orders", "inventory", "fulfillment", "billing", "stripe_webhooks")
 EXAMPLES = settings(
     max_examples=25,  # per operation and mode: 50 per operation
     phases=[Phase.explicit, Phase.generate],
@@ -41,6 +41,8 @@ EXAMPLES = settings(
 
 
 CREDENTIAL_EXCHANGES = {"/v1/auth/login", "/v1/auth/refresh", "/v1/auth/token"}
+SIGNED = {"/v1/stripe/webhooks"}
+"""Stripe's webhook: nothing generated carries a valid Stripe-Signature, so 400 is the answer."""
 
 
 class Fuzzed(NamedTuple):
@@ -134,5 +136,6 @@ def test_no_generated_request_earns_a_server_error(fuzzed: Fuzzed, service: str)
         for name, answered in by_group.items()
         if not any(200 <= status < 300 for status in answered)
         and not (name in CREDENTIAL_EXCHANGES and answered[401] > 0)
+        and not (name in SIGNED and answered[400] > 0)
     }
     assert not unreached, f"no request reached a handler that succeeded: {unreached}"

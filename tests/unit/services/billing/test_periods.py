@@ -21,7 +21,9 @@ def test_december_ends_in_january() -> None:
     assert periods.end_of(datetime.date(2026, 1, 1)) == datetime.date(2026, 2, 1)
 
 
-@pytest.mark.parametrize("name", ["2026-13", "2026-1", "26-01", "2026-00", "x"])
+@pytest.mark.parametrize(
+    "name", ["2026-13", "2026-1", "26-01", "2026-00", "x", "0000-01", "9999-12", "1969-12"]
+)
 def test_a_malformed_period_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="YYYY-MM"):
         periods.parse(name)
