@@ -5,7 +5,10 @@ bootstrap kubeconfig into `meridian-edge/edge-<node>-bootstrap`. Here, as a node
 would, each agent gets that kubeconfig in its own folder (0600) and a state folder of its own,
 and `python -m meridian.edge_agent` runs under the platform's supervisor as `edge-agent-<node>`
 (so `meridian dev status` lists it and `meridian dev down` stops it), talking to the apiserver on
-loopback with its own credential only. Until the agent package has its entry point, nothing starts.
+loopback with its own credential only. Like an installed node, each agent has a cache config
+template to render (`cache.conf.tmpl`, from the examples' `cacheSizeGi` and `logLevel`) and a
+version file holding the version its EdgeNode asks for, so a fresh platform shows every node Ready
+with its config applied and no upgrade pending.
 """
 
 from __future__ import annotations
@@ -41,13 +44,31 @@ def node_dir(run_dir: Path, node: str) -> Path:
     return run_dir / FOLDER / node
 
 
+# What an edge node's cache config looks like locally: the examples' keys, nothing to reload.
+CACHE_TEMPLATE = """\
+# Rendered by meridian-edge-agent from spec.config; hand edits are overwritten.
+proxy_cache_path /var/cache/meridian levels=1:2 keys_zone=edge:64m max_size={{ cacheSizeGi }}g;
+error_log /var/log/nginx/error.log {{ logLevel }};
+"""
+
+
 def environment(node: str, folder: Path) -> dict[str, str]:
-    """The agent's settings: its node, its own credential, its own state folder."""
+    """The agent's settings: its node, its own credential, state folder, config and version."""
     return {
         "MERIDIAN_EDGE_AGENT_NODE": node,
         "MERIDIAN_EDGE_AGENT_KUBECONFIG": str(folder / "kubeconfig"),
         "MERIDIAN_EDGE_AGENT_STATE_DIR": str(folder / "state"),
+        "MERIDIAN_EDGE_AGENT_CONFIG_TEMPLATE": str(folder / "cache.conf.tmpl"),
+        "MERIDIAN_EDGE_AGENT_CONFIG_PATH": str(folder / "cache.conf"),
+        "MERIDIAN_EDGE_AGENT_VERSION_FILE": str(folder / "version"),
+        "MERIDIAN_EDGE_AGENT_DISK_PATH": str(folder),
     }
+
+
+def _desired_version(bin_dir: Path, kubeconfig: str, node: str) -> str:
+    return kubecluster.kubectl(
+        bin_dir, kubeconfig, "get", "edgenode", node, "-o", "jsonpath={.spec.agentVersion}"
+    ).strip()
 
 
 def nodes_in(paths: Iterable[Path]) -> list[str]:
@@ -107,6 +128,10 @@ def start(
         credential = folder / "kubeconfig"
         credential.touch(mode=0o600)
         credential.write_bytes(_bootstrap_kubeconfig(bin_dir, kubeconfig, node, timeout))
+        (folder / "cache.conf.tmpl").write_text(CACHE_TEMPLATE)
+        version = folder / "version"
+        if not version.exists():  # an agent's upgrade rewrites it; a restart keeps it
+            version.write_text(_desired_version(bin_dir, kubeconfig, node) + "\n")
         env = {"PYTHONPATH": os.pathsep.join(sys.path), **environment(node, folder)}
         spec = ProcessSpec(
             name=process_name(node), argv=[sys.executable, "-m", AGENT_MODULE], env=env

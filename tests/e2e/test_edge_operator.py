@@ -33,7 +33,7 @@ from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
 from meridian.operators.edge import rollout
 from meridian.operators.machinery import rbac
-from tests import edge_nodes
+from tests import edge_nodes, kubeconfigs
 from tests.waiting import eventually
 
 NAMESPACE = "meridian-system"
@@ -64,7 +64,7 @@ def edge_operator(
     platform.kubectl(local_platform, "apply", "-f", "-", stdin=manifest)
     workdir = tmp_path_factory.mktemp("edge-operator")
     kubeconfig = str(workdir / "operator.kubeconfig")
-    edge_nodes.token_kubeconfig(local_platform, NAMESPACE, account, kubeconfig)
+    kubeconfigs.token_kubeconfig(local_platform, NAMESPACE, account, kubeconfig)
     supervisor = Supervisor(workdir / "run")
     env = {
         "KUBECONFIG": kubeconfig,

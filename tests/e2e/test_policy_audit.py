@@ -25,7 +25,7 @@ from meridian.operators.machinery import rbac
 from meridian.operators.policy import reports
 from meridian.plugin import policy_report
 from tests import admission as adm
-from tests.e2e.test_rbac import _token_kubeconfig
+from tests import kubeconfigs
 
 pytestmark = pytest.mark.platform
 
@@ -47,7 +47,7 @@ def audit_metrics(
     platform.kubectl(local_platform, "apply", "-f", "-", stdin=manifest)
     folder = tmp_path_factory.mktemp("policy-audit")
     kubeconfig = folder / "sa.kubeconfig"
-    _token_kubeconfig(local_platform, service_account, kubeconfig)
+    kubeconfigs.token_kubeconfig(local_platform, NAMESPACE, service_account, str(kubeconfig))
     supervisor = Supervisor(folder / "run")
     try:
         ports = platform.start_operators(

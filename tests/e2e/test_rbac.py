@@ -13,7 +13,7 @@ import yaml
 from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
 from meridian.operators.machinery import rbac
-from tests import edge_nodes
+from tests import edge_nodes, kubeconfigs
 
 NAMESPACE = "meridian-system"
 
@@ -73,7 +73,7 @@ def test_operator_reconciles_with_only_its_rbac(
     local_platform: platform.PlatformState, service_account: str, tmp_path: Path
 ) -> None:
     kubeconfig = tmp_path / "sa.kubeconfig"
-    edge_nodes.token_kubeconfig(local_platform, NAMESPACE, service_account, str(kubeconfig))
+    kubeconfigs.token_kubeconfig(local_platform, NAMESPACE, service_account, str(kubeconfig))
     supervisor = Supervisor(tmp_path / "run")
     node = f"edge-rbac-{uuid.uuid4().hex[:6]}"
     try:

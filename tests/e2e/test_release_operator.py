@@ -35,6 +35,7 @@ from meridian.operators.machinery import rbac
 from meridian.operators.release import cluster, resources
 from meridian.services.gateway import httproutes
 from meridian.services.gateway.settings import Settings as GatewaySettings
+from tests import kubeconfigs
 from tests.e2e import test_rbac
 from tests.waiting import eventually
 
@@ -71,7 +72,7 @@ def operator(
     )
     platform.kubectl(local_platform, "apply", "-f", "-", stdin=manifest)
     kubeconfig = tmp_path_factory.mktemp("release-operator") / "sa.kubeconfig"
-    test_rbac._token_kubeconfig(local_platform, account, kubeconfig)
+    kubeconfigs.token_kubeconfig(local_platform, test_rbac.NAMESPACE, account, str(kubeconfig))
     env = {**ENV, "KUBECONFIG": str(kubeconfig), "MERIDIAN_OPERATOR_PEERING_NAME": account}
     running = Running(Supervisor(Path(local_platform.run_dir) / "e2e-release"), env)
     running.start(local_platform)
