@@ -29,7 +29,7 @@ DEMO_TENANT = "acme"
 DEMO_EMAIL = "demo@acme-outdoor.example"
 DEMO_SKUS = ("SKU-TENT-2P", "SKU-STOVE-1", "SKU-LAMP-3")
 DEMO_WAREHOUSES = {"ewr1": 600, "ord1": 400}
-DEMO_SCOPES = ("orders:read", "orders:write", "inventory:read", "inventory:write")
+DEMO_SCOPES = ("orders:read", "orders:write", "inventory:read", "inventory:write", "search:read")
 
 
 class Pipeline(NamedTuple):
@@ -61,6 +61,8 @@ class Service(NamedTuple):
     own: Callable[[Where], dict[str, str]] = lambda _where: {}  # the rest of its settings
     # Peers whose internal tokens it takes besides the gateway's (`servicekeys`); each one signs.
     callers: tuple[str, ...] = ()
+    # Whether this platform runs it: search only where Elasticsearch runs (`dev up --search`).
+    enabled: Callable[[Any], bool] = lambda _state: True
 
 
 def _auth(where: Where) -> dict[str, str]:
@@ -90,7 +92,7 @@ def _gateway(where: Where) -> dict[str, str]:
         if service.public
         else where.urls[service.name]
         for service in SERVICES
-        if service.route is not None
+        if service.route is not None and service.enabled(where.state)
     }
     return {
         "JWKS_URL": f"{where.urls['auth']}/.well-known/jwks.json",
@@ -121,6 +123,13 @@ SERVICES = (
     ),
     # The gateway's database is the registry (rate limits the operator has not cached yet).
     Service("gateway", "meridian_platform", redis=True, own=_gateway),
+    Service(
+        "search",
+        amqp=True,
+        route="/v1/search",
+        own=lambda where: {"ELASTICSEARCH_URL": str(where.state.elasticsearch_url)},
+        enabled=lambda state: state.elasticsearch_url is not None,
+    ),
 )
 """Every service, in start order (a service starts after those it calls at start). A new service
 is one entry; its ports are appended to the run directory's sticky list, so keep the order."""
@@ -152,6 +161,8 @@ def start(state: Any, supervisor: Supervisor, run_dir: Path) -> Pipeline:
     }
     where = Where(state, urls, carrier_url)
     for service in SERVICES:
+        if not service.enabled(state):
+            continue
         name, env = service.name, environment(service, where)
         process = f"svc-{name}"
         supervisor.start(

@@ -30,7 +30,7 @@ from meridian.services.kit.trust import tokens
 
 TESTS = "meridian-tests"
 ORDERS = "meridian-orders"
-SERVICES = ("orders", "inventory", "fulfillment", "auth")
+SERVICES = ("orders", "inventory", "fulfillment", "auth", "search")
 ALL_SCOPES = (
     contracts.ORDERS_READ,
     contracts.ORDERS_WRITE,

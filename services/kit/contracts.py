@@ -44,6 +44,7 @@ ORDERS_READ = "orders:read"  # orders and their shipments
 ORDERS_WRITE = "orders:write"  # place and cancel orders (and, on the caller's behalf, reserve)
 INVENTORY_READ = "inventory:read"
 INVENTORY_WRITE = "inventory:write"  # set stock levels: a tenant admin's or a machine's job
+SEARCH_READ = "search:read"  # search the catalogue (a storefront's key, or any user)
 
 ORDERS_EXCHANGE = "orders.events"
 INVENTORY_EXCHANGE = "inventory.events"

@@ -21,6 +21,7 @@ def where(tmp_path: Path) -> pipeline.Where:
         redis_url="redis://127.0.0.1:2/0",
         rabbitmq_info=SimpleNamespace(amqp_url="amqp://u@127.0.0.1:3/"),
         s3_endpoint="http://127.0.0.1:4",
+        elasticsearch_url="http://127.0.0.1:6",
         run_dir=str(tmp_path),
     )
     urls = {s.name: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(pipeline.SERVICES)}
@@ -45,7 +46,25 @@ def test_every_routed_service_is_behind_the_gateway(where: pipeline.Where) -> No
         "/v1/inventory": where.urls["inventory"],
         "/v1/orders": where.urls["orders"],
         "/v1/fulfillment": where.urls["fulfillment"],
+        "/v1/search": where.urls["search"],
     }
+
+
+def test_search_runs_only_where_elasticsearch_does(where: pipeline.Where) -> None:
+    """`dev up` without `--search`: no search process, and no gateway route to a dead port."""
+    without = pipeline.Where(
+        SimpleNamespace(**{**vars(where.state), "elasticsearch_url": None}),
+        where.urls,
+        where.carrier_url,
+    )
+    (gateway,) = [s for s in pipeline.SERVICES if s.name == "gateway"]
+    routes = json.loads(pipeline.environment(gateway, without)["MERIDIAN_GATEWAY_ROUTES"])
+    assert "/v1/search" not in routes
+    (search,) = [s for s in pipeline.SERVICES if s.name == "search"]
+    assert not search.enabled(without.state)
+    assert search.enabled(where.state)
+    env = pipeline.environment(search, where)
+    assert env["MERIDIAN_SEARCH_ELASTICSEARCH_URL"] == "http://127.0.0.1:6"
 
 
 def test_a_new_service_gets_a_port_and_the_others_keep_theirs(tmp_path: Path) -> None:

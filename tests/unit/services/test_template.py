@@ -28,6 +28,7 @@ PEERS: dict[str, Any] = {
     "pg_dsn": "postgresql://x@127.0.0.1/db",
     "carrier_url": "http://127.0.0.1:1",
     "carrier_api_key": "k",
+    "elasticsearch_url": "http://127.0.0.1:1",
     "identity_issuers": issuer.issuers(issuer.TESTS),
     "identity_signing_key_file": issuer.key_file(issuer.TESTS),
 }
@@ -38,8 +39,8 @@ def _module(service: str, name: str) -> ModuleType:
     return importlib.import_module(f"meridian.services.{service}.{name}")
 
 
-def test_the_five_services_are_found() -> None:
-    assert SERVICES == ["auth", "fulfillment", "gateway", "inventory", "orders"]
+def test_the_services_are_found() -> None:
+    assert SERVICES == ["auth", "fulfillment", "gateway", "inventory", "orders", "search"]
 
 
 @pytest.mark.parametrize("service", SERVICES)
