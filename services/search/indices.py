@@ -4,8 +4,11 @@ Per-tenant indices (as the seed) rather than one shared index with filtered, rou
 bench (tests/bench/test_search_layout.py) measured the shared index cheaper: 400 per-tenant
 indices are 400 shards, 340 MiB of a 512 MiB heap and 837 KiB of cluster state, and took minutes
 to create on a busy two-core machine; at 60 tenants the shared index used 107 MiB of heap against
-304 and searched as fast or faster. It also showed the completion suggester keeps to a filtered
-alias (no leak). Per-tenant indices are kept for what the core distribution lacks: a tenant's
+304 and searched as fast or faster. But the completion suggester ignores alias filters: through
+one tenant's alias it returned another tenant's product name (only the alias's routing narrows
+it to one shard, so whether a leak shows depends on which tenants share that shard); a shared
+index would need the tenant as a suggester context on every document and call. Per-tenant
+indices are also kept for what the core distribution lacks: a tenant's
 reindex or mapping change is one new index and an alias swap, and offboarding one index delete,
 where a shared index would need `_reindex` and `_delete_by_query` (the absent reindex module) or
 a scroll-and-bulk of its own. Revisit (shared index, routed aliases) if heap becomes the limit.

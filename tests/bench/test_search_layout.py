@@ -3,8 +3,8 @@ versus one shared index with per-tenant filtered, routed aliases, on the platfor
 
 Prints for each: time to create the 400 tenants' indices or aliases and load 25 products each,
 shards, heap used, cluster state size, and search p50/p95 of one storefront query on random
-tenants' aliases (the same body `services/search/query.py` sends). Also checks that the completion
-suggester keeps to a filtered alias (it does: the shared layout leaks no suggestion).
+tenants' aliases (the same body `services/search/query.py` sends). Also counts other tenants' suggestions seen through
+one tenant's filtered alias: the completion suggester ignores alias filters.
 """
 
 from __future__ import annotations
@@ -189,7 +189,8 @@ def test_per_tenant_indices_versus_one_shared_index(elasticsearch_url: str) -> N
             str(len(leaked)),
             "(per-tenant: 0)",
         )
-        assert not leaked, "the completion suggester ignores the alias filter"
+        # Not asserted: the alias's routing narrows the suggester to one shard, so whether another
+        # tenant's name shows depends on which tenants share it (runs saw 0 and 1).
     finally:
         for name in _call(url, "GET", f"/_cat/indices/{prefix}-*?format=json"):
             _call(url, "DELETE", f"/{name['index']}")
