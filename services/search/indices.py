@@ -3,8 +3,9 @@
 Per-tenant indices (as the seed) rather than one shared index with filtered, routed aliases. The
 bench (tests/bench/test_search_layout.py) measured the shared index cheaper: 400 per-tenant
 indices are 400 shards, 340 MiB of a 512 MiB heap and 837 KiB of cluster state, and took minutes
-to create on a busy two-core machine; at 60 tenants the shared index used 107 MiB of heap against
-304 and searched as fast or faster. But the completion suggester ignores alias filters: through
+to create on a busy two-core machine; at 60 tenants the shared index had 15 KiB of cluster state
+against 126 and searched about as fast (heap, sampled without a GC, was noise: 107 vs 304 MiB in
+one run, 160 vs 49 in the next). But the completion suggester ignores alias filters: through
 one tenant's alias it returned another tenant's product name (only the alias's routing narrows
 it to one shard, so whether a leak shows depends on which tenants share that shard); a shared
 index would need the tenant as a suggester context on every document and call. Per-tenant
