@@ -103,7 +103,9 @@ def _write_config(config: Path, source: Path) -> None:
     if config.exists():
         return
     shutil.copytree(source, config)
-    (config / "jvm.options.d" / "meridian.options").write_text(f"-Xms{HEAP}\n-Xmx{HEAP}\n")
+    # No pre-touch: faulting the whole heap in at start costs seconds on a busy two-core machine.
+    options = f"-Xms{HEAP}\n-Xmx{HEAP}\n-XX:-AlwaysPreTouch\n"
+    (config / "jvm.options.d" / "meridian.options").write_text(options)
 
 
 def start(supervisor: Supervisor, run_dir: Path) -> str:
@@ -125,7 +127,9 @@ def start(supervisor: Supervisor, run_dir: Path) -> str:
         "discovery.type": "single-node",
         "network.host": net.LOOPBACK,
         "http.port": str(http_port),
-        "transport.port": str(transport_port),
+        # A range: nothing dials a single node's transport port, and on a restart the sticky port
+        # may meanwhile be some client socket's ephemeral source port.
+        "transport.port": f"{transport_port}-{transport_port + 100}",
         "path.data": str(run_dir / "data"),
         "path.logs": str(run_dir / "logs"),
         "xpack.security.enabled": "false",
@@ -152,5 +156,6 @@ def start(supervisor: Supervisor, run_dir: Path) -> str:
     url = f"http://{net.LOOPBACK}:{http_port}"
     # The distribution has no `GET /`; cluster health answers once the node has joined.
     health = f"{url}/_cluster/health?wait_for_status=yellow&timeout=1s"
-    supervisor.wait_ready("elasticsearch", lambda: net.http_ok(health), timeout=120)
+    # ~15 s on an idle machine; minutes when a dozen test sessions share two cores.
+    supervisor.wait_ready("elasticsearch", lambda: net.http_ok(health), timeout=400)
     return url

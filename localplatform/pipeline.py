@@ -36,6 +36,7 @@ DEMO_SCOPES = (
     "inventory:write",
     "billing:read",
     "billing:admin",
+    "search:read",
 )
 STRIPE_WEBHOOK_PATH = "/v1/stripe/webhooks"
 """Where Stripe posts events: the webhook handler's route, public on the gateway."""
@@ -70,6 +71,8 @@ class Service(NamedTuple):
     own: Callable[[Where], dict[str, str]] = lambda _where: {}  # the rest of its settings
     # Peers whose internal tokens it takes besides the gateway's (`servicekeys`); each one signs.
     callers: tuple[str, ...] = ()
+    # Whether this platform runs it: search only where Elasticsearch runs (`dev up --search`).
+    enabled: Callable[[Any], bool] = lambda _state: True
 
 
 def _auth(where: Where) -> dict[str, str]:
@@ -130,7 +133,7 @@ def _gateway(where: Where) -> dict[str, str]:
         if service.public
         else where.urls[service.name]
         for service in SERVICES
-        if service.route is not None
+        if service.route is not None and service.enabled(where.state)
     }
     return {
         "JWKS_URL": f"{where.urls['auth']}/.well-known/jwks.json",
@@ -173,6 +176,13 @@ SERVICES = (
         public=True,
         own=_stripe_webhooks,
     ),
+    Service(
+        "search",
+        amqp=True,
+        route="/v1/search",
+        own=lambda where: {"ELASTICSEARCH_URL": str(where.state.elasticsearch_url)},
+        enabled=lambda state: state.elasticsearch_url is not None,
+    ),
 )
 """Every service, in start order (a service starts after those it calls at start). A new service
 is one entry; its ports are appended to the run directory's sticky list, so keep the order."""
@@ -204,6 +214,8 @@ def start(state: Any, supervisor: Supervisor, run_dir: Path) -> Pipeline:
     }
     where = Where(state, urls, carrier_url)
     for service in SERVICES:
+        if not service.enabled(state):
+            continue
         name, env = service.name, environment(service, where)
         process = f"svc-{name}"
         supervisor.start(

@@ -30,7 +30,7 @@ from meridian.services.kit.trust import tokens
 
 TESTS = "meridian-tests"
 ORDERS = "meridian-orders"
-SERVICES = ("orders", "inventory", "fulfillment", "auth", "billing")
+SERVICES = ("orders", "inventory", "fulfillment", "auth", "billing", "search")
 ALL_SCOPES = (
     contracts.ORDERS_READ,
     contracts.ORDERS_WRITE,

@@ -46,6 +46,7 @@ INVENTORY_READ = "inventory:read"
 INVENTORY_WRITE = "inventory:write"  # set stock levels: a tenant admin's or a machine's job
 BILLING_READ = "billing:read"  # the tenant's usage, invoices and payment state
 BILLING_ADMIN = "billing:admin"  # generate an invoice on demand (a tenant admin's job)
+SEARCH_READ = "search:read"  # search the catalogue (a storefront's key, or any user)
 
 ORDERS_EXCHANGE = "orders.events"
 INVENTORY_EXCHANGE = "inventory.events"

@@ -23,6 +23,7 @@ def where(tmp_path: Path) -> pipeline.Where:
         s3_endpoint="http://127.0.0.1:4",
         stripe_url="http://127.0.0.1:6",
         kubeconfig=str(tmp_path / "kubeconfig"),
+        elasticsearch_url="http://127.0.0.1:7",
         run_dir=str(tmp_path),
     )
     urls = {s.name: f"http://127.0.0.1:{9000 + i}" for i, s in enumerate(pipeline.SERVICES)}
@@ -49,6 +50,7 @@ def test_every_routed_service_is_behind_the_gateway(where: pipeline.Where) -> No
         "/v1/fulfillment": where.urls["fulfillment"],
         "/v1/billing": where.urls["billing"],
         "/v1/stripe": {"url": where.urls["stripe_webhooks"], "public": True},
+        "/v1/search": where.urls["search"],
     }
 
 
@@ -61,6 +63,23 @@ def test_the_webhook_handler_reads_its_signing_secret_from_a_private_file(
     assert secret.read_text().startswith("whsec_")
     assert secret.stat().st_mode & 0o077 == 0
     assert not any(secret.read_text() in value for value in env.values())
+
+
+def test_search_runs_only_where_elasticsearch_does(where: pipeline.Where) -> None:
+    """`dev up` without `--search`: no search process, and no gateway route to a dead port."""
+    without = pipeline.Where(
+        SimpleNamespace(**{**vars(where.state), "elasticsearch_url": None}),
+        where.urls,
+        where.carrier_url,
+    )
+    (gateway,) = [s for s in pipeline.SERVICES if s.name == "gateway"]
+    routes = json.loads(pipeline.environment(gateway, without)["MERIDIAN_GATEWAY_ROUTES"])
+    assert "/v1/search" not in routes
+    (search,) = [s for s in pipeline.SERVICES if s.name == "search"]
+    assert not search.enabled(without.state)
+    assert search.enabled(where.state)
+    env = pipeline.environment(search, where)
+    assert env["MERIDIAN_SEARCH_ELASTICSEARCH_URL"] == "http://127.0.0.1:7"
 
 
 def test_a_new_service_gets_a_port_and_the_others_keep_theirs(tmp_path: Path) -> None:

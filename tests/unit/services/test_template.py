@@ -32,6 +32,7 @@ PEERS: dict[str, Any] = {
     "carrier_url": "http://127.0.0.1:1",
     "carrier_api_key": "k",
     "signing_secret_file": "/run/secrets/stripe-webhook/signing-secret",
+    "elasticsearch_url": "http://127.0.0.1:1",
     "identity_issuers": issuer.issuers(issuer.TESTS),
     "identity_signing_key_file": issuer.key_file(issuer.TESTS),
 }
@@ -42,7 +43,7 @@ def _module(service: str, name: str) -> ModuleType:
     return importlib.import_module(f"meridian.services.{service}.{name}")
 
 
-def test_the_five_services_are_found() -> None:
+def test_the_services_are_found() -> None:
     assert SERVICES == [
         "auth",
         "billing",
@@ -50,6 +51,7 @@ def test_the_five_services_are_found() -> None:
         "gateway",
         "inventory",
         "orders",
+        "search",
         "stripe_webhooks",
     ]
 
