@@ -1,9 +1,9 @@
-"""`create_app(settings)`: the runtime's skeleton plus billing's routes, the usage flusher and
-the invoice reporter.
+"""`create_app(settings)`: the runtime's skeleton plus billing's routes, the usage flusher,
+the invoice reporter and the period closer.
 
 Start-up order (cleanup_ctx; shutdown runs it backwards): migrations, the pool, the registry's
-pool, Redis, the usage flusher, the invoice reporter, the suspender, the AMQP connection,
-housekeeping, and last the consumer of Stripe's events, so on shutdown it stops taking messages
+pool, Redis, the usage flusher, the invoice reporter, the period closer, the suspender, the AMQP
+connection, housekeeping, and last the consumer of Stripe's events, so on shutdown it stops taking messages
 first and the loops stop before the pools close.
 """
 
@@ -15,6 +15,7 @@ from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import cache, db
 from meridian.services.billing import (
     MIGRATIONS,
+    closing,
     consumers,
     invoicing,
     openapi,
@@ -56,6 +57,7 @@ def create_app(settings: Settings) -> web.Application:
             cache.client_context(settings),
             usage.context(settings),
             invoicing.context(settings),
+            closing.context(settings),
             payments.context(settings),
             messaging.connection_context(settings),
             housekeeping.context(db.POOL, settings),

@@ -46,6 +46,11 @@ class Settings(ServiceSettings, DatabaseSettings, ConsumerSettings):
     currency: str = Field(default="usd", pattern=r"^[a-z]{3}$")
     invoice_interval_s: float = Field(default=5.0, gt=0)
     invoice_batch: int = Field(default=50, ge=1)
+    # Period end: every `close_interval_s` each tenant's invoice of every closed period with usage
+    # and no invoice yet is generated, once the period has been over for `close_after_s` (the
+    # gateway resends batches not yet acknowledged: late usage of the period still lands in it).
+    close_after_s: float = Field(default=3600.0, ge=0)
+    close_interval_s: float = Field(default=300.0, gt=0)
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str = "https://api.stripe.com"
     stripe_timeout_s: float = Field(default=10.0, gt=0)

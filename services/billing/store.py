@@ -106,6 +106,17 @@ async def create_invoice(
     return True
 
 
+async def uninvoiced(
+    connection: db.Connection, before: datetime.date, limit: int
+) -> list[tuple[uuid.UUID, datetime.date]]:
+    """(tenant, period) of every period before `before` with metered usage and no invoice yet,
+    every tenant's, oldest period first."""
+    rows = await connection.fetch(
+        "SELECT tenant_id, period FROM usage_uninvoiced($1, $2)", before, limit
+    )
+    return [(row["tenant_id"], row["period"]) for row in rows]
+
+
 async def invoice(connection: db.Connection, invoice_id: uuid.UUID) -> asyncpg.Record | None:
     return await connection.fetchrow(
         f"SELECT {INVOICE_COLUMNS} FROM invoices WHERE id = $1", invoice_id

@@ -72,6 +72,10 @@ def billing_settings(
         kubeconfig=local_platform.kubeconfig,
         payment_grace_s=1.0,
         suspension_interval_s=0.2,
+        # The app's own closer leaves every period of the last ten years open; tests close
+        # periods by calling closing.close_once with a `now` and wait of their own.
+        close_after_s=10 * 366 * 24 * 3600.0,
+        close_interval_s=3600.0,
     )
 
 
@@ -190,13 +194,17 @@ async def register(local_platform: platform.PlatformState) -> AsyncIterator[Regi
 
 
 async def put_usage(
-    local_platform: platform.PlatformState, stream: str, tenant_id: uuid.UUID, **quantities: int
+    local_platform: platform.PlatformState,
+    stream: str,
+    tenant_id: uuid.UUID,
+    sealed_at: datetime.datetime | None = None,
+    **quantities: int,
 ) -> None:
-    """A usage batch on the stream, as a gateway would seal it."""
+    """A usage batch on the stream, as a gateway would seal it (now, unless `sealed_at`)."""
     batch = contracts.UsageBatch(
         batch_id=uuid.uuid4(),
         source="test",
-        sealed_at=datetime.datetime.now(datetime.UTC),
+        sealed_at=sealed_at or datetime.datetime.now(datetime.UTC),
         counts=[
             contracts.UsageCount(tenant_id=tenant_id, product=product, quantity=quantity)  # type: ignore[arg-type]
             for product, quantity in quantities.items()
