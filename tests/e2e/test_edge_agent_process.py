@@ -2,8 +2,8 @@
 
 The operator enrols a node; the agent starts as `make up` starts it (`localplatform.edgeagents`:
 the kubeconfig from the node's bootstrap Secret, its own state folder, a cache config template),
-heartbeats and reports; the operator turns that into Ready and ConfigApplied. Killing the agent
-(SIGKILL, no goodbye) must show as Ready not True within the grace + 10 s, as the issue asks.
+heartbeats and reports; the operator turns that into Ready and ConfigApplied (and Held, which the
+agent obeys). Killing the agent (SIGKILL, no goodbye) must show as Ready not True within the grace + 10 s, as the issue asks.
 The agent renews every 2 s here (production: 10 s) so a 10 s grace stays well above one period.
 """
 
@@ -147,6 +147,28 @@ async def test_a_real_agent_enrols_reports_applies_config_and_is_missed_when_kil
             kube_client, name, "ConfigApplied", "True", says=edgenode.config_hash(changed)[:12]
         )
         assert "max_size=80g;" in cache.read_text()
+
+        # Drained by a human: Held, so the next config waits until the drain is lifted.
+        drain = {"spec": {"drain": True}}
+        await kube_client.patch(NODE, name, drain, patch_type=PatchType.MERGE)
+        await _wait(kube_client, name, "Held", "True", within=15)
+        waiting = {"cacheSizeGi": "90", "logLevel": "warn"}
+        await _set_config(kube_client, name, waiting)
+        await _wait(kube_client, name, "ConfigApplied", "False", says="held")
+        await asyncio.sleep(4)  # four of the agent's syncs
+        body = (await kube_client.get(NODE, name)).to_dict()
+        assert body["status"]["appliedConfigHash"] == edgenode.config_hash(changed)
+        assert "max_size=80g;" in cache.read_text(), "held: not applied"
+        undrain = {"spec": {"drain": False}}
+        await kube_client.patch(NODE, name, undrain, patch_type=PatchType.MERGE)
+        await _wait(
+            kube_client, name, "ConfigApplied", "True", says=edgenode.config_hash(waiting)[:12]
+        )
+        assert "max_size=90g;" in cache.read_text()
+        await _set_config(kube_client, name, changed)
+        await _wait(
+            kube_client, name, "ConfigApplied", "True", says=edgenode.config_hash(changed)[:12]
+        )
 
         await _set_config(kube_client, name, {"cacheSizeGi": "80", "logLevel": "invalid"})
         rejected = await _wait(kube_client, name, "ConfigApplied", "False", says="emerg: invalid")
