@@ -23,6 +23,7 @@ from lightkube import AsyncClient
 from lightkube.types import PatchType
 
 from meridian.core import kube
+from meridian.core.api.v1alpha1.edgenode import config_hash
 from meridian.core.runtime import logging as meridian_logging
 from meridian.core.runtime import resilience
 from meridian.edge_agent import config, facts, heartbeat, report, stubstatus, upgrade
@@ -32,6 +33,9 @@ from meridian.edge_agent.state import Applied, Desired, StateDir
 log = meridian_logging.get_logger("meridian.edge_agent")
 
 EDGE_NODE = kube.RESOURCES["EdgeNode"]
+
+# The operator's condition holding config pushes (and upgrades, which it gates itself).
+HELD_CONDITION = "Held"
 
 # What "the API server is unreachable or said no" looks like: keep going from the cache.
 API_ERRORS: tuple[type[BaseException], ...] = (httpx2.HTTPError, OSError, TimeoutError)
@@ -158,6 +162,10 @@ class Agent:
         desired = Desired(
             config=_mapping(spec.get("config")),
             target_version=_mapping(status.get("upgrade")).get("targetVersion"),
+            held=any(
+                _mapping(c).get("type") == HELD_CONDITION and _mapping(c).get("status") == "True"
+                for c in status.get("conditions") or []
+            ),
         )
         if desired != self.state.desired():
             await asyncio.to_thread(self.state.save_desired, desired)
@@ -178,11 +186,21 @@ class Agent:
         """One pass: read, apply config, upgrade if asked, report if due."""
         desired, status = await self._read()
         if desired is not None:
-            await self._keep(await config.apply(self._plan, desired.config, self.applied))
+            if self._holds(desired):
+                log.debug("Config change held", node=self.node)
+            else:
+                await self._keep(await config.apply(self._plan, desired.config, self.applied))
             await self._upgrade(desired.target_version, status)
         if status is not None:
             await self._report(status)
         self.synced.set()
+
+    def _holds(self, desired: Desired) -> bool:
+        """Held (drain or outside the maintenance windows) keeps a new config waiting; a node
+        that has applied none yet takes its first (as installed), and the applied one is still
+        re-rendered if the live file drifted."""
+        applied = self.applied.config_hash
+        return desired.held and applied is not None and applied != config_hash(desired.config)
 
     async def _upgrade(self, target: str | None, status: dict[str, Any] | None) -> None:
         asked_again = _mapping((status or {}).get("upgrade")).get("phase") == upgrade.PENDING

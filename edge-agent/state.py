@@ -24,6 +24,9 @@ class Desired(BaseModel):
 
     config: dict[str, str] = {}
     target_version: str | None = None
+    # The operator's Held=True (drain, or outside every maintenance window): a config different
+    # from the one applied waits. Cached with the rest, so an offline node keeps holding.
+    held: bool = False
 
 
 class Applied(BaseModel):

@@ -18,7 +18,7 @@ import importlib.util
 import os
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
@@ -116,8 +116,11 @@ def start(
     *,
     supervisor: Supervisor | None = None,
     timeout: float = 120.0,
+    env: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """Start an agent per node (those already running are kept); returns the names started."""
+    """Start an agent per node (those already running are kept); returns the names started.
+
+    `env` overrides agent settings (`MERIDIAN_EDGE_AGENT_*`): a test's shorter cadences, say."""
     if not available():
         return []
     supervisor = supervisor or Supervisor(run_dir)
@@ -132,9 +135,13 @@ def start(
         version = folder / "version"
         if not version.exists():  # an agent's upgrade rewrites it; a restart keeps it
             version.write_text(_desired_version(bin_dir, kubeconfig, node) + "\n")
-        env = {"PYTHONPATH": os.pathsep.join(sys.path), **environment(node, folder)}
+        process_env = {
+            "PYTHONPATH": os.pathsep.join(sys.path),
+            **environment(node, folder),
+            **(env or {}),
+        }
         spec = ProcessSpec(
-            name=process_name(node), argv=[sys.executable, "-m", AGENT_MODULE], env=env
+            name=process_name(node), argv=[sys.executable, "-m", AGENT_MODULE], env=process_env
         )
         supervisor.start(spec)
         started.append(process_name(node))

@@ -30,10 +30,9 @@ from lightkube.types import PatchType
 
 from meridian.core.api.v1alpha1 import edgenode
 from meridian.localplatform import platform
-from meridian.localplatform.processes import Supervisor
 from meridian.operators.edge import rollout
-from meridian.operators.machinery import rbac
-from tests import edge_nodes, kubeconfigs
+from tests import edge_nodes
+from tests import edge_operator as edge_operator_process
 from tests.waiting import eventually
 
 NAMESPACE = "meridian-system"
@@ -50,50 +49,14 @@ def edge_operator(
     local_platform: platform.PlatformState, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """The edge operator alone, as its own ServiceAccount with exactly its declared ClusterRole."""
-    account = f"edge-op-{uuid.uuid4().hex[:6]}"
-    platform.kubectl(
-        local_platform,
-        "apply",
-        "-f",
-        "-",
-        stdin=f"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {NAMESPACE}\n",
-    )
-    manifest = yaml.safe_dump_all(
-        rbac.manifests(["edge"], namespace=NAMESPACE, service_account=account)
-    )
-    platform.kubectl(local_platform, "apply", "-f", "-", stdin=manifest)
     workdir = tmp_path_factory.mktemp("edge-operator")
-    kubeconfig = str(workdir / "operator.kubeconfig")
-    kubeconfigs.token_kubeconfig(local_platform, NAMESPACE, account, kubeconfig)
-    supervisor = Supervisor(workdir / "run")
-    env = {
-        "KUBECONFIG": kubeconfig,
-        "MERIDIAN_OPERATOR_PEERING_NAME": account,
-        "MERIDIAN_OPERATOR_EDGE_GRACE_S": str(GRACE_S),
-        "MERIDIAN_OPERATOR_EDGE_HEARTBEAT_CHECK_S": "1",
-        "MERIDIAN_OPERATOR_EDGE_WAVE_INTERVAL_S": "1",
-        "MERIDIAN_OPERATOR_EDGE_MAX_UNAVAILABLE": "2",
-        "MERIDIAN_OPERATOR_EDGE_LAST_SEEN_RESOLUTION_S": "5",
-    }
-
-    def start() -> None:
-        platform.start_operators(
-            local_platform, supervisor=supervisor, name="edge-operator", only="edge", env=env
-        )
-
-    try:
-        start()
+    with edge_operator_process.running(local_platform, workdir, grace_s=GRACE_S) as running:
+        account, supervisor, start = running
         RUNNING["restart"] = start
-        RUNNING["kill"] = lambda: supervisor.kill("edge-operator")
+        RUNNING["kill"] = lambda: supervisor.kill(edge_operator_process.PROCESS)
         yield account
-        log = supervisor.log_tail("edge-operator", lines=20_000)
+        log = supervisor.log_tail(edge_operator_process.PROCESS, lines=20_000)
         assert "Forbidden" not in log, log[-3000:]
-    finally:
-        supervisor.stop_all()
-        platform.kubectl(
-            local_platform, "delete", "clusterkopfpeering", f"{account}-edge", "--ignore-not-found"
-        )
-        platform.kubectl(local_platform, "delete", "-f", "-", "--ignore-not-found", stdin=manifest)
 
 
 def _apply(state: platform.PlatformState, body: dict[str, Any]) -> None:
