@@ -5,6 +5,8 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 MERIDIAN := $(BIN)/meridian
 PYTEST_ARGS ?=
+# The admission webhook starts with `make up`; `make up WEBHOOKS=0` leaves it out.
+WEBHOOKS ?= 1
 
 .PHONY: help install up down status test lint unit integration e2e crds images bench clean
 
@@ -27,7 +29,7 @@ install: $(VENV)/.installed
 	$(MERIDIAN) dev install
 
 up: install
-	$(MERIDIAN) dev up $(if $(DR),--dr --pg-standby) $(if $(REAL_NODE),--real-node) $(if $(WEBHOOKS),--webhooks) --search --crds crds --operators --apply crds/examples --services
+	$(MERIDIAN) dev up $(if $(DR),--dr --pg-standby) $(if $(REAL_NODE),--real-node) $(if $(filter 1,$(WEBHOOKS)),--webhooks) --search --crds crds --operators --apply crds/examples --services
 	@echo
 	@echo 'Platform is up. Next:'
 	@echo '  eval "$$($(MERIDIAN) dev env)"      # KUBECONFIG, kubectl 1.36 on PATH, DSNs, URLs'

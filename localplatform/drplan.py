@@ -92,9 +92,28 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
                 "metadata": {"labels": labels},
                 "spec": {
                     "nodeSelector": {"type": "kwok"},
-                    "containers": [{"name": name, "image": f"ghcr.io/meridian/{name}:local"}],
+                    "containers": [
+                        {
+                            "name": name,
+                            "image": f"ghcr.io/meridian/{name}:local",
+                            "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+                        }
+                    ],
                 },
             },
+        },
+    }
+
+
+def disruption_budget(name: str) -> dict[str, Any]:
+    """Applied before its Deployment: the admission webhook refuses replicas > 1 without one."""
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": SERVICES_NAMESPACE},
+        "spec": {
+            "maxUnavailable": 1,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
         },
     }
 
@@ -120,6 +139,7 @@ def prepare(state: PlatformState) -> None:
             _secret(PRIMARY_SECRET, NAMESPACE, {"dsn": info.dsn(DATABASE)}),
             _secret(STANDBY_SECRET, NAMESPACE, {"dsn": info.dsn(DATABASE, standby=True)}),
             _secret(DATABASE_SECRET, SERVICES_NAMESPACE, {"dsn": info.dsn(DATABASE)}),
+            *(disruption_budget(name) for name in SERVICES),
             *(deployment(name, 2) for name in SERVICES),
         ],
     )
@@ -129,6 +149,7 @@ def prepare(state: PlatformState) -> None:
         [
             _namespace(SERVICES_NAMESPACE),
             _secret(DATABASE_SECRET, SERVICES_NAMESPACE, {"dsn": info.dsn(DATABASE, standby=True)}),
+            *(disruption_budget(name) for name in SERVICES),
             *(deployment(name, 0) for name in SERVICES),
         ],
     )

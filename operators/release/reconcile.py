@@ -115,6 +115,8 @@ async def reconcile(request: Request) -> reconciler.Observation:
     status = ServiceReleaseStatus.model_validate(dict(request.status))
     try:
         if status.observed_generation != request.generation:
+            # Services, PDB and HPA before any Deployment: the admission webhook refuses a
+            # Deployment of replicas > 1 that no PDB covers yet (meridian-pdb-required).
             await cluster.apply_all(api, resources.fixed(release))
         now = datetime.datetime.now(datetime.UTC)
         pods = await cluster.observe(api, release)

@@ -55,6 +55,8 @@ def _dev_up(args: argparse.Namespace) -> int:
         print(imagebuild.report(built), file=sys.stderr)
     if args.crds:
         platform.install_crds(state, args.crds)
+    if args.webhooks:  # before the operators and --apply: what the platform creates is admitted
+        print(f"# admission webhook {platform.start_webhooks(state)}", file=sys.stderr)
     if args.operators:
         platform.start_operators(state)
     for path in args.apply:
@@ -73,8 +75,6 @@ def _dev_up(args: argparse.Namespace) -> int:
             edgeagents.nodes_in(args.apply),
         )
         print(f"# edge agents: {len(agents)} started", file=sys.stderr)
-    if args.webhooks:  # after --apply: the examples predate it (the audit reports what they break)
-        print(f"# admission webhook {platform.start_webhooks(state)}", file=sys.stderr)
     if args.services:
         started, email, password = platform.start_pipeline(state)
         print(f"# gateway {started.gateway_url}  (MERIDIAN_GATEWAY_URL)", file=sys.stderr)
