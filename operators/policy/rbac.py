@@ -4,7 +4,7 @@ at their live modes. No write to any object it audits."""
 
 from __future__ import annotations
 
-from meridian.core.policy import catalogue
+from meridian.core.policy import catalogue, validating
 from meridian.operators.machinery.rbac import Rule, rule
 
 READ = ("get", "list")
@@ -17,7 +17,14 @@ RULES: tuple[Rule, ...] = (
     rule("policy", ["poddisruptionbudgets"], READ),
     rule("networking.k8s.io", ["networkpolicies"], READ),
     rule("meridian.io", ["edgenodes"], READ),
-    rule("", ["configmaps"], ["get"], resourceNames=[catalogue.MODES_CONFIGMAP]),
+    # The modes; and the registries, because writing a binding whose paramRef names a params
+    # object needs `get` on that object (the apiserver's escalation check on bindings).
+    rule(
+        "",
+        ["configmaps"],
+        ["get"],
+        resourceNames=[catalogue.MODES_CONFIGMAP, validating.REGISTRIES_CONFIGMAP],
+    ),
     rule("wgpolicyk8s.io", ["policyreports", "clusterpolicyreports"], REPORT),
     # A hand-edited modes ConfigMap reaches the apiserver: patch of the existing bindings only.
     rule(

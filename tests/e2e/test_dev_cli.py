@@ -78,7 +78,11 @@ def test_up_env_status_down_leaves_no_process_running(cli_env: dict[str, str]) -
     pids = [int(row[1]) for row in rows]
 
     stopped = _meridian("dev", "down", env=cli_env).splitlines()
-    assert stopped[0] == "stopped operators"  # reverse start order: operators first, etcd last
+    # Reverse start order: the example EdgeNodes' agents (started last), then the operators, etcd last.
+    agents = [line for line in stopped if line.startswith("stopped edge-agent-")]
+    assert len(agents) == 12
+    assert stopped[: len(agents)] == agents
+    assert stopped[len(agents)] == "stopped operators"
     assert stopped[-1] == "stopped primary-etcd"
     assert [pid for pid in pids if _running(pid)] == []
 

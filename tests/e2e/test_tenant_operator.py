@@ -480,6 +480,16 @@ async def test_an_idle_operator_makes_no_api_writes_while_its_resync_runs(
         return reconciles(ports, "Tenant") >= len(phases)
 
     await eventually(resumed, within=120)
+
+    async def no_namespace_terminating() -> bool:
+        """the namespace controller has finished deleting earlier tests' tenant namespaces (its
+        DELETEs of their contents are counted by the apiserver too, and are not the operator's)"""
+        phases = platform.kubectl(
+            local_platform, "get", "namespaces", "-o", "jsonpath={.items[*].status.phase}"
+        ).split()
+        return "Terminating" not in phases
+
+    await eventually(no_namespace_terminating, within=300)
     before = apiserver_writes_by_request(local_platform, tenants.OWNED_RESOURCES)
     reconciled = reconciles(ports, "Tenant")
     await asyncio.sleep(IDLE_RESYNC_S * IDLE_ROUNDS)
