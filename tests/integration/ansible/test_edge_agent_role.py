@@ -137,6 +137,23 @@ def _verified_unit(path: Path) -> configparser.SectionProxy:
     return unit["Service"]
 
 
+def _reachable_deps(target_root: Path) -> list[Path]:
+    """This venv's site-packages as hard-linked trees inside the world-traversable target root:
+    the checkout (and so this venv) may sit below a 0700 directory (a CI clone in `mktemp -d`),
+    which the unprivileged agent cannot traverse."""
+    linked = []
+    for index, source in enumerate(site.getsitepackages()):
+        destination = target_root / "node-image-deps" / str(index)
+        try:
+            shutil.copytree(source, destination, copy_function=os.link, symlinks=True)
+        except OSError:  # another filesystem: a plain copy
+            shutil.rmtree(destination, ignore_errors=True)
+            shutil.copytree(source, destination, symlinks=True)
+        linked.append(destination)
+    (target_root / "node-image-deps").chmod(0o755)
+    return linked
+
+
 def _start_as_systemd_would(
     service: configparser.SectionProxy, account: pwd.struct_passwd, log: IO[str]
 ) -> subprocess.Popen[bytes]:
@@ -204,7 +221,9 @@ async def test_bootstrap_installs_an_agent_that_heartbeats(
     venv_site = next(
         (target_root / "opt/meridian-edge-agent/venv/lib").glob("python3*/site-packages")
     )
-    (venv_site / "zz-node-image-deps.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    (venv_site / "zz-node-image-deps.pth").write_text(
+        "\n".join(str(path) for path in _reachable_deps(target_root)) + "\n"
+    )
 
     account = pwd.getpwnam(service["User"])
     with (tmp_path / "agent.log").open("w") as log:
