@@ -8,27 +8,22 @@ missing or changed, so a converged fleet costs no API calls on resync.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import kopf
 
 from meridian.operators.edge import heartbeat, resources
+from meridian.operators.machinery import wiring
 
-
-class OwnedKind(NamedTuple):
-    group: str
-    version: str
-    plural: str
-    kind: str
-
-
-OWNED: tuple[OwnedKind, ...] = (
-    OwnedKind("", "v1", "serviceaccounts", "ServiceAccount"),
-    OwnedKind("coordination.k8s.io", "v1", "leases", "Lease"),
-    OwnedKind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    OwnedKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-    OwnedKind("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole"),
-    OwnedKind("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding"),
+OWNED: tuple[wiring.OwnedKind, ...] = (
+    wiring.OwnedKind("", "v1", "serviceaccounts", "ServiceAccount"),
+    wiring.OwnedKind("coordination.k8s.io", "v1", "leases", "Lease"),
+    wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole"),
+    wiring.OwnedKind(
+        "rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding"
+    ),
 )
 
 Indexes = Mapping[str, kopf.Index[Any, Any]]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic
+from typing import Any, Generic, NamedTuple
 
 import kopf
 import pydantic
@@ -38,6 +38,16 @@ FIELD_MANAGER = "meridian-operator"
 """Who owns the fields our operators apply (server-side apply's field manager)."""
 BACKOFF_BASE_S = 1.0
 BACKOFF_CAP_S = 60.0
+
+
+class OwnedKind(NamedTuple):
+    """A Kubernetes kind an operator creates for its resources: what it indexes and watches for
+    drift, and what its RBAC must allow."""
+
+    group: str
+    version: str
+    plural: str
+    kind: str
 
 
 def kubernetes_client() -> AsyncClient:

@@ -10,29 +10,22 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Mapping
-from typing import Any, NamedTuple
+from typing import Any
 
 import kopf
 
 from meridian.core.api.v1alpha1 import GROUP, VERSION
+from meridian.operators.machinery import wiring
 from meridian.operators.tenant import resources
 
-
-class OwnedKind(NamedTuple):
-    group: str
-    version: str
-    plural: str
-    kind: str
-
-
-OWNED: tuple[OwnedKind, ...] = (
-    OwnedKind("", "v1", "namespaces", "Namespace"),
-    OwnedKind("", "v1", "resourcequotas", "ResourceQuota"),
-    OwnedKind("", "v1", "limitranges", "LimitRange"),
-    OwnedKind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
-    OwnedKind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    OwnedKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-    OwnedKind("", "v1", "secrets", "Secret"),
+OWNED: tuple[wiring.OwnedKind, ...] = (
+    wiring.OwnedKind("", "v1", "namespaces", "Namespace"),
+    wiring.OwnedKind("", "v1", "resourcequotas", "ResourceQuota"),
+    wiring.OwnedKind("", "v1", "limitranges", "LimitRange"),
+    wiring.OwnedKind("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy"),
+    wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
+    wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
+    wiring.OwnedKind("", "v1", "secrets", "Secret"),
 )
 SELECTOR = {"app.kubernetes.io/managed-by": resources.MANAGED_BY}
 TENANTS_INDEX = "tenants"
