@@ -28,12 +28,15 @@ COMPLIANT = pod_spec()
 
 # policy name -> pod specs that break it and nothing else.
 VIOLATING: dict[str, list[dict[str, Any]]] = {
+    # A Pod with runAsNonRoot unset escaped the default (a template may leave it unset).
     "meridian-non-root": [
         pod_spec(securityContext={"runAsUser": 10001}),
         pod_spec(securityContext={"runAsNonRoot": True, "runAsUser": 0}),
         {
             "containers": [copy.deepcopy(COMPLIANT_CONTAINER)],
-            "initContainers": [{**copy.deepcopy(COMPLIANT_CONTAINER), "securityContext": {}}],
+            "initContainers": [
+                {**copy.deepcopy(COMPLIANT_CONTAINER), "name": "init", "securityContext": {}}
+            ],
         },
     ],
     "meridian-resource-limits": [

@@ -70,15 +70,19 @@ Rule = Callable[[str, Mapping[str, Any], str, Mapping[str, Any]], str | None]
 
 
 def _non_root(
-    _at: str, container: Mapping[str, Any], _spec_at: str, spec: Mapping[str, Any]
+    _at: str, container: Mapping[str, Any], spec_at: str, spec: Mapping[str, Any]
 ) -> str | None:
+    """The CEL's rule (`validating._non_root`): root chosen anywhere, or a Pod (spec at `spec`)
+    with runAsNonRoot unset; a template may leave it unset, its Pods get the default."""
     own, pod = _mapping(container.get("securityContext")), _mapping(spec.get("securityContext"))
     non_root = own.get("runAsNonRoot", pod.get("runAsNonRoot"))
     user = own.get("runAsUser", pod.get("runAsUser"))
-    if non_root is not True:
-        return "runAsNonRoot is not true (container or pod securityContext)"
     if user == 0:
         return "runAsUser is 0"
+    if non_root is False:
+        return "runAsNonRoot is false"
+    if non_root is None and spec_at == "spec":
+        return "runAsNonRoot is unset (container or pod securityContext)"
     return None
 
 

@@ -49,15 +49,20 @@ _LIMITED = "has(c.resources) && has(c.resources.limits) && {r} in c.resources.li
 
 
 def _non_root() -> podcel.ContainerCheck:
-    """Explicit root refused: runAsNonRoot false or runAsUser 0, the container's or else the pod's.
+    """Root refused: runAsNonRoot false or runAsUser 0 (the container's, else the pod's), and, on
+    a Pod, runAsNonRoot left unset.
 
-    Unset is defaulted to runAsNonRoot: true by the meridian-default-non-root mutation (and the
-    kubelet then refuses an image whose user is root), so only a choice to run as root is denied.
+    A pod template may leave runAsNonRoot unset: its Pods get `true` from the
+    meridian-default-non-root mutation, which runs before validation, and the kubelet then refuses
+    an image whose user is root. A Pod that still has it unset when validated escaped that default
+    (the mutation is `failurePolicy: Ignore`), so it is refused rather than trusted to its image.
+    `predicates._non_root` is the same rule for the audit.
     """
     non_root_set = f"{_SC} && has(c.securityContext.runAsNonRoot)"
     user_set = f"{_SC} && has(c.securityContext.runAsUser)"
     root_allowed = f"({non_root_set} ? !c.securityContext.runAsNonRoot : variables.podRootAllowed)"
     root_user = f"({user_set} ? c.securityContext.runAsUser == 0 : variables.podRootUser)"
+    undefaulted = f"(object.kind == 'Pod' && !({non_root_set}) && !variables.podNonRootSet)"
     user_field = (
         f"({user_set} ? {{p}} + '.securityContext.runAsUser' "
         ": variables.path + '.securityContext.runAsUser') + ' is 0'"
@@ -66,9 +71,10 @@ def _non_root() -> podcel.ContainerCheck:
         f"({non_root_set} ? {{p}} + '.securityContext.runAsNonRoot' "
         ": variables.path + '.securityContext.runAsNonRoot') + ' is false'"
     )
+    unset_field = "{p} + '.securityContext.runAsNonRoot is unset'"
     return podcel.ContainerCheck(
-        bad=f"{root_allowed} || {root_user}",
-        field=f"{root_user} ? {user_field} : {non_root_field}",
+        bad=f"{root_allowed} || {root_user} || {undefaulted}",
+        field=f"{root_user} ? {user_field} : {undefaulted} ? {unset_field} : {non_root_field}",
     )
 
 
@@ -100,6 +106,11 @@ CHECKS: dict[str, podcel.ContainerCheck] = {
 # Variables one policy needs beyond podcel.VARIABLES.
 _EXTRA_VARIABLES: dict[str, list[dict[str, str]]] = {
     "meridian-non-root": [
+        {
+            "name": "podNonRootSet",
+            "expression": "has(variables.podSpec.securityContext) && "
+            "has(variables.podSpec.securityContext.runAsNonRoot)",
+        },
         {
             "name": "podRootAllowed",
             "expression": "has(variables.podSpec.securityContext) && "
@@ -150,7 +161,7 @@ def policy(item: Policy) -> dict[str, Any]:
         ],
         "validations": [
             {
-                "expression": "size(variables.violations) == 0",
+                "expression": f"!({podcel.violated(check)})",
                 "message": f"{item.name} ({item.title}): {item.description} Fix: {item.fix}",
                 "messageExpression": _message(item),
             }

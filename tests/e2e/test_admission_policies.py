@@ -9,6 +9,7 @@ admission webhook is involved: the denials come from the ValidatingAdmissionPoli
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -23,8 +24,9 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from meridian.core.policy import catalogue, mutating
+from meridian.core.policy import catalogue, mutating, predicates
 from meridian.localplatform import platform
+from tests import policy_fixtures
 
 IMAGE = "ghcr.io/meridian/web:1.0"
 LIMITS = {"limits": {"cpu": "100m", "memory": "64Mi"}}
@@ -224,6 +226,45 @@ def test_every_pod_controller_is_checked(
     assert result.returncode != 0
     assert "initContainers[0].image (ghcr.io/meridian/init)" in result.stderr
     assert apply(local_platform, workload(kind, namespace, pod_spec())).returncode == 0
+
+
+AGREEMENT_KINDS = ("Pod", "Deployment", "CronJob")
+
+
+def _verdict_of_the_apiserver(
+    state: platform.PlatformState, body: dict[str, Any]
+) -> tuple[set[str], dict[str, Any]]:
+    """The policies the apiserver denies `body` for, and the object it would store (with the
+    defaults applied) or, when denied, the object as sent."""
+    result = kubectl(
+        state, "create", "--dry-run=server", "-o", "json", "-f", "-", stdin=json.dumps(body)
+    )
+    if result.returncode == 0:
+        return set(), json.loads(result.stdout)
+    denied = set(re.findall(r"ValidatingAdmissionPolicy '([a-z-]+)'", result.stderr))
+    assert denied, result.stderr  # refused, but not by a policy: not a verdict to compare
+    return denied, body
+
+
+@pytest.mark.parametrize("kind", AGREEMENT_KINDS)
+def test_the_apiserver_and_the_audit_predicates_agree(
+    local_platform: platform.PlatformState, namespace: str, kind: str
+) -> None:
+    """The CEL the apiserver runs and the Python the audit controller runs
+    (`core/policy/predicates.py`) give the same verdict on every shared fixture, as a Pod and as
+    the templates of controllers: they are two spellings of one rule and must not drift apart."""
+    specs = [policy_fixtures.COMPLIANT] + [
+        spec for specs in policy_fixtures.VIOLATING.values() for spec in specs
+    ]
+    disagreements = []
+    for index, spec in enumerate(specs):
+        body = workload(kind, namespace, copy.deepcopy(spec), name=f"agree-{index}")
+        denied, stored = _verdict_of_the_apiserver(local_platform, body)
+        group = body["apiVersion"].rpartition("/")[0]
+        audited = {found.policy.name for found in predicates.violations(group, kind, stored)}
+        if denied != audited:
+            disagreements.append((index, spec, denied, audited))
+    assert disagreements == []
 
 
 def test_an_ephemeral_container_is_checked_when_it_is_added(
