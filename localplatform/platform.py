@@ -325,8 +325,10 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
         "app.kubernetes.io/part-of=meridian",
         "--timeout=60s",
     )
-    # The admission policies (and their defaults) go in with the CRDs, as the chart installs them.
-    policies.install(Path(state.bin_dir), state.kubeconfig)
+    # The admission policies (and their defaults) go in with the CRDs, as the chart installs them,
+    # on every cluster: a workload the DR side runs after a failover obeys the same rules.
+    for cluster in state.clusters.values():
+        policies.install(Path(state.bin_dir), str(cluster["kubeconfig"]))
     kubectl(
         state, "wait", "--for=condition=Established", "crd/httproutes.gateway.networking.k8s.io"
     )

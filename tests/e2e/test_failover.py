@@ -47,6 +47,32 @@ def _bent(change: str) -> dict[str, Any]:
     return body
 
 
+@pytest.mark.parametrize("cluster", ["primary", "dr"])
+def test_both_clusters_enforce_the_admission_policies(
+    drill: failover_platform.Drill, cluster: str
+) -> None:
+    """What the DR side runs after a failover obeys the rules prod's does."""
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "latest", "namespace": "default"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "app",
+                    "image": "ghcr.io/meridian/orders:latest",
+                    "resources": {"limits": {"cpu": "10m", "memory": "16Mi"}},
+                }
+            ]
+        },
+    }
+    with pytest.raises(RuntimeError) as refused:
+        drill.kubectl(
+            "create", "--dry-run=server", "-f", "-", cluster=cluster, stdin=json.dumps(pod)
+        )
+    assert "meridian-no-latest-tag" in str(refused.value)
+
+
 @pytest.mark.parametrize(
     ("change", "field", "words"),
     [
