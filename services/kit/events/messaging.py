@@ -12,6 +12,7 @@ How failures move between them is `consumer`'s job. A service opens one robust c
 
 from __future__ import annotations
 
+import asyncio
 import datetime
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -21,6 +22,7 @@ from typing import Any
 import aio_pika
 from aio_pika import abc as pika_abc
 from aio_pika import exceptions as pika_exceptions
+from aio_pika.connection import make_url
 from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
@@ -37,8 +39,22 @@ class NotConfirmed(Exception):
 
 
 async def connect(url: str, *, name: str) -> pika_abc.AbstractRobustConnection:
-    """A robust connection: reconnects and restores channels, queues and consumers by itself."""
-    return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+    """A robust connection: reconnects and restores channels, queues and consumers by itself.
+
+    Closed here when the first connect fails or is cancelled: `aio_pika.connect_robust` leaves
+    that connection to its finalizer, which schedules `close()` on whatever loop is left (an
+    unawaited coroutine once the loop is gone) — one leaked connection per attempt while an outbox
+    relay retries through a broker outage.
+    """
+    connection = aio_pika.RobustConnection(
+        make_url(url), client_properties={"connection_name": name}
+    )
+    try:
+        await connection.connect()
+    except BaseException:
+        await asyncio.shield(connection.close())
+        raise
+    return connection
 
 
 async def open_channel(connection: pika_abc.AbstractConnection) -> pika_abc.AbstractChannel:
