@@ -13,6 +13,8 @@ import urllib.request
 from collections.abc import Collection
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from meridian.localplatform import net, platform
 
 _REQUESTS = re.compile(r"^apiserver_request_total\{([^}]*)\} ([0-9.e+]+)$", re.MULTILINE)
@@ -90,3 +92,19 @@ def reconciles(ports: platform.OperatorPorts, kind: str, result: str = "ok") -> 
     )
     found = re.search(pattern, text, re.M)
     return float(found.group(1)) if found else 0.0
+
+
+def apiserver_histogram(
+    state: platform.PlatformState, metric: str, **labels: str
+) -> dict[float, float]:
+    """A histogram of the primary apiserver's as cumulative bucket counts (upper bound -> count),
+    summed over every series whose labels include `labels` (for `figures.quantile_bound`)."""
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(_apiserver_metrics(state)):
+        for sample in family.samples:
+            if sample.name == f"{metric}_bucket" and all(
+                sample.labels.get(key) == value for key, value in labels.items()
+            ):
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return buckets
