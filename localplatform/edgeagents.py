@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -62,7 +63,23 @@ def environment(node: str, folder: Path) -> dict[str, str]:
         "MERIDIAN_EDGE_AGENT_CONFIG_PATH": str(folder / "cache.conf"),
         "MERIDIAN_EDGE_AGENT_VERSION_FILE": str(folder / "version"),
         "MERIDIAN_EDGE_AGENT_DISK_PATH": str(folder),
+        "MERIDIAN_EDGE_AGENT_UPGRADE_COMMAND": json.dumps(upgrade_command(node, folder)),
     }
+
+
+def upgrade_command(node: str, folder: Path, *extra: str) -> list[str]:
+    """The local node's upgrade command (`meridian.edge_agent.localupgrade`: writes the version
+    file, the agent appends the target version); `extra` options such as `--fail`, `--record`."""
+    return [
+        sys.executable,
+        "-m",
+        f"{AGENT_MODULE}.localupgrade",
+        "--version-file",
+        str(folder / "version"),
+        "--node",
+        node,
+        *extra,
+    ]
 
 
 def _desired_version(bin_dir: Path, kubeconfig: str, node: str) -> str:

@@ -4,6 +4,7 @@ declared ClusterRole, with short cadences (and the grace the test asks for) in i
 from __future__ import annotations
 
 import contextlib
+import json
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from tests import kubeconfigs
 
 NAMESPACE = "meridian-system"
 PROCESS = "edge-operator"
+STUCK_SITE = "stuck1"
+"""The one site whose upgrade timeout is short (4 s): the timeout test's."""
 
 
 @contextlib.contextmanager
@@ -47,6 +50,7 @@ def running(
         "MERIDIAN_OPERATOR_EDGE_WAVE_INTERVAL_S": "1",
         "MERIDIAN_OPERATOR_EDGE_MAX_UNAVAILABLE": "2",
         "MERIDIAN_OPERATOR_EDGE_LAST_SEEN_RESOLUTION_S": "5",
+        "MERIDIAN_OPERATOR_EDGE_SITE_UPGRADE_TIMEOUT_S": json.dumps({STUCK_SITE: 4}),
     }
 
     def start() -> None:

@@ -7,6 +7,7 @@ where agents reach the API server (for the kubeconfigs it issues).
 from __future__ import annotations
 
 import asyncio
+import datetime
 from dataclasses import dataclass, field
 
 from meridian.core.api.v1alpha1 import edgenode
@@ -24,6 +25,8 @@ class Clients:
     enrolments: asyncio.Semaphore
     """Enrolments running at once: a fleet applied in one go queues here, not in the HTTP pool
     (whose waits time out and cost every node a kopf retry a minute later)."""
+    checked: dict[str, tuple[float, datetime.datetime | None]] = field(default_factory=dict)
+    """Per node: when (monotonic) its bootstrap Secret was last read, and the expiry it held."""
     namespace_ready: bool = field(default=False)
     """meridian-edge was applied by this process (once is enough)."""
 

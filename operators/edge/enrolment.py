@@ -1,13 +1,14 @@
 """Enrolled: the node's identity exists as rendered and its credential is fresh; revocation.
 
 `ensure` applies only objects missing from (or differing in) the operator's indexes (the Lease
-only when missing: its renewals are the agent's), then issues or renews the bootstrap credential.
+only when missing from the heartbeat book's listing: its renewals are the agent's), then issues or renews the bootstrap credential.
 `revoke`, behind the finalizer, deletes all of it; the token dies with its Secret and account.
 """
 
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any, NamedTuple
 
 from lightkube import AsyncClient, codecs
@@ -23,7 +24,7 @@ from lightkube.resources.rbac_authorization_v1 import (
 )
 
 from meridian.core.api.v1alpha1 import edgenode
-from meridian.operators.edge import credentials, owned, reasons, resources
+from meridian.operators.edge import credentials, heartbeat, owned, reasons, resources
 from meridian.operators.edge.settings import EdgeNodeSettings
 from meridian.operators.machinery import reconciler
 
@@ -60,13 +61,21 @@ async def ensure(
     settings: EdgeNodeSettings,
     endpoint: credentials.Endpoint,
     site: str,
+    book: heartbeat.Book,
+    checked: dict[str, tuple[float, datetime.datetime | None]],
 ) -> Enrolment:
+    """`checked`: when each node's Secret was last read and its expiry (updated here)."""
     written: list[str] = []
+    await book.synced.wait()
     for manifest in resources.render(node, owner_uid, settings.grace_for(site)):
         meta = manifest["metadata"]
-        live = owned.lookup(indexes, manifest["kind"], meta.get("namespace"), meta["name"])
-        if live is not None and (manifest["kind"] == "Lease" or resources.contains(live, manifest)):
-            continue
+        if manifest["kind"] == "Lease":
+            if book.exists(meta["name"]):
+                continue
+        else:
+            live = owned.lookup(indexes, manifest["kind"], meta.get("namespace"), meta["name"])
+            if live is not None and resources.contains(live, manifest):
+                continue
         what = f"{manifest['kind']}/{meta['name']}"
         try:
             # The Lease is applied without force: a field the agent owns is never taken back.
@@ -78,10 +87,16 @@ async def ensure(
         written.append(what)
     now = datetime.datetime.now(datetime.UTC)
     try:
-        expires_at = credentials.expiry_of(await credentials.fetch(api, node))
+        last = checked.get(node)
+        if last is not None and time.monotonic() - last[0] < settings.credential_check_s:
+            expires_at = last[1]
+        else:
+            expires_at = credentials.expiry_of(await credentials.fetch(api, node))
+            checked[node] = (time.monotonic(), expires_at)
         issued = credentials.needs_renewal(expires_at, now, settings)
         if issued:
             expires_at = await credentials.issue(api, node, owner_uid, endpoint, settings)
+            checked[node] = (time.monotonic(), expires_at)
     except ApiError as error:
         message = f"issuing the bootstrap credential: {error.status.message}"
         return _failed(reasons.TOKEN_FAILED, message, written)

@@ -44,7 +44,7 @@ def register(
         return None
 
     connections = wiring.Connections(open_clients, close_clients)
-    owned.register(registry, book)
+    owned.register(registry)
     written = wiring.register(
         registry,
         edgenode.KIND,

@@ -19,6 +19,11 @@ HEARTBEAT_EXPIRIES = Counter(
 UPGRADES_STARTED = Counter(
     "meridian_edge_upgrades_started_total", "Nodes given a target version, by site.", ["site"]
 )
+UPGRADE_TIMEOUTS = Counter(
+    "meridian_edge_upgrade_timeouts_total",
+    "Upgrades counted as failed because the agent did not report the target in time, by site.",
+    ["site"],
+)
 WAVE_HALTED = Gauge(
     "meridian_edge_wave_halted",
     "1 while the site's upgrade wave is halted (failure budget exceeded) until resumed.",

@@ -1,6 +1,6 @@
 """What a node's status says, from its spec, its agent's report and its Lease (pure).
 
-The reconcile and the heartbeat watcher both build a node's live conditions here, so the two
+The reconcile and the heartbeat sweep both build a node's live conditions here, so the two
 writers can never disagree: Ready (from the Lease, `heartbeat`), ConfigApplied (the desired
 config's hash against the one the agent reports applied), Upgraded (its part in its site's wave),
 Held (drain, or outside every maintenance window: the agent applies no new config and the wave
@@ -85,6 +85,17 @@ def upgraded(
 ) -> Condition:
     desired = spec.agent_version
     upgrade = status.get("upgrade") or {}
+    if (
+        annotations.get(edgenode.UPGRADE_TIMED_OUT_ANNOTATION) == desired
+        and annotations.get(edgenode.UPGRADE_FAILED_ANNOTATION) == desired
+        and status.get("agentVersion") != desired
+    ):
+        message = (
+            f"upgrade to {desired} timed out: the agent did not report it Ready in time "
+            f"(it counts against site {spec.site}'s failure budget; "
+            f"kubectl meridian edge resume --site {spec.site})"
+        )
+        return Condition(reasons.UPGRADED, "False", reasons.UPGRADE_TIMED_OUT, message)
     if annotations.get(edgenode.UPGRADE_FAILED_ANNOTATION) == desired or (
         upgrade.get("targetVersion") == desired and upgrade.get("phase") == "Failed"
     ):
@@ -160,7 +171,9 @@ def live(
     halted: bool,
 ) -> reconciler.Observation:
     """Ready, ConfigApplied and Upgraded, the phase and lastHeartbeatTime of one node."""
-    verdict = heartbeat.assess(seen, now, settings.grace_for(spec.site))
+    verdict = heartbeat.assess(
+        seen, now, settings.grace_for(spec.site), ready_before=heartbeat.was_ready(status)
+    )
     held = hold(spec, annotations, now)
     upgrade = upgraded(spec, status, annotations, halted=halted, held=held)
     return reconciler.Observation(

@@ -1,5 +1,6 @@
-"""The EdgeNode operator's view of what it owns: kopf indexes over the objects it labels, and the
-Lease watch that feeds the heartbeat book.
+"""The EdgeNode operator's view of what it owns: kopf indexes over the objects it labels (the
+Leases excepted: the operator's own Lease watch, `leases`, knows which exist and when they change;
+a fleet's renewals are too many events for kopf's per-object machinery).
 
 Reconciles compare the rendered identity with these in-memory views and write only what is
 missing or changed, so a converged fleet costs no API calls on resync.
@@ -12,12 +13,11 @@ from typing import Any
 
 import kopf
 
-from meridian.operators.edge import heartbeat, resources
+from meridian.operators.edge import resources
 from meridian.operators.machinery import wiring
 
 OWNED: tuple[wiring.OwnedKind, ...] = (
     wiring.OwnedKind("", "v1", "serviceaccounts", "ServiceAccount"),
-    wiring.OwnedKind("coordination.k8s.io", "v1", "leases", "Lease"),
     wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     wiring.OwnedKind("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole"),
@@ -47,8 +47,8 @@ def lookup(indexes: Indexes, kind: str, namespace: str | None, name: str) -> dic
     return next(iter(store), None) if store else None
 
 
-def register(registry: kopf.OperatorRegistry, book: heartbeat.Book) -> None:
-    """Indexes over the owned kinds (kopf fills them before any handler runs), and the book."""
+def register(registry: kopf.OperatorRegistry) -> None:
+    """Indexes over the owned kinds (kopf fills them before any handler runs)."""
 
     def index_owned(body: kopf.Body, **_: Any) -> dict[tuple[str, str], dict[str, Any]]:
         meta = body.get("metadata", {})
@@ -63,20 +63,3 @@ def register(registry: kopf.OperatorRegistry, book: heartbeat.Book) -> None:
             id=index_id(owned.kind),
             registry=registry,
         )(index_owned)
-
-    @kopf.on.event(
-        "coordination.k8s.io",
-        "v1",
-        "leases",
-        labels=resources.SELECTOR,
-        id="heartbeats",
-        registry=registry,
-    )
-    def renewed(event: kopf.RawEvent, body: kopf.Body, **_: Any) -> None:
-        name = body.get("metadata", {}).get("name")
-        if body.get("metadata", {}).get("namespace") != resources.NAMESPACE or not name:
-            return
-        if event.get("type") == "DELETED":
-            book.forget(name)
-        else:
-            book.observe(name, dict(body.get("spec") or {}))

@@ -35,6 +35,7 @@ UP_TO_DATE: Final = "UpToDate"
 WAITING_FOR_TURN: Final = "WaitingForTurn"
 UPGRADING: Final = "Upgrading"
 UPGRADE_FAILED: Final = "UpgradeFailed"
+UPGRADE_TIMED_OUT: Final = "UpgradeTimedOut"
 WAVE_HALTED: Final = "WaveHalted"
 HELD: Final = "Held"
 

@@ -1,7 +1,7 @@
 """Reconcile of an EdgeNode: enrol it (identity, RBAC, credential), then say how it is doing.
 
 Enrolment comes first (`Enrolled`); the live conditions (Ready from the Lease, ConfigApplied,
-Upgraded) come from `observe`, the same function the heartbeat watcher uses between resyncs.
+Upgraded) come from `observe`, the same function the heartbeat sweep uses between resyncs.
 Deletion revokes everything the enrolment created (`finalize`, behind the finalizer).
 """
 
@@ -36,7 +36,15 @@ async def reconcile(request: clients.Request) -> reconciler.Observation:
     owner_uid = str(request.body["metadata"]["uid"])
     async with opened.enrolments:
         enrolled = await enrolment.ensure(
-            api, name, owner_uid, request.indexes, opened.settings, opened.endpoint, spec.site
+            api,
+            name,
+            owner_uid,
+            request.indexes,
+            opened.settings,
+            opened.endpoint,
+            spec.site,
+            opened.book,
+            opened.checked,
         )
     if enrolled.written and request.status.get("conditions"):
         await events.post(
@@ -78,6 +86,7 @@ async def reconcile(request: clients.Request) -> reconciler.Observation:
 async def finalize(request: clients.Request) -> reconciler.Observation:
     """Revoke the node: its credential, account, RBAC and Lease (nothing else may remain)."""
     deleted = await enrolment.revoke(request.api, request.name)
+    request.clients.checked.pop(request.name, None)
     message = "identity revoked" + (f": deleted {', '.join(deleted)}" if deleted else "")
     request.logger.info("Node revoked", extra={"node": request.name, "deleted": deleted})
     metrics.forget(request.name, request.spec.site)

@@ -47,7 +47,12 @@ def view(
     status = body.get("status") or {}
     upgrade = status.get("upgrade") or {}
     annotations = meta.get("annotations") or {}
-    verdict = heartbeat.assess(book.get(meta["name"]), now, settings.grace_for(spec.site))
+    verdict = heartbeat.assess(
+        book.get(edgenode.lease_name(meta["name"])),
+        now,
+        settings.grace_for(spec.site),
+        ready_before=heartbeat.was_ready(status),
+    )
     return waves.NodeView(
         name=meta["name"],
         site=spec.site,
@@ -60,7 +65,21 @@ def view(
         held=observe.hold(spec, annotations, now) is not None,
         drained_by_operator=annotations.get(edgenode.DRAINED_BY_ANNOTATION)
         == edgenode.OPERATOR_OWNER,
+        started=_time(upgrade.get("startedTime")),
     )
+
+
+def _time(value: Any) -> datetime.datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return heartbeat.parse_time(value)
+    except ValueError:
+        return None
+
+
+def _stamp(value: datetime.datetime) -> str:
+    return value.astimezone(datetime.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class Waves:
@@ -103,15 +122,20 @@ class Waves:
             views,
             max_unavailable=self._settings.max_unavailable_for(site),
             failure_budget=self._settings.failure_budget_for(site),
+            now=now,
+            timeout_s=self._settings.upgrade_timeout_for(site),
         )
         was_halted = self.halted(site)
         self._plans[site] = plan
         desired = {node.name: node.desired for node in views}
         for name in plan.newly_failed:
-            patch = {
-                "metadata": {"annotations": {edgenode.UPGRADE_FAILED_ANNOTATION: desired[name]}}
-            }
+            marks = {edgenode.UPGRADE_FAILED_ANNOTATION: desired[name]}
+            if name in plan.timed_out:
+                marks[edgenode.UPGRADE_TIMED_OUT_ANNOTATION] = desired[name]
+            patch = {"metadata": {"annotations": marks}}
             await api.patch(RESOURCE, name, patch, patch_type=PatchType.MERGE)
+            if name in plan.timed_out:
+                await self._timed_out(api, site, bodies[name], desired[name], logger)
         for name in plan.release:
             undrain = {
                 "metadata": {"annotations": {edgenode.DRAINED_BY_ANNOTATION: None}},
@@ -128,10 +152,13 @@ class Waves:
                     "spec": {"drain": True},
                 }
                 await api.patch(RESOURCE, name, drain, patch_type=PatchType.MERGE)
+            # Pending asks the agent to run it even if it failed this version before (a resumed
+            # wave's retry); the agent reports Running as soon as it starts.
             upgrade: dict[str, str | None] = {
                 "targetVersion": desired[name],
-                "phase": None,
+                "phase": "Pending",
                 "message": None,
+                "startedTime": _stamp(now),
             }
             await api.patch(
                 STATUS, name, {"status": {"upgrade": upgrade}}, patch_type=PatchType.MERGE
@@ -152,3 +179,24 @@ class Waves:
             logger.warning("Wave halted", extra={"site": site, "failed": plan.failed})
         metrics.WAVE_HALTED.labels(site).set(1 if plan.halted else 0)
         return plan
+
+    async def _timed_out(
+        self,
+        api: AsyncClient,
+        site: str,
+        body: dict[str, Any],
+        version: str,
+        logger: kopf.Logger,
+    ) -> None:
+        timeout_s = self._settings.upgrade_timeout_for(site)
+        name = body["metadata"]["name"]
+        metrics.UPGRADE_TIMEOUTS.labels(site).inc()
+        logger.warning("Upgrade timed out", extra={"node": name, "site": site, "version": version})
+        await events.post(
+            api,
+            body,
+            type="Warning",
+            reason=reasons.UPGRADE_TIMED_OUT,
+            message=f"Upgrade to {version} counted as failed: the agent did not report it Ready "
+            f"within {timeout_s:g} s (it counts against site {site}'s failure budget)",
+        )

@@ -9,7 +9,9 @@ objects and repeats nothing (a node already given its target stays in flight, no
 
 Per site, with N = max unavailable and B = failure budget:
 - done: the agent reports the desired version (and is Ready again, if this wave upgraded it);
-- failed: its upgrade to the desired version failed (annotated, or the agent says Failed);
+- failed: its upgrade to the desired version failed (annotated, or the agent says Failed), or
+  it has been in flight longer than the upgrade timeout T (timed out: the agent never reported
+  the version Ready, a hung command or a node that did not come back);
 - in flight: given the desired version as target, not done, not failed;
 - unavailable: in flight, or not Ready (an offline node counts against its own site only);
 - halted: more than B failed; nothing starts until `edge resume` clears the failures;
@@ -24,6 +26,7 @@ Per site, with N = max unavailable and B = failure budget:
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -39,6 +42,8 @@ class NodeView(NamedTuple):
     failed_version: str | None
     held: bool
     drained_by_operator: bool = False
+    started: datetime.datetime | None = None
+    """When the operator gave it the desired version as target (status.upgrade.startedTime)."""
 
 
 class SitePlan(NamedTuple):
@@ -46,7 +51,7 @@ class SitePlan(NamedTuple):
     start: tuple[str, ...]
     """Nodes to give the desired version as their target now."""
     newly_failed: tuple[str, ...]
-    """Nodes the agent reported Failed that are not annotated yet."""
+    """Nodes the agent reported Failed, or that timed out, that are not annotated yet."""
     release: tuple[str, ...]
     """Nodes the operator drained for their upgrade that are done: undrain them (only those)."""
     halted: bool
@@ -55,6 +60,8 @@ class SitePlan(NamedTuple):
     failed: int
     unavailable: int
     pending: int
+    timed_out: tuple[str, ...] = ()
+    """Of `newly_failed`, those that failed by the upgrade timeout."""
 
 
 def is_done(node: NodeView) -> bool:
@@ -68,23 +75,46 @@ def is_failed(node: NodeView) -> bool:
     )
 
 
+def timed_out(node: NodeView, now: datetime.datetime | None, timeout_s: float | None) -> bool:
+    """In flight (given the desired version, not done, not failed) for longer than the timeout."""
+    return (
+        now is not None
+        and timeout_s is not None
+        and node.started is not None
+        and node.target == node.desired
+        and not is_done(node)
+        and (now - node.started).total_seconds() > timeout_s
+    )
+
+
 def plan_site(
-    site: str, nodes: Iterable[NodeView], *, max_unavailable: int, failure_budget: int
+    site: str,
+    nodes: Iterable[NodeView],
+    *,
+    max_unavailable: int,
+    failure_budget: int,
+    now: datetime.datetime | None = None,
+    timeout_s: float | None = None,
 ) -> SitePlan:
+    """`now` and `timeout_s` (both or neither): fail nodes in flight for longer than that."""
     mine = sorted((node for node in nodes if node.site == site), key=lambda node: node.name)
     done = [node for node in mine if is_done(node)]
-    failed = [node for node in mine if not is_done(node) and is_failed(node)]
+    late = {node.name for node in mine if not is_failed(node) and timed_out(node, now, timeout_s)}
+    failed = [node for node in mine if not is_done(node) and (is_failed(node) or node.name in late)]
     in_flight = [
         node
         for node in mine
-        if node.target == node.desired and not is_done(node) and not is_failed(node)
+        if node.target == node.desired
+        and not is_done(node)
+        and not is_failed(node)
+        and node.name not in late
     ]
     flying = {node.name for node in in_flight}
     unavailable = flying | {node.name for node in mine if not node.ready}
     pending = [
         node
         for node in mine
-        if not is_done(node) and not is_failed(node) and node.name not in flying
+        if not is_done(node) and not is_failed(node) and node.name not in flying | late
     ]
     halted = len(failed) > failure_budget
     slots = max(0, max_unavailable - len(unavailable))
@@ -93,6 +123,7 @@ def plan_site(
     ]
     start = () if halted else tuple(startable[:slots])
     newly_failed = tuple(node.name for node in failed if node.failed_version != node.desired)
+    timed_out_now = tuple(name for name in newly_failed if name in late)
     release = tuple(node.name for node in done if node.drained_by_operator)
     return SitePlan(
         site=site,
@@ -105,6 +136,7 @@ def plan_site(
         failed=len(failed),
         unavailable=len(unavailable),
         pending=len(pending),
+        timed_out=timed_out_now,
     )
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -53,12 +54,18 @@ class Agents:
         self.state, self.run_dir = state, run_dir
         self.supervisor = Supervisor(run_dir)
 
-    def start(self, *nodes: str) -> None:
+    def start(self, *nodes: str, upgrade: tuple[str, ...] | None = None) -> None:
+        """`upgrade`: options for the local upgrade command (`--fail`, `--record F`...)."""
         env = {
             "MERIDIAN_EDGE_AGENT_LEASE_INTERVAL_S": str(LEASE_INTERVAL_S),
             "MERIDIAN_EDGE_AGENT_SYNC_INTERVAL_S": "1",
             "MERIDIAN_EDGE_AGENT_RETRY_BASE_S": "0.2",
         }
+        if upgrade is not None:
+            (node,) = nodes  # the command names the node's own version file
+            folder = edgeagents.node_dir(self.run_dir, node)
+            command = edgeagents.upgrade_command(node, folder, *upgrade)
+            env["MERIDIAN_EDGE_AGENT_UPGRADE_COMMAND"] = json.dumps(command)
         if len(nodes) == 1:  # one cache config file to validate
             cache = edgeagents.node_dir(self.run_dir, nodes[0]) / "cache.conf"
             env["MERIDIAN_EDGE_AGENT_VALIDATE_COMMAND"] = json.dumps(
@@ -228,3 +235,148 @@ async def test_the_example_fleet_is_ready_with_its_config_applied_within_a_minut
             assert body["status"]["agentVersion"] == body["spec"]["agentVersion"]
     finally:
         platform.kubectl(local_platform, "delete", "-f", str(examples), "--timeout=60s")
+
+
+class Wave:
+    """Real agents of 3 sites x 4 nodes, restarted like systemd (Restart=always) when they exit
+    after installing a version; the local upgrade command records every start, success and
+    failure in one file, from which the order is replayed."""
+
+    def __init__(self, agents: Agents, nodes: dict[str, str]) -> None:
+        self.agents, self.nodes = agents, nodes
+        self.record = agents.run_dir / "upgrades.jsonl"
+        self.options: dict[str, tuple[str, ...]] = {}
+
+    def start(self, node: str, *extra: str) -> None:
+        self.options[node] = ("--record", str(self.record), "--seconds", "1.5", *extra)
+        self.agents.start(node, upgrade=self.options[node])
+
+    def restart_exited(self) -> None:
+        for node, options in list(self.options.items()):
+            if self.agents.supervisor.exited(edgeagents.process_name(node)):
+                self.agents.start(node, upgrade=options)
+
+    def records(self) -> list[tuple[str, str]]:
+        """(event, node) in the order the upgrade commands wrote them."""
+        if not self.record.exists():
+            return []
+        lines = [json.loads(line) for line in self.record.read_text().splitlines() if line]
+        return [(line["event"], line["node"]) for line in lines]
+
+    def most_in_flight(self) -> dict[str, int]:
+        """Replays the records: the most nodes of each site upgrading at once."""
+        flying: dict[str, int] = {}
+        most: dict[str, int] = {}
+        for event, node in self.records():
+            site = self.nodes[node]
+            flying[site] = flying.get(site, 0) + (1 if event == "start" else -1)
+            most[site] = max(most.get(site, 0), flying[site])
+        return most
+
+
+def _plugin(*args: str) -> str:
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "kubectl-meridian"), "edge", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+async def test_a_rolling_upgrade_of_real_agents_keeps_the_limit_and_halts_on_a_failure(
+    local_platform: platform.PlatformState,
+    kube_client: AsyncClient,
+    operator: Supervisor,
+    agents: Agents,
+) -> None:
+    """3 sites x 4 nodes, real agent processes, at most 2 unavailable per site (the operator's
+    test settings): nyc1 goes two by two and skips the node a human drained; ams1 has one node
+    whose agent never started, so it goes one by one and never waits for it; sfo1's first node's
+    upgrade command fails, which halts sfo1 alone until `edge resume`, after which that node is
+    retried (its package fixed) and sfo1 finishes. The order comes from the upgrade commands'
+    own record."""
+    stem = uuid.uuid4().hex[:5]
+    sites = [f"nyc1-{stem}", f"ams1-{stem}", f"sfo1-{stem}"]
+    nodes = {f"{site}-{i:02d}": site for site in sites for i in range(1, 5)}
+    offline, failing, drained = f"ams1-{stem}-04", f"sfo1-{stem}-01", f"nyc1-{stem}-04"
+    docs = [
+        edge_nodes.site_manifest(name, site, host=index + 100)
+        for index, (name, site) in enumerate(nodes.items())
+    ]
+    docs[list(nodes).index(drained)]["spec"]["drain"] = True  # drained by a human
+    platform.kubectl(local_platform, "apply", "-f", "-", stdin=yaml.safe_dump_all(docs))
+    wave = Wave(agents, nodes)
+    stop = asyncio.Event()
+
+    async def systemd() -> None:
+        while not stop.is_set():
+            await asyncio.to_thread(wave.restart_exited)
+            await asyncio.sleep(0.5)
+
+    restarting = asyncio.create_task(systemd())
+    try:
+        for name in nodes:
+            await _wait(kube_client, name, "Enrolled", "True")
+        for name in nodes.keys() - {offline}:
+            await asyncio.to_thread(wave.start, name, *(("--fail",) if name == failing else ()))
+        for name in nodes.keys() - {offline}:
+            body = await _wait(kube_client, name, "Ready", "True", within=60)
+            assert body["status"]["agentVersion"] == "1.0.0", agents.log(name)
+        for site in sites:
+            await asyncio.to_thread(_plugin, "upgrade", "--site", site, "--version", "1.1.0")
+
+        async def others_done() -> bool:
+            """nyc1 and ams1 upgraded (but the drained and the offline node), sfo1's failure"""
+            done = {node for event, node in wave.records() if event == "done"}
+            wanted = {n for n, s in nodes.items() if s != sites[2]} - {offline, drained}
+            return wanted <= done and ("fail", failing) in wave.records()
+
+        await eventually(others_done, within=150)
+        for name in {n for n, s in nodes.items() if s != sites[2]} - {offline, drained}:
+            body = await _wait(kube_client, name, "Upgraded", "True", within=30)
+            assert body["status"]["agentVersion"] == "1.1.0"
+        halted = await _wait(kube_client, f"{sites[2]}-04", "Upgraded", "False", says="resume")
+        assert _condition(halted, "Upgraded")["reason"] == "WaveHalted"
+        failed = await _wait(kube_client, failing, "Upgraded", "False", says="postinst exited 1")
+        assert failed["metadata"]["annotations"][edgenode.UPGRADE_FAILED_ANNOTATION] == "1.1.0"
+        assert failed["spec"]["drain"] is True  # drained for its upgrade, kept so while failed
+        assert failed["status"]["agentVersion"] == "1.0.0"
+        started = {node for event, node in wave.records() if event == "start"}
+        assert {f"{sites[2]}-03", f"{sites[2]}-04", offline, drained}.isdisjoint(started)
+        held = await _wait(kube_client, drained, "Upgraded", "False", says="held")
+        assert edgenode.DRAINED_BY_ANNOTATION not in held["metadata"].get("annotations", {})
+        most = wave.most_in_flight()
+        assert most[sites[0]] == 2, wave.records()
+        assert most[sites[1]] == 1, wave.records()  # its offline node takes one of the two slots
+        assert most[sites[2]] == 2, wave.records()
+
+        # The package is fixed: the agent restarts with a working command, and a person resumes.
+        await asyncio.to_thread(agents.supervisor.stop, edgeagents.process_name(failing))
+        await asyncio.to_thread(wave.start, failing)
+        out = await asyncio.to_thread(_plugin, "resume", "--site", sites[2])
+        assert failing in out
+
+        async def sfo1_done() -> bool:
+            """sfo1 finished after the resume"""
+            done = {node for event, node in wave.records() if event == "done"}
+            return {n for n, s in nodes.items() if s == sites[2]} <= done
+
+        await eventually(sfo1_done, within=120)
+        for name in (n for n, s in nodes.items() if s == sites[2]):
+            body = await _wait(kube_client, name, "Upgraded", "True", within=30)
+            assert not body["spec"].get("drain"), name  # the operator undid its own drains
+        assert wave.most_in_flight()[sites[2]] == 2, wave.records()
+        # Every agent exited after installing and was restarted as the new version: all heartbeat
+        # and report it, past a grace after the last install.
+        await asyncio.sleep(GRACE_S + LEASE_INTERVAL_S)
+        for name in nodes.keys() - {offline}:
+            body = await _wait(kube_client, name, "Ready", "True", within=30)
+            assert body["status"]["agentVersion"] == ("1.0.0" if name == drained else "1.1.0")
+        assert not restarting.done()  # the restarter (systemd's part) ran throughout
+    finally:
+        stop.set()
+        await restarting
+        platform.kubectl(
+            local_platform, "delete", "edgenode", *nodes, "--ignore-not-found", "--timeout=60s"
+        )

@@ -49,6 +49,9 @@ def cluster_role_name(node: str) -> str:
 UPGRADE_FAILED_ANNOTATION = "edge.meridian.io/upgrade-failed"
 """Set by the operator to the version whose upgrade failed on this node; it counts against the
 site's failure budget until `kubectl meridian edge resume` removes it."""
+UPGRADE_TIMED_OUT_ANNOTATION = "edge.meridian.io/upgrade-timed-out"
+"""Set beside UPGRADE_FAILED_ANNOTATION (same version) when the failure was the operator's upgrade
+timeout: the agent never reported the target version in time."""
 DRAINED_BY_ANNOTATION = "edge.meridian.io/drained-by"
 """Set by the operator when it set spec.drain itself (for an upgrade); only then does it undo it."""
 OPERATOR_OWNER = "meridian-edge-operator"
@@ -142,6 +145,10 @@ class UpgradeStatus(ApiModel):
     )
     phase: UpgradePhase | None = Field(default=None, description="Where the agent's upgrade is.")
     message: str | None = Field(default=None, description="Last phase's detail or error.")
+    started_time: datetime.datetime | None = Field(
+        default=None,
+        description="When the operator gave the node its target; the upgrade timeout counts from here.",
+    )
 
 
 class EdgeNodeStatus(ObjectStatus):

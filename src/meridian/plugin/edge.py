@@ -80,11 +80,14 @@ async def resume(client: AsyncClient, args: argparse.Namespace) -> int:
     ]
     for node in failed:
         name = node["metadata"]["name"]
-        clear = {"targetVersion": None, "phase": None, "message": None}
+        clear = {"targetVersion": None, "phase": None, "message": None, "startedTime": None}
         await client.patch(
             resource.Status, name, {"status": {"upgrade": clear}}, patch_type=PatchType.MERGE
         )
-        annotations = {edgenode.UPGRADE_FAILED_ANNOTATION: None}
+        annotations = {
+            edgenode.UPGRADE_FAILED_ANNOTATION: None,
+            edgenode.UPGRADE_TIMED_OUT_ANNOTATION: None,
+        }
         await client.patch(
             resource, name, {"metadata": {"annotations": annotations}}, patch_type=PatchType.MERGE
         )

@@ -105,3 +105,17 @@ def test_held_says_why_changes_wait() -> None:
     assert observe.held_condition(observe.hold(spec, {}, THU_0230)).status == "False"
     pending = observe.config_applied(spec, {}, outside)
     assert pending.message.endswith("held: outside its maintenance windows")
+
+
+def test_a_timed_out_upgrade_says_so_in_the_upgraded_condition() -> None:
+    spec = edgenode.EdgeNodeSpec.model_validate(
+        {"site": "nyc1", "role": "cache", "address": "127.0.0.1", "agentVersion": "1.1.0"}
+    )
+    annotations = {
+        edgenode.UPGRADE_FAILED_ANNOTATION: "1.1.0",
+        edgenode.UPGRADE_TIMED_OUT_ANNOTATION: "1.1.0",
+    }
+    status = {"agentVersion": "1.0.0", "upgrade": {"targetVersion": "1.1.0", "phase": "Running"}}
+    condition = observe.upgraded(spec, status, annotations, halted=True, held=None)
+    assert (condition.status, condition.reason) == ("False", "UpgradeTimedOut")
+    assert "resume --site nyc1" in condition.message

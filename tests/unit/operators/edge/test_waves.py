@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime
+
 from meridian.operators.edge import waves
 
 NEW = "1.1.0"
@@ -133,3 +135,56 @@ def test_a_finished_node_still_drained_by_the_operator_keeps_its_site_planned() 
     """The last node of a wave: done, but its undrain is what the next step does."""
     assert not waves.converged(node("n1", target=NEW, reported=NEW, ours=True))
     assert waves.converged(node("n1", target=NEW, reported=NEW))
+
+
+T0 = datetime.datetime(2026, 11, 27, 10, 0, tzinfo=datetime.UTC)
+TIMEOUT_S = 600.0
+
+
+def late(seconds: float, nodes: list[waves.NodeView], budget: int = 0) -> waves.SitePlan:
+    now = T0 + datetime.timedelta(seconds=seconds)
+    return waves.plan_site(
+        "nyc1", nodes, max_unavailable=1, failure_budget=budget, now=now, timeout_s=TIMEOUT_S
+    )
+
+
+def test_a_node_stuck_in_its_upgrade_past_the_timeout_counts_as_failed() -> None:
+    stuck = node("n1", target=NEW, phase="Running")._replace(started=T0)
+    site = [stuck, node("n2"), node("n3")]
+    within = late(TIMEOUT_S, site, budget=1)
+    assert (within.in_flight, within.failed, within.timed_out, within.start) == (1, 0, (), ())
+    past = late(TIMEOUT_S + 1, site, budget=1)
+    assert (past.failed, past.in_flight, past.newly_failed, past.timed_out) == (
+        1,
+        0,
+        ("n1",),
+        ("n1",),
+    )
+    assert past.start == ("n2",)  # its slot is free again: the budget (1) tolerates it
+    assert not past.halted
+
+
+def test_a_timed_out_node_beyond_the_budget_halts_the_site() -> None:
+    stuck = node("n1", target=NEW, phase="Running")._replace(started=T0)
+    result = late(TIMEOUT_S + 1, [stuck, node("n2")], budget=0)
+    assert result.halted
+    assert result.start == ()
+    assert result.newly_failed == ("n1",)
+
+
+def test_once_annotated_a_timed_out_node_is_failed_not_newly() -> None:
+    stuck = node("n1", target=NEW, phase="Running", failed=NEW)._replace(started=T0)
+    result = late(TIMEOUT_S + 1, [stuck], budget=0)
+    assert (result.failed, result.newly_failed, result.timed_out) == (1, (), ())
+
+
+def test_a_late_node_that_reports_the_new_version_ready_is_done_not_failed() -> None:
+    upgraded = node("n1", target=NEW, reported=NEW, phase="Succeeded")._replace(started=T0)
+    result = late(TIMEOUT_S * 3, [upgraded])
+    assert (result.done, result.failed, result.timed_out) == (1, 0, ())
+
+
+def test_without_a_start_time_no_node_times_out() -> None:
+    """Nodes started before the operator recorded startedTime are never failed blind."""
+    result = late(TIMEOUT_S * 3, [node("n1", target=NEW, phase="Running")])
+    assert (result.in_flight, result.failed) == (1, 0)
