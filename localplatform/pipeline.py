@@ -37,6 +37,7 @@ DEMO_SCOPES = (
     "billing:read",
     "billing:admin",
     "search:read",
+    "search:admin",
 )
 STRIPE_WEBHOOK_PATH = "/v1/stripe/webhooks"
 """Where Stripe posts events: the webhook handler's route, public on the gateway."""
@@ -149,7 +150,7 @@ SERVICES = (
         redis=True,
         amqp=True,
         route="/v1/inventory",
-        callers=("orders",),
+        callers=("orders", "search"),
     ),
     Service(
         "orders",
@@ -180,7 +181,10 @@ SERVICES = (
         "search",
         amqp=True,
         route="/v1/search",
-        own=lambda where: {"ELASTICSEARCH_URL": str(where.state.elasticsearch_url)},
+        own=lambda where: {
+            "ELASTICSEARCH_URL": str(where.state.elasticsearch_url),
+            "INVENTORY_URL": where.urls["inventory"],
+        },
         enabled=lambda state: state.elasticsearch_url is not None,
     ),
 )

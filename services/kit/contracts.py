@@ -47,6 +47,7 @@ INVENTORY_WRITE = "inventory:write"  # set stock levels: a tenant admin's or a m
 BILLING_READ = "billing:read"  # the tenant's usage, invoices and payment state
 BILLING_ADMIN = "billing:admin"  # generate an invoice on demand (a tenant admin's job)
 SEARCH_READ = "search:read"  # search the catalogue (a storefront's key, or any user)
+SEARCH_ADMIN = "search:admin"  # reindex the tenant's catalogue, see its progress (a tenant admin)
 
 ORDERS_EXCHANGE = "orders.events"
 INVENTORY_EXCHANGE = "inventory.events"

@@ -1,4 +1,5 @@
-"""Search's app factory: the runtime's skeleton, Elasticsearch, the indexer and the consumer."""
+"""Search's app factory: the runtime's skeleton, Elasticsearch, the reindexer (with its signing key
+for inventory, when configured), the indexer and the consumer."""
 
 from __future__ import annotations
 
@@ -12,8 +13,17 @@ from meridian.core.runtime import client
 from meridian.services.kit import contracts
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.kit.events import consumer, messaging
-from meridian.services.kit.trust import identity
-from meridian.services.search import consumers, elastic, indexer, openapi, routes
+from meridian.services.kit.trust import identity, signing
+from meridian.services.search import (
+    admin,
+    catalogue,
+    consumers,
+    elastic,
+    indexer,
+    openapi,
+    reindex,
+    routes,
+)
 from meridian.services.search.settings import SETTINGS, Settings
 
 
@@ -60,9 +70,34 @@ def create_app(settings: Settings) -> web.Application:
             unavailable=unavailable,
         )
 
+    signer = None if settings.identity_signing_key_file is None else signing.signing(app, settings)
+
+    async def reindexer(app: web.Application) -> AsyncIterator[None]:
+        async with client.create_session(total=settings.elasticsearch_timeout_s) as session:
+            source = (
+                None
+                if signer is None or settings.inventory_url is None
+                else catalogue.Catalogue(session, settings.inventory_url, signer)
+            )
+            app[admin.REINDEXER] = reindex.Reindexer(
+                app[routes.ELASTIC],
+                settings.index_prefix,
+                source,
+                page_size=settings.reindex_page_size,
+                grace_s=settings.reindex_grace_s,
+                heartbeat_s=settings.reindex_heartbeat_s,
+                stale_s=settings.reindex_stale_s,
+                retry_s=settings.elasticsearch_retry_s,
+            )
+            try:
+                yield
+            finally:
+                await app[admin.REINDEXER].stop()
+
     app.cleanup_ctx.extend(
         [
             elastic_client,
+            reindexer,
             messaging.connection_context(settings),
             messaging.exchanges_context(contracts.INVENTORY_EXCHANGE),
             indexer.context(make_indexer),
@@ -74,5 +109,6 @@ def create_app(settings: Settings) -> web.Application:
         ]
     )
     routes.add_routes(app)
-    kit_openapi.route(app, openapi.description())
+    admin.add_routes(app)
+    kit_openapi.route(app, openapi.description(signs=signer is not None))
     return app

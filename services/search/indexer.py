@@ -12,7 +12,9 @@ While Elasticsearch is unreachable, red or overloaded the bulk is retried every
 `elasticsearch_retry_s`, forever: deliveries stay unacked (prefetch bounds them), the rest waits in
 the queue, nothing is lost or dead-lettered because of an outage. An item Elasticsearch refuses
 for itself (a document the mapping rejects) can never succeed: `consumer.Permanent`, to the DLQ.
-A missing index (the tenant's first event) is created and the bulk retried.
+A missing index (the tenant's first event) is created and the bulk retried. Every document also
+goes to the tenant's building alias, which exists only while a reindex builds the next generation
+(`generations`, `reindex`), so events arriving during a reindex land in the new index too.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from aiohttp import web
 
 from meridian.core.runtime import logging as meridian_logging
 from meridian.services.kit.events import consumer
-from meridian.services.search import elastic, indices
+from meridian.services.search import elastic, generations, indices
 
 log = meridian_logging.get_logger("meridian.services.search.indexer")
 
@@ -99,13 +101,15 @@ class Indexer:
         """One bulk; returns the actions to send again, and whether to wait before (load)."""
         lines: list[dict[str, Any]] = []
         for action in batch:
-            meta = {
-                "_index": indices.alias(self.prefix, action.tenant_id),
-                "_id": action.sku,
-                "version": action.version,
-                "version_type": "external",
-            }
-            lines += [{"index": meta}, action.document]
+            alias = indices.alias(self.prefix, action.tenant_id)
+            for name in (alias, generations.building(alias)):  # see `generations`
+                meta = {
+                    "_index": name,
+                    "_id": action.sku,
+                    "version": action.version,
+                    "version_type": "external",
+                }
+                lines += [{"index": meta}, action.document]
         response = await self.client.bulk(lines, params={"refresh": "wait_for"})
         if response.status != 200:
             raise elastic.Unavailable(f"_bulk answered {response.status}: {response.body}")
@@ -113,11 +117,15 @@ class Indexer:
         again: list[Action] = []
         missing: set[uuid.UUID] = set()
         busy = False
-        for action, item in zip(batch, response.body["items"], strict=True):
+        items = response.body["items"]
+        for action, item, building in zip(batch, items[::2], items[1::2], strict=True):
             result = item["index"]
             error = result.get("error") or {}
             kind = error.get("type") if isinstance(error, dict) else None
-            if result["status"] in (200, 201) or kind == "version_conflict_engine_exception":
+            if not _building_written(building["index"]):
+                again.append(action)
+                busy = True
+            elif result["status"] in (200, 201) or kind == "version_conflict_engine_exception":
                 self.lag.observe(max((now - action.occurred_at).total_seconds(), 0.0))
                 if not action.done.done():
                     action.done.set_result(None)
@@ -132,6 +140,24 @@ class Indexer:
         for tenant_id in missing:
             await indices.ensure(self.client, self.prefix, tenant_id)
         return again, busy
+
+
+def _building_written(result: dict[str, Any]) -> bool:
+    """The copy for an index being built: done, older, or no reindex running (no such alias).
+    Refused for load: the action is sent again. Refused for itself (the new mapping rejects it):
+    logged, and the reindex's own copy of the catalogue fails on the same product."""
+    error = result.get("error") or {}
+    kind = error.get("type") if isinstance(error, dict) else None
+    if result["status"] >= 500 or result["status"] == 429:
+        return False
+    if result["status"] not in (200, 201) and kind not in (
+        "version_conflict_engine_exception",
+        "index_not_found_exception",
+    ):
+        log.error(
+            "The index being built refused a document", index=result.get("_index"), error=error
+        )
+    return True
 
 
 INDEXER = web.AppKey("indexer", Indexer)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from meridian.services.kit import contracts, openapi
-from meridian.services.search import models
+from meridian.services.search import jobs, models
 
 _SEARCH = models.SearchQuery.model_json_schema()["properties"]
 _SUGGEST = models.SuggestQuery.model_json_schema()["properties"]
@@ -49,5 +49,39 @@ OPERATIONS = (
 )
 
 
-def description() -> dict[str, Any]:
-    return openapi.document(title="Meridian search", version="1.0.0", operations=OPERATIONS)
+ADMIN = (
+    openapi.Operation(
+        "POST",
+        "/v1/search/reindex",
+        "startReindex",
+        "Rebuild the caller's index from the catalogue and swap it in without downtime; resumes"
+        " an abandoned run, and answers the running one instead of starting a second",
+        scope=contracts.SEARCH_ADMIN,
+        responses={
+            202: ("The run, started or already running", jobs.Progress),
+            503: (
+                "Elasticsearch cannot answer, or this replica cannot reindex (Retry-After)",
+                None,
+            ),
+        },
+    ),
+    openapi.Operation(
+        "GET",
+        "/v1/search/reindex",
+        "reindexStatus",
+        "The last reindex of the caller's catalogue: state, documents copied, started, finished",
+        scope=contracts.SEARCH_ADMIN,
+        responses={
+            200: ("The last run (a run whose heartbeat stopped is `abandoned`)", jobs.Progress),
+            404: ("Never reindexed", None),
+            503: ("Elasticsearch cannot answer now (Retry-After)", None),
+        },
+    ),
+)
+
+
+def description(*, signs: bool = False) -> dict[str, Any]:
+    """`signs`: the service has a signing key (for reading the catalogue) and serves its JWKS."""
+    return openapi.document(
+        title="Meridian search", version="1.0.0", operations=OPERATIONS + ADMIN, signs=signs
+    )

@@ -30,6 +30,17 @@ class Settings(ServiceSettings, ConsumerSettings):
     unavailable_retry_after_s: int = Field(default=5, ge=1)
     # A page may not reach past this many hits (from + size), the seed's "bounded depth".
     max_result_window: int = Field(default=1000, ge=10, le=10_000)
+    # Reindex (`reindex`): where inventory serves the catalogue (None: this replica cannot
+    # reindex; the signing key, `identity_signing_key_file`, proves its calls there too).
+    inventory_url: str | None = None
+    reindex_page_size: int = Field(default=500, ge=1, le=500)
+    # After the alias swap, searches already running on the old index get this long to finish
+    # before it is deleted.
+    reindex_grace_s: float = Field(default=5.0, ge=0)
+    # A running reindex renews its heartbeat this often; one silent for `reindex_stale_s` was
+    # abandoned (its process died) and the next request resumes it.
+    reindex_heartbeat_s: float = Field(default=2.0, gt=0)
+    reindex_stale_s: float = Field(default=15.0, gt=0)
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -30,7 +30,7 @@ from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
 from tests import tenants
 
-FUZZED = ("auth", "orders", "inventory", "fulfillment", "billing", "stripe_webhooks")
+FUZZED = ("auth", "orders", "inventory", "fulfillment", "billing", "stripe_webhooks", "search")
 EXAMPLES = settings(
     max_examples=25,  # per operation and mode: 50 per operation
     phases=[Phase.explicit, Phase.generate],
@@ -53,7 +53,8 @@ class Fuzzed(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def fuzzed(local_platform: platform.PlatformState) -> Iterator[Fuzzed]:
+def fuzzed(local_platform: platform.PlatformState, elasticsearch_url: str) -> Iterator[Fuzzed]:
+    """The pipeline, search included (it runs where Elasticsearch does)."""
     run_dir = Path(local_platform.run_dir) / "e2e-fuzz"
     supervisor = Supervisor(run_dir)
     try:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 # Module names under meridian.plugin, in the order `--help` lists them.
-GROUPS: tuple[str, ...] = ("release", "policy", "failover", "edge")
+GROUPS: tuple[str, ...] = ("release", "policy", "failover", "edge", "search")
 
 if TYPE_CHECKING:  # argparse's class is generic only in typeshed
     Commands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]

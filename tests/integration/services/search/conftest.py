@@ -23,7 +23,9 @@ from meridian.services.search import settings as search_settings
 from tests import issuer
 from tests.integration.services import pipeline
 
-SCOPES = (*issuer.ALL_SCOPES, contracts.SEARCH_READ)
+SCOPES = (*issuer.ALL_SCOPES, contracts.SEARCH_READ, contracts.SEARCH_ADMIN)
+SEARCH = "meridian-search"
+"""Search's issuer: it signs its reads of inventory's catalogue (a reindex)."""
 
 
 def search_config(
@@ -52,12 +54,20 @@ async def serving_search(settings: search_settings.Settings) -> AsyncIterator[st
 
 
 class Catalogue:
-    """One tenant's view: inventory to write products, search to find them."""
+    """One tenant's view: inventory to write products, search to find them (`settings`: search's,
+    to serve it again)."""
 
-    def __init__(self, inventory_url: str, search_url: str, http: aiohttp.ClientSession) -> None:
+    def __init__(
+        self,
+        inventory_url: str,
+        search_url: str,
+        http: aiohttp.ClientSession,
+        settings: search_settings.Settings,
+    ) -> None:
         self.inventory_url = inventory_url
         self.search_url = search_url
         self.http = http
+        self.settings = settings
         self.tenant = uuid.uuid4()
 
     async def write(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
@@ -78,13 +88,24 @@ class Catalogue:
 async def catalogue(
     local_platform: platform.PlatformState, elasticsearch_url: str, suffix: str
 ) -> AsyncIterator[Catalogue]:
-    settings = search_config(local_platform, suffix, elasticsearch_url)
-    async with (
-        pipeline.serving_inventory(pipeline.inventory_config(local_platform, suffix)) as inv,
-        serving_search(settings) as search,
-        aiohttp.ClientSession() as http,
-    ):
-        yield Catalogue(inv, search, http)
+    inventory = pipeline.inventory_config(
+        local_platform,
+        suffix,
+        identity_issuers=issuer.issuers(issuer.TESTS, issuer.ORDERS, SEARCH),
+    )
+    async with pipeline.serving_inventory(inventory) as inv:
+        settings = search_config(
+            local_platform,
+            suffix,
+            elasticsearch_url,
+            inventory_url=inv,
+            identity_signing_key_file=issuer.key_file(SEARCH),
+            reindex_grace_s=0.5,
+            reindex_heartbeat_s=1.0,
+            reindex_stale_s=10.0,
+        )
+        async with serving_search(settings) as search, aiohttp.ClientSession() as http:
+            yield Catalogue(inv, search, http, settings)
     await pipeline.delete_topology(
         local_platform.rabbitmq_info.amqp_url, consumers.products_topology(settings)
     )
