@@ -9,11 +9,12 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client
+from meridian.core.search import elastic
 from meridian.services.kit import contracts
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.kit.events import consumer, messaging
 from meridian.services.kit.trust import identity
-from meridian.services.search import consumers, elastic, indexer, openapi, routes
+from meridian.services.search import consumers, indexer, openapi, routes
 from meridian.services.search.settings import SETTINGS, Settings
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from meridian.services.search import elastic, mapping
+from meridian.core.search import elastic, mapping
 
 
 def alias(prefix: str, tenant_id: uuid.UUID) -> str:
