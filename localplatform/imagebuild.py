@@ -1,7 +1,7 @@
 """The service images built without Docker: the same image `deploy/Dockerfile` describes.
 
 Three layers: the Debian python3 base (`baseimage`), the runtime wheels (`wheels`, one digest for
-all five services) and the code (`imagespec.CODE`). Each image is written as an OCI archive under
+every service) and the code (`imagespec.CODE`). Each image is written as an OCI archive under
 `~/.cache/meridian/images/` and named `ghcr.io/meridian/<service>:<version>-<digest>`, the digest
 being of everything the image is made of, so an unchanged service keeps its tag and its archive
 and `meridian dev images` (`make images`) rebuilds only what changed. `ensure_imported` loads the

@@ -8,7 +8,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-SERVICES = ("gateway", "auth", "orders", "inventory", "fulfillment")
+SERVICES = ("gateway", "auth", "orders", "inventory", "fulfillment", "search")
 REGISTRY = "ghcr.io/meridian"
 
 REPO = Path(__file__).resolve().parent.parent

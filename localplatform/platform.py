@@ -335,7 +335,7 @@ def install_crds(state: PlatformState, crds_dir: Path) -> None:
 
 
 def operator_environment(state: PlatformState) -> dict[str, str]:
-    """The operator's settings for this platform's datastores, Stripe and S3."""
+    """The operator's settings for this platform's datastores, Stripe, S3 and Elasticsearch."""
     env: dict[str, str] = {}
     if state.postgres:
         env["MERIDIAN_OPERATOR_TENANT_PG_DSN"] = state.postgres_info.dsn("meridian_platform")
@@ -344,6 +344,8 @@ def operator_environment(state: PlatformState) -> dict[str, str]:
     if state.stripe_url:
         env["MERIDIAN_OPERATOR_TENANT_STRIPE_API_BASE"] = state.stripe_url
         env["MERIDIAN_OPERATOR_TENANT_STRIPE_API_KEY"] = stripe_mock.API_KEY
+    if state.elasticsearch_url:  # the Tenant operator provisions each tenant's search index
+        env["MERIDIAN_OPERATOR_TENANT_ELASTICSEARCH_URL"] = state.elasticsearch_url
     if state.s3_endpoint:
         env["MERIDIAN_OPERATOR_TENANT_S3_ENDPOINT"] = state.s3_endpoint
         env["MERIDIAN_OPERATOR_TENANT_S3_REGION"] = s3_server.REGION

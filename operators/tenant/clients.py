@@ -2,7 +2,7 @@
 
 PostgreSQL (the registry) and Redis (gateway limits) through the runtime's own helpers, the same
 pool and client the services use; Stripe over the runtime's HTTP client session (trace headers
-included); S3 through boto3. The machinery opens them in kopf's startup (after migrating the
+included), and Elasticsearch over the same session; S3 through boto3. The machinery opens them in kopf's startup (after migrating the
 registry) and hands them to every reconcile as `Request.clients`. Missing settings stop the
 operator at start with the variable named, not at the first tenant.
 """
@@ -23,6 +23,7 @@ from mypy_boto3_s3 import S3Client
 from meridian.core import migrations, registry
 from meridian.core.api.v1alpha1 import tenant
 from meridian.core.runtime import cache, client, db
+from meridian.core.search import elastic
 from meridian.operators.machinery import reconciler
 from meridian.operators.tenant.settings import TenantSettings
 
@@ -36,6 +37,8 @@ class Clients:
     http: aiohttp.ClientSession
     """The session Stripe's SDK sends through (ours to close)."""
     s3: S3Client
+    elastic: elastic.Elastic | None
+    """Over `http` too; None when the platform has no Elasticsearch (no search step)."""
 
 
 Request = reconciler.Request[tenant.TenantSpec, Clients]
@@ -87,6 +90,9 @@ async def open_clients(settings: TenantSettings) -> Clients:
         ),
         http=http,
         s3=boto,
+        elastic=None
+        if settings.elasticsearch_url is None
+        else elastic.Elastic(http, settings.elasticsearch_url, timeout_s=timeout),
     )
 
 

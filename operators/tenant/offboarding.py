@@ -2,8 +2,10 @@
 
 With deletionPolicy Retain the tenant's registry rows are first exported to S3 as JSON Lines
 (`meridian-backups/tenants/<name>/<deletion time>/<table>.jsonl`); then the gateway limit is
-withdrawn, the Stripe subscription cancelled, API keys revoked and the rows deleted, and the
-namespace goes last. Every step is idempotent and safe to repeat after a crash; the finalizer is
+withdrawn, the Stripe subscription cancelled, every search index of the tenant deleted (after the
+export, whatever the policy: the index is derived from inventory's rows, never a record), API keys
+revoked and the rows deleted, and the namespace goes last. The indices go before the rows: the
+row holds the tenant id that names them, so a crash in between cannot leave them unfindable. Every step is idempotent and safe to repeat after a crash; the finalizer is
 released only when all have succeeded, and a failing step retries with backoff, named in status.
 """
 
@@ -17,6 +19,7 @@ from lightkube.core.exceptions import ApiError
 
 from meridian.core import events
 from meridian.core.registry import apikeys, ratelimits, tenants
+from meridian.core.search import elastic, indices
 from meridian.operators.machinery import reconciler
 from meridian.operators.tenant import (
     billing,
@@ -96,6 +99,22 @@ async def finalize(request: clients.Request) -> reconciler.Observation:
                 await billing.cancel(current.stripe, tenant_id, row["stripe_subscription_id"])
             except stripe.StripeError as error:
                 return _pending(reasons.STRIPE_UNAVAILABLE, f"cancelling the subscription: {error}")
+        if current.elastic is not None:
+            prefix = current.settings.search_index_prefix
+            try:
+                removed = await indices.remove(current.elastic, prefix, tenant_id)
+            except elastic.Unavailable as error:
+                return _pending(reasons.ELASTICSEARCH_UNAVAILABLE, f"deleting indices: {error}")
+            except indices.Refused as error:
+                return _pending(reasons.SEARCH_INDEX_REFUSED, str(error))
+            if removed:
+                await events.post(
+                    request.api,
+                    request.body,
+                    type="Normal",
+                    reason=reasons.SEARCH_INDICES_REMOVED,
+                    message=f"Deleted search indices {', '.join(removed)}",
+                )
         try:
             async with current.pool.acquire() as conn, conn.transaction():
                 await apikeys.revoke(conn, tenant_id)

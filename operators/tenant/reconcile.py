@@ -1,9 +1,10 @@
 """Reconcile of a Tenant: from its spec and the world to an Observation, idempotently.
 
-Four steps, each with its own condition, in dependency order: the namespace (the credentials
-Secret lives in it), the registry row and key, then billing and the gateway limit (both need the
-tenant id). A step that cannot run says which one it waits for. Ready summarises; anything not
-True asks the machinery to requeue with backoff.
+Five steps, each with its own condition, in dependency order: the namespace (the credentials
+Secret lives in it), the registry row and key, then billing, the gateway limit and the search
+index (all three need the tenant id; the last only where the platform has Elasticsearch). A step
+that cannot run says which one it waits for; one that fails holds up only itself and Ready.
+Ready summarises; anything not True asks the machinery to requeue with backoff.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from meridian.operators.tenant import (
     kubernetes,
     reasons,
     resources,
+    search,
 )
 from meridian.operators.tenant.settings import TenantSettings
 
@@ -39,6 +41,8 @@ def summarise(
                 reconciler.READY, "True", reasons.SUSPENDED, message
             ), "Suspended"
         message = "namespace, registry, billing and gateway limit provisioned"
+        if any(c.type == reasons.SEARCH_READY for c in conditions):
+            message = "namespace, registry, billing, gateway limit and search index provisioned"
         return reconciler.ConditionUpdate(
             reconciler.READY, "True", reasons.PROVISIONED, message
         ), "Ready"
@@ -84,9 +88,14 @@ async def reconcile(request: clients.Request) -> reconciler.Observation:
         fields["tenantId"] = str(tenant_id)
         conditions.append(await billing.ensure(opened, name, spec, tenant_id, request.generation))
         conditions.append(await gateway.ensure(opened.redis, spec, tenant_id))
+        if opened.elastic is not None:
+            prefix = opened.settings.search_index_prefix
+            conditions.append(await search.ensure(opened.elastic, prefix, tenant_id))
     else:
         conditions.append(_blocked(reasons.BILLING_READY, reasons.DATABASE_READY))
         conditions.append(_blocked(reasons.GATEWAY_CONFIGURED, reasons.DATABASE_READY))
+        if opened.elastic is not None:
+            conditions.append(_blocked(reasons.SEARCH_READY, reasons.DATABASE_READY))
     ready, phase = summarise(conditions, spec.suspended)
     return reconciler.Observation(
         conditions=(*conditions, ready), phase=phase, fields=fields, requeue=ready.status != "True"

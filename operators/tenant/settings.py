@@ -7,7 +7,7 @@ with the variable named (see `clients.required`); the other operators never read
 
 from __future__ import annotations
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from meridian.core.runtime.settings import PostgresSettings, RedisSettings
@@ -34,8 +34,14 @@ class TenantSettings(PostgresSettings, RedisSettings):
     s3_region: str = "us-east-1"
     backup_bucket: str = "meridian-backups"
     """Where offboarding with deletionPolicy Retain exports a tenant's rows."""
+    elasticsearch_url: str | None = None
+    """Elasticsearch of the search service: the tenant's product index is provisioned there
+    (SearchReady) and deleted at offboarding. Unset: the platform has no search, no such step."""
+    search_index_prefix: str = Field(default="products", pattern=r"^[a-z][a-z0-9-]*$")
+    """Must equal the search service's `MERIDIAN_SEARCH_INDEX_PREFIX`: `<prefix>-<tenant id>`."""
     dependency_timeout_s: float = 10.0
-    """Timeout of connecting to PostgreSQL and of every call to Stripe and S3 from a reconcile."""
+    """Timeout of connecting to PostgreSQL and of every call to Stripe, S3 and Elasticsearch from
+    a reconcile."""
     gateway_namespace: str = "meridian-prod"
     """Namespace of the gateway's pods: the tenant's NetworkPolicy lets them in (8080, 9090)."""
     monitoring_namespace: str = "monitoring"

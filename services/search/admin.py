@@ -12,9 +12,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from meridian.core.runtime import problems
+from meridian.core.search import elastic
 from meridian.services.kit import contracts
 from meridian.services.kit.trust import identity
-from meridian.services.search import elastic, jobs, reindex
+from meridian.services.search import jobs, reindex
 from meridian.services.search.settings import SETTINGS
 
 REINDEXER = web.AppKey("reindexer", reindex.Reindexer)

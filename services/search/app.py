@@ -10,6 +10,7 @@ from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client
+from meridian.core.search import elastic
 from meridian.services.kit import contracts
 from meridian.services.kit import openapi as kit_openapi
 from meridian.services.kit.events import consumer, messaging
@@ -18,7 +19,6 @@ from meridian.services.search import (
     admin,
     catalogue,
     consumers,
-    elastic,
     indexer,
     openapi,
     reindex,

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from meridian.services.kit import contracts
 from meridian.services.kit.events import consumer, messaging
-from meridian.services.search import indexer, mapping
+from meridian.services.search import documents, indexer
 from meridian.services.search.settings import Settings
 
 ROUTING_KEYS = ("product.upserted", "product.deleted")
@@ -35,9 +35,9 @@ def action_of(body: bytes) -> indexer.Action:
     except pydantic.ValidationError as error:
         raise consumer.Permanent(f"Not a product event: {error}") from error
     if isinstance(event, contracts.ProductUpsertedEvent):
-        sku, document = event.product.sku, mapping.upserted(event)
+        sku, document = event.product.sku, documents.upserted(event)
     else:
-        sku, document = event.sku, mapping.deleted(event)
+        sku, document = event.sku, documents.deleted(event)
     return indexer.Action(event.tenant_id, sku, event.version, document, event.occurred_at)
 
 

@@ -11,7 +11,7 @@ Without a reindex, the second write is an `index_not_found` item that costs noth
 
 from __future__ import annotations
 
-from meridian.services.search import elastic
+from meridian.core.search import elastic
 
 BUILDING_SUFFIX = "-building"
 

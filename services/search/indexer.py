@@ -31,8 +31,9 @@ import prometheus_client
 from aiohttp import web
 
 from meridian.core.runtime import logging as meridian_logging
+from meridian.core.search import elastic, indices
 from meridian.services.kit.events import consumer
-from meridian.services.search import elastic, generations, indices
+from meridian.services.search import generations
 
 log = meridian_logging.get_logger("meridian.services.search.indexer")
 

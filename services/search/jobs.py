@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from meridian.services.search import elastic
+from meridian.core.search import elastic
 
 State = Literal["building", "swapping", "done", "failed", "abandoned"]
 RUNNING: frozenset[str] = frozenset({"building", "swapping"})

@@ -27,7 +27,8 @@ from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from meridian.core.runtime import logging as meridian_logging
-from meridian.services.search import catalogue, elastic, generations, indices, jobs, mapping
+from meridian.core.search import elastic, indices, mapping
+from meridian.services.search import catalogue, documents, generations, jobs
 
 log = meridian_logging.get_logger("meridian.services.search.reindex")
 
@@ -352,4 +353,4 @@ def _line(
         "version": product.version,
         "version_type": "external",
     }
-    return {"index": meta}, mapping.upserted(catalogue.upserted(tenant_id, product))
+    return {"index": meta}, documents.upserted(catalogue.upserted(tenant_id, product))

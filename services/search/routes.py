@@ -10,9 +10,10 @@ import pydantic
 from aiohttp import web
 
 from meridian.core.runtime import payloads, problems
+from meridian.core.search import elastic, indices
 from meridian.services.kit import contracts
 from meridian.services.kit.trust import identity
-from meridian.services.search import elastic, indices, models, query
+from meridian.services.search import models, query
 from meridian.services.search.settings import SETTINGS
 
 ELASTIC = web.AppKey("elastic", elastic.Elastic)

@@ -22,7 +22,8 @@ from typing import Any
 
 import pytest
 
-from meridian.services.search import indices, mapping, models, query
+from meridian.core.search import indices, mapping
+from meridian.services.search import models, query
 from tests.bench.figures import _row
 
 TENANTS = int(os.environ.get("MERIDIAN_TEST_SEARCH_TENANTS", "400"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pydantic
 import pytest
 
 from meridian.operators.machinery import operator, rbac, wiring
@@ -49,6 +50,19 @@ def test_tenant_settings_are_read_from_their_own_prefix(monkeypatch: pytest.Monk
     settings = TenantSettings()
     assert settings.gateway_namespace == "edge-gw"
     assert settings.redis_url is None
+
+
+def test_elasticsearch_is_optional_and_its_prefix_must_be_an_index_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No URL: no search step; a prefix Elasticsearch would refuse stops the start instead."""
+    assert TenantSettings().elasticsearch_url is None
+    monkeypatch.setenv("MERIDIAN_OPERATOR_TENANT_ELASTICSEARCH_URL", "http://127.0.0.1:9200")
+    assert TenantSettings().elasticsearch_url == "http://127.0.0.1:9200"
+    assert TenantSettings().search_index_prefix == "products"
+    monkeypatch.setenv("MERIDIAN_OPERATOR_TENANT_SEARCH_INDEX_PREFIX", "Products")
+    with pytest.raises(pydantic.ValidationError):
+        TenantSettings()
 
 
 def test_missing_tenant_peers_stop_the_start_naming_every_variable(

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import aiohttp
 
+from meridian.core.search import indices
 from meridian.localplatform import platform
 from meridian.localplatform.processes import Supervisor
-from meridian.services.search import indices
 from tests.integration.services.search.conftest import Catalogue
 from tests.integration.services.search.test_search import found, product
 from tests.waiting import eventually, sample

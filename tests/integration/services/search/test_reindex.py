@@ -7,8 +7,9 @@ import asyncio
 import uuid
 from typing import Any
 
+from meridian.core.search import indices
 from meridian.services.kit import contracts
-from meridian.services.search import generations, indices
+from meridian.services.search import generations
 from tests.integration.services import pipeline
 from tests.integration.services.search.conftest import SCOPES, Catalogue, serving_search
 from tests.integration.services.search.test_search import product

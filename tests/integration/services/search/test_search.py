@@ -13,9 +13,9 @@ from typing import Any
 import aio_pika
 import aiohttp
 
+from meridian.core.search import indices
 from meridian.localplatform import platform
 from meridian.services.kit import contracts
-from meridian.services.search import indices
 from tests.integration.services.search.conftest import Catalogue
 from tests.waiting import eventually, sample
 

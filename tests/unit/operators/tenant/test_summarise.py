@@ -1,4 +1,4 @@
-"""Ready summarises the four steps: True only when every step is, and it says which are not."""
+"""Ready summarises the steps: True only when every step is, and it says which are not."""
 
 from __future__ import annotations
 
@@ -45,3 +45,31 @@ def test_a_blocked_step_is_not_ready() -> None:
     assert ready.status == "False"
     assert reasons.GATEWAY_CONFIGURED in ready.message
     assert reasons.NAMESPACE_READY not in ready.message
+
+
+SEARCH = reconciler.ConditionUpdate(reasons.SEARCH_READY, "True", reasons.PROVISIONED, "alias")
+SEARCH_DOWN = reconciler.ConditionUpdate(
+    reasons.SEARCH_READY,
+    "False",
+    reasons.ELASTICSEARCH_UNAVAILABLE,
+    "Elasticsearch unreachable: ClientConnectorError",
+)
+
+
+def test_elasticsearch_down_holds_up_ready_and_says_so() -> None:
+    """Every other step provisioned, Elasticsearch down: not Ready, and Ready says why."""
+    ready, phase = reconcile.summarise([NAMESPACE, DATABASE, SEARCH_DOWN], suspended=False)
+    assert (ready.status, phase) == ("False", "Provisioning")
+    assert "SearchReady is False (ElasticsearchUnavailable): Elasticsearch unreachable" in (
+        ready.message
+    )
+    assert reasons.DATABASE_READY not in ready.message
+
+
+def test_ready_names_the_search_index_only_where_there_is_one() -> None:
+    """With Elasticsearch, Ready's message lists the index; without it, the step is absent."""
+    with_search, _ = reconcile.summarise([NAMESPACE, DATABASE, SEARCH], suspended=False)
+    without, _ = reconcile.summarise([NAMESPACE, DATABASE], suspended=False)
+    assert with_search.status == without.status == "True"
+    assert "search index" in with_search.message
+    assert "search" not in without.message

@@ -6,8 +6,9 @@ import datetime
 import decimal
 import uuid
 
+from meridian.core.search import mapping
 from meridian.services.kit import contracts
-from meridian.services.search import mapping, models, query
+from meridian.services.search import documents, models, query
 
 
 def test_every_search_sees_only_visible_products_and_filters_by_category_path() -> None:
@@ -34,12 +35,12 @@ def test_text_is_only_ever_a_query_string_and_pages_are_offsets() -> None:
 
 
 def test_category_path_lists_every_ancestor() -> None:
-    assert mapping.category_path("shelter/tarps/ultralight") == [
+    assert documents.category_path("shelter/tarps/ultralight") == [
         "shelter",
         "shelter/tarps",
         "shelter/tarps/ultralight",
     ]
-    assert mapping.category_path("") == []
+    assert documents.category_path("") == []
 
 
 def _event(active: bool) -> contracts.ProductUpsertedEvent:
@@ -61,16 +62,16 @@ def _event(active: bool) -> contracts.ProductUpsertedEvent:
 
 
 def test_documents_suggest_each_later_word_and_only_when_active() -> None:
-    document = mapping.upserted(_event(active=True))
+    document = documents.upserted(_event(active=True))
     assert document["suggest"] == ["Silnylon Tarp 3x3", "Tarp 3x3", "3x3", "Acme"]
     assert (document["price"], document["price_amount"], document["version"]) == (89.0, "89.00", 4)
     assert document["attributes"] == {"weight_g": "450"}
-    assert "suggest" not in mapping.upserted(_event(active=False))
-    assert mapping.upserted(_event(active=False))["visible"] is False
+    assert "suggest" not in documents.upserted(_event(active=False))
+    assert documents.upserted(_event(active=False))["visible"] is False
 
 
 def test_every_document_field_is_in_the_strict_mapping() -> None:
     """A field the mapping lacks would be refused by Elasticsearch (dynamic: strict)."""
     properties = set(mapping.MAPPINGS["properties"])
-    assert set(mapping.upserted(_event(active=True))) <= properties
+    assert set(documents.upserted(_event(active=True))) <= properties
     assert mapping.MAPPINGS["dynamic"] == "strict"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime
 import uuid
 
+from meridian.core.search import indices, mapping
 from meridian.services.kit import contracts
-from meridian.services.search import catalogue, generations, indices, jobs, mapping, reindex
+from meridian.services.search import catalogue, documents, generations, jobs, reindex
 
 TENANT = uuid.UUID("7f0c1c52-52e3-4a5e-9d8e-2b2f1b3c4d5e")
 
@@ -48,7 +49,7 @@ def test_a_copied_document_equals_the_one_its_event_writes_with_its_version() ->
             product.model_dump(exclude={"version", "updated_at"})
         ),
     )
-    assert document == mapping.upserted(event)
+    assert document == documents.upserted(event)
     assert document["visible"] is True
     assert "suggest" in document
 

@@ -24,7 +24,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from meridian.services.search import elastic, mapping
+from meridian.core.search import elastic, mapping
+
+
+class Refused(RuntimeError):
+    """Elasticsearch answered, and said no (a bad mapping, a name taken by something else):
+    retrying the same call will not help until someone changes something."""
 
 
 def alias(prefix: str, tenant_id: uuid.UUID) -> str:
@@ -56,16 +61,44 @@ async def ensure(client: elastic.Elastic, prefix: str, tenant_id: uuid.UUID) -> 
     response = await client.call("PUT", f"/{concrete(prefix, tenant_id, 1)}", body(name))
     if response.status == 200:
         return
-    error = response.body.get("error", {})
-    if isinstance(error, dict) and error.get("type") == "resource_already_exists_exception":
+    if _error_type(response) == "resource_already_exists_exception":
         return
-    raise RuntimeError(f"Creating the index of tenant {tenant_id} failed: {response.body}")
+    raise Refused(f"Creating the index of tenant {tenant_id} failed: {response.body}")
 
 
-async def remove(client: elastic.Elastic, prefix: str, tenant_id: uuid.UUID) -> None:
+async def behind(client: elastic.Elastic, alias_name: str) -> list[str]:
+    """The concrete indices the alias points at (one, except for the instant of a swap)."""
+    response = await client.call("GET", f"/_alias/{alias_name}")
+    return sorted(response.body) if response.status == 200 else []
+
+
+async def of_tenant(client: elastic.Elastic, prefix: str, tenant_id: uuid.UUID) -> list[str]:
+    """Every index of the tenant, whatever its generation or mapping version, aliased or not."""
+    response = await client.call(
+        "GET",
+        f"/_cat/indices/{alias(prefix, tenant_id)}-v*",
+        params={"format": "json", "h": "index"},
+    )
+    if response.status != 200:
+        raise Refused(f"Listing the indices of tenant {tenant_id} failed: {response.body}")
+    return sorted(row["index"] for row in response.body.get("value", []))
+
+
+async def remove(client: elastic.Elastic, prefix: str, tenant_id: uuid.UUID) -> list[str]:
     """Offboarding: every index of the tenant, whatever its generation (named one by one: a
-    wildcard delete is refused by `action.destructive_requires_name`)."""
-    response = await client.call("GET", f"/_cat/indices/{alias(prefix, tenant_id)}-v*?format=json")
-    names = [row["index"] for row in response.body.get("value", [])]
-    if names:
-        await client.call("DELETE", f"/{','.join(names)}")
+    wildcard delete is refused by `action.destructive_requires_name`). Idempotent: an index
+    already gone is not an error. Returns the names deleted."""
+    names = await of_tenant(client, prefix, tenant_id)
+    if not names:
+        return []
+    response = await client.call(
+        "DELETE", f"/{','.join(names)}", params={"ignore_unavailable": "true"}
+    )
+    if response.status != 200:
+        raise Refused(f"Deleting the indices of tenant {tenant_id} failed: {response.body}")
+    return names
+
+
+def _error_type(response: elastic.Response) -> str | None:
+    error = response.body.get("error", {})
+    return error.get("type") if isinstance(error, dict) else None

@@ -1,0 +1,420 @@
+"""Product search at rising load through the gateway, beside the same query straight to the search
+service and straight to Elasticsearch, in the same run; and index lag under a stream of updates.
+
+Not part of `make test`. The pipeline runs as local processes (auth, inventory, search, the
+gateway...) on the local platform's PostgreSQL, RabbitMQ and Elasticsearch (single node, 512 MiB
+heap); the load generator is this process. 20 tenants get 10,000 generated products each, loaded
+through the gateway with inventory's bulk upsert (500 per call) and indexed by search from the
+outbox's events, as in production; the load time is printed (PostgreSQL -> RabbitMQ -> search ->
+Elasticsearch, until every tenant's alias counts 10,000 searchable documents).
+
+Search: at each level, queries (a word, a word in a category, a brand by price; random tenant)
+leave open-loop at the offered rate on each of three paths, interleaved, so all share the same
+seconds and contention: through the gateway (bearer token), straight to the search service
+(identity headers as the gateway sets them), and straight to Elasticsearch with the body the
+service builds (`query.search_body`). Latency runs from the query's scheduled departure to its
+answer. gateway - search is the gateway's cost, search - Elasticsearch the service's own.
+Lag: single-product updates (a new price) at 200/s through the gateway for LAG_SECONDS; lag is
+event time -> searchable, read from the service's `search_index_lag_seconds` histogram (bucket
+bounds), and measured from outside on every 40th update by polling Elasticsearch until the new
+version is searchable (from the update's answer, so a little under the true lag).
+Goals: search p95 < 150 ms (seed), lag p95 < 30 s (seed), aim < 2 s. The machine is shared:
+the 1-minute load average is printed beside each figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+import urllib.parse
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import aiohttp
+import pytest
+
+from meridian.core.registry.ratelimits import RateLimit
+from meridian.core.search import indices
+from meridian.localplatform import pipeline, platform
+from meridian.localplatform.processes import Supervisor
+from meridian.services.search import models, query
+from tests import tenants
+from tests.bench.figures import _row, histogram, quantile_bound
+
+TENANTS = 20
+PRODUCTS = 10_000
+BULK = 500
+LOAD_CONCURRENCY = 4
+"""Bulk calls in flight while loading: enough to keep every stage busy on two cores."""
+LOAD_TIMEOUT_S = 3600
+RATES = (10, 25, 50, 100)
+"""Queries per second offered on each path (three paths: three times this in total)."""
+SECONDS = 10.0
+LAG_RATE = 200
+LAG_SECONDS = 30.0
+LAG_SAMPLE_EVERY = 40
+P95_GOAL_MS = 150.0
+LAG_GOAL_S = 30.0
+LAG_AIM_S = 2.0
+PREFIX = "products"
+"""The search service's default index prefix (what `pipeline.start` runs it with)."""
+
+WORDS = [
+    "tarp",
+    "tent",
+    "stove",
+    "lantern",
+    "pack",
+    "sleeping",
+    "bag",
+    "mat",
+    "pole",
+    "stake",
+    "cord",
+    "bottle",
+    "filter",
+    "jacket",
+    "glove",
+    "boot",
+    "sock",
+    "hat",
+    "compass",
+    "map",
+    "knife",
+    "axe",
+    "saw",
+    "rope",
+    "hammock",
+    "chair",
+    "table",
+    "cup",
+    "pot",
+    "pan",
+    "spoon",
+]
+ADJECTIVES = [
+    "light",
+    "heavy",
+    "waterproof",
+    "compact",
+    "folding",
+    "insulated",
+    "ultralight",
+    "rugged",
+    "small",
+    "large",
+]
+BRANDS = tuple(f"Brand{n:02d}" for n in range(40))
+CATEGORIES = tuple(
+    f"{top}/{sub}"
+    for top in ("shelter", "cooking", "clothing", "tools", "water")
+    for sub in ("basic", "pro", "kids", "spare")
+)
+
+
+class Shop(NamedTuple):
+    name: str
+    tenant_id: uuid.UUID
+    token: str
+
+
+class Bench(NamedTuple):
+    state: platform.PlatformState
+    pipeline: pipeline.Pipeline
+    shops: list[Shop]
+
+
+def _load_average() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def _product(tenant: int, n: int, chooser: random.Random) -> dict[str, Any]:
+    noun = chooser.choice(WORDS)
+    name = f"{chooser.choice(ADJECTIVES).title()} {noun.title()} {n}"
+    words = " ".join(chooser.choice(WORDS) for _ in range(12))
+    return {
+        "sku": f"B{tenant:02d}-{n:05d}",
+        "name": name,
+        "description": f"A {noun} for the trail: {words}",
+        "brand": chooser.choice(BRANDS),
+        "category": chooser.choice(CATEGORIES),
+        "price": {"amount": f"{chooser.randint(100, 50_000) / 100:.2f}", "currency": "USD"},
+        "attributes": {"colour": chooser.choice(("red", "green", "blue", "black"))},
+    }
+
+
+@pytest.fixture(scope="module")
+def bench(local_platform: platform.PlatformState, elasticsearch_url: str) -> Iterator[Bench]:
+    """The pipeline with search, and TENANTS tenants, each with an unthrottled limit and its
+    demo user logged in."""
+    assert local_platform.elasticsearch_url == elasticsearch_url
+    run_dir = Path(local_platform.run_dir) / "bench-search"
+    supervisor = Supervisor(run_dir)
+    try:
+        started = pipeline.start(local_platform, supervisor, run_dir)
+        shops = []
+        for _ in range(TENANTS):
+            name = f"q{uuid.uuid4().hex[:8]}"
+            tenant_id = asyncio.run(
+                tenants.register(local_platform, name, rate_limit=RateLimit(100_000, 100_000))
+            )
+            email, password = pipeline.seed_demo(local_platform, started, run_dir, tenant=name)
+            token = tenants.login(started.gateway_url, name, email, password)
+            shops.append(Shop(name, tenant_id, token))
+        yield Bench(local_platform, started, shops)
+    finally:
+        supervisor.stop_all()
+
+
+async def _load_catalogue(bench: Bench) -> float:
+    """Every tenant's products through the gateway's bulk upsert; seconds until all searchable."""
+    gateway, es = bench.pipeline.gateway_url, str(bench.state.elasticsearch_url)
+    chooser = random.Random(15)
+    calls = [
+        (shop, [_product(t, n, chooser) for n in range(first, min(first + BULK, PRODUCTS))])
+        for t, shop in enumerate(bench.shops)
+        for first in range(0, PRODUCTS, BULK)
+    ]
+    started = time.monotonic()
+    timeout = aiohttp.ClientTimeout(total=300)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        limit = asyncio.Semaphore(LOAD_CONCURRENCY)
+
+        async def upsert(shop: Shop, products: list[dict[str, Any]]) -> None:
+            async with (
+                limit,
+                session.post(
+                    f"{gateway}/v1/inventory/products",
+                    json={"products": products},
+                    headers={"Authorization": f"Bearer {shop.token}"},
+                ) as answer,
+            ):
+                assert answer.status == 200, await answer.text()
+
+        await asyncio.gather(*(upsert(shop, products) for shop, products in calls))
+        stored = time.monotonic() - started
+        print(f"\n  {TENANTS * PRODUCTS} products stored through the gateway in {stored:.0f} s")
+        while True:
+            counts = []
+            for shop in bench.shops:
+                alias = indices.alias(PREFIX, shop.tenant_id)
+                async with session.post(
+                    f"{es}/{alias}/_count", json={"query": {"term": {"visible": True}}}
+                ) as answer:
+                    counts.append(int((await answer.json()).get("count", 0)) if answer.ok else 0)
+            if sum(counts) >= TENANTS * PRODUCTS:
+                return time.monotonic() - started
+            assert time.monotonic() - started < LOAD_TIMEOUT_S, f"indexed only {sum(counts)}"
+            await asyncio.sleep(2)
+
+
+def _queries(count: int, chooser: random.Random) -> list[dict[str, str]]:
+    """Three shapes, in turn: one word; a word within a top category; a brand, cheapest first."""
+    shapes = []
+    for i in range(count):
+        if i % 3 == 0:
+            shapes.append({"q": chooser.choice(WORDS)})
+        elif i % 3 == 1:
+            top = chooser.choice(CATEGORIES).split("/")[0]
+            shapes.append({"q": chooser.choice(WORDS), "category": top})
+        else:
+            shapes.append({"brand": chooser.choice(BRANDS), "sort": "price_asc"})
+    return shapes
+
+
+class Route(NamedTuple):
+    label: str
+    latencies: list[float]
+    errors: Counter[str]
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _search_level(bench: Bench, rate: int, seconds: float) -> list[Route]:
+    """Open loop at `rate` per path; query i goes to path i mod 3, tenant and shape random."""
+    urls = bench.pipeline.urls
+    es = str(bench.state.elasticsearch_url)
+    chooser = random.Random(rate)
+    paths = [Route(label, [], Counter()) for label in ("gateway", "search", "elasticsearch")]
+    total = int(rate * seconds) * len(paths)
+    shapes = _queries(total, chooser)
+    direct = {
+        shop.tenant_id: tenants.identity_headers(bench.state, shop.tenant_id, shop.token)
+        for shop in bench.shops
+    }
+    connector = aiohttp.TCPConnector(limit=1000)
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=aiohttp.ClientTimeout(total=30)
+    ) as session:
+
+        async def one(i: int, due: float) -> None:
+            path = paths[i % len(paths)]
+            shop = chooser.choice(bench.shops)
+            params = shapes[i]
+            if path.label == "elasticsearch":
+                body = query.search_body(models.SearchQuery.model_validate(params), {})
+                alias = indices.alias(PREFIX, shop.tenant_id)
+                request = session.post(f"{es}/{alias}/_search", json=body)
+            else:
+                base = urls["gateway"] if path.label == "gateway" else urls["search"]
+                headers = (
+                    {"Authorization": f"Bearer {shop.token}"}
+                    if path.label == "gateway"
+                    else direct[shop.tenant_id]
+                )
+                encoded = urllib.parse.urlencode(params)
+                request = session.get(f"{base}/v1/search/products?{encoded}", headers=headers)
+            try:
+                async with request as answer:
+                    await answer.read()
+                    status = str(answer.status)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                status = type(error).__name__
+            if status == "200":
+                path.latencies.append((time.perf_counter() - due) * 1000)
+            else:
+                path.errors[status] += 1
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(total):
+            due = start + i / (rate * len(paths))
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, due)))
+        await asyncio.gather(*tasks)
+    return paths
+
+
+async def _lag_run(bench: Bench) -> tuple[float, list[float], Counter[str]]:
+    """Single-product updates at LAG_RATE/s through the gateway, open loop; every
+    LAG_SAMPLE_EVERY-th is polled in Elasticsearch until its version is searchable. Returns the
+    achieved rate, the polled lags (s) and the errors."""
+    gateway, es = bench.pipeline.gateway_url, str(bench.state.elasticsearch_url)
+    chooser = random.Random(200)
+    polled: list[float] = []
+    errors: Counter[str] = Counter()
+    done = 0
+    async with aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=1000), timeout=aiohttp.ClientTimeout(total=60)
+    ) as session:
+
+        async def searchable(alias: str, sku: str, version: int, since: float) -> None:
+            body = {"query": {"bool": {"filter": [{"term": {"sku": sku}}]}}, "_source": ["version"]}
+            while time.monotonic() - since < 120:
+                async with session.post(f"{es}/{alias}/_search", json=body) as answer:
+                    hits = (await answer.json())["hits"]["hits"] if answer.ok else []
+                if hits and hits[0]["_source"]["version"] >= version:
+                    polled.append(time.monotonic() - since)
+                    return
+                await asyncio.sleep(0.05)
+            errors["not searchable in 120 s"] += 1
+
+        async def one(i: int) -> None:
+            nonlocal done
+            t = chooser.randrange(TENANTS)
+            shop = bench.shops[t]
+            product = _product(t, chooser.randrange(PRODUCTS), chooser)
+            try:
+                async with session.post(
+                    f"{gateway}/v1/inventory/products",
+                    json=product,
+                    headers={"Authorization": f"Bearer {shop.token}"},
+                ) as answer:
+                    stored = await answer.json() if answer.status == 200 else None
+                    status = str(answer.status)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                status = type(error).__name__
+            if stored is None:
+                errors[status] += 1
+                return
+            done += 1
+            if i % LAG_SAMPLE_EVERY == 0:
+                since = time.monotonic()
+                alias = indices.alias(PREFIX, shop.tenant_id)
+                await searchable(alias, product["sku"], int(stored["version"]), since)
+
+        tasks = []
+        start = time.perf_counter()
+        for i in range(int(LAG_RATE * LAG_SECONDS)):
+            delay = start + i / LAG_RATE - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i)))
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - start
+    return done / elapsed, polled, errors
+
+
+def _errors(errors: Counter[str]) -> str:
+    if not errors:
+        return "0 errors"
+    kinds = ", ".join(f"{kind} x{n}" for kind, n in errors.most_common())
+    return f"{sum(errors.values())} errors ({kinds})"
+
+
+@pytest.mark.timeout(7200)
+def test_search_latency_and_index_lag(bench: Bench) -> None:
+    cores = os.cpu_count()
+    print(
+        f"\n== product search: {TENANTS} tenants x {PRODUCTS} products, one index each; "
+        f"{cores} cores shared by every process and by other users of the machine =="
+    )
+    loaded = asyncio.run(_load_catalogue(bench))
+    _row(
+        f"{TENANTS * PRODUCTS} products loaded and searchable",
+        f"{loaded:.0f} s",
+        f"{TENANTS * PRODUCTS / loaded:.0f}/s end to end ({_load_average()})",
+    )
+    asyncio.run(_search_level(bench, 5, 2.0))  # warm-up: JWKS, pools, keep-alive, caches
+    failures = []
+    for rate in RATES:
+        paths = asyncio.run(_search_level(bench, rate, SECONDS))
+        load = _load_average()
+        for path in paths:
+            p50, p95, p99 = (_percentile(path.latencies, q) for q in (0.5, 0.95, 0.99))
+            _row(
+                f"{rate}/s per path, {path.label}: p50 / p95 / p99",
+                f"{p50:.0f}/{p95:.0f}/{p99:.0f} ms",
+                f"{_errors(path.errors)}; goal p95 < {P95_GOAL_MS:.0f} ms ({load})",
+            )
+            if not path.latencies:
+                failures.append(f"{rate}/s {path.label}: no answer ({_errors(path.errors)})")
+        gateway, search, elastic = ([_percentile(p.latencies, 0.5)] for p in paths)
+        _row(
+            f"{rate}/s per path, p50 added: gateway / search service",
+            f"{gateway[0] - search[0]:.0f} / {search[0] - elastic[0]:.0f} ms",
+            "(differences of paths, noisy under contention)",
+        )
+    lag_metric = f"{bench.pipeline.urls['search']}/metrics"
+    before = histogram(lag_metric, "search_index_lag_seconds")
+    achieved, polled, errors = asyncio.run(_lag_run(bench))
+    after = histogram(lag_metric, "search_index_lag_seconds")
+    load = _load_average()
+    _row(
+        f"updates offered at {LAG_RATE}/s for {LAG_SECONDS:.0f} s: achieved",
+        f"{achieved:.0f}/s",
+        f"{_errors(errors)} ({load})",
+    )
+    _row(
+        "index lag p50 / p95 / p99 (service histogram)",
+        " / ".join(f"<= {quantile_bound(before, after, q):g}" for q in (0.5, 0.95, 0.99)) + " s",
+        f"(bucket bounds) goal p95 < {LAG_GOAL_S:.0f} s, aim < {LAG_AIM_S:.0f} s ({load})",
+    )
+    _row(
+        f"index lag p50 / p95 / max (polled, {len(polled)} updates)",
+        f"{_percentile(polled, 0.5):.2f} / {_percentile(polled, 0.95):.2f} / "
+        f"{max(polled, default=float('nan')):.2f} s",
+        f"from the update's answer to searchable in Elasticsearch ({load})",
+    )
+    assert not failures, "; ".join(failures)
+    assert polled, f"no update was polled searchable ({_errors(errors)})"
