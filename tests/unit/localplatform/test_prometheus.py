@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from meridian.localplatform import prometheus
+from meridian.localplatform import platform, prometheus
 from meridian.operators.release import resources
 
 
@@ -86,3 +86,15 @@ def test_its_identity_may_only_read_what_discovery_needs() -> None:
     assert binding["subjects"] == [
         {"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": prometheus.USER}
     ]
+
+
+def test_dev_env_and_the_release_operator_get_its_url(tmp_path: Path) -> None:
+    state = platform.PlatformState(
+        run_dir=str(tmp_path),
+        bin_dir=str(tmp_path / "bin"),
+        clusters={"primary": {"kubeconfig": str(tmp_path / "admin.kubeconfig")}},
+        prometheus_url="http://127.0.0.1:9090",
+    )
+    assert state.environment()["MERIDIAN_PROMETHEUS_URL"] == "http://127.0.0.1:9090"
+    operator = platform.operator_environment(state)
+    assert operator["MERIDIAN_OPERATOR_RELEASE_PROMETHEUS_URL"] == "http://127.0.0.1:9090"
