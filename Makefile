@@ -29,7 +29,7 @@ install: $(VENV)/.installed
 	$(MERIDIAN) dev install
 
 up: install
-	$(MERIDIAN) dev up $(if $(DR),--dr --pg-standby) $(if $(REAL_NODE),--real-node) $(if $(filter 1,$(WEBHOOKS)),--webhooks) --search --crds crds --operators --apply crds/examples --services
+	$(MERIDIAN) dev up $(if $(DR),--dr --pg-standby) $(if $(REAL_NODE),--real-node) $(if $(filter 1,$(WEBHOOKS)),--webhooks) --search --prometheus --crds crds --operators --apply crds/examples --services
 	@echo
 	@echo 'Platform is up. Next:'
 	@echo '  eval "$$($(MERIDIAN) dev env)"      # KUBECONFIG, kubectl 1.36 on PATH, DSNs, URLs'

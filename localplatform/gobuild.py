@@ -115,6 +115,11 @@ def _ldflags(tool: versions.GoTool) -> str:
                 f"-X {pkg}.gitCommit=0000000000000000000000000000000000000000",
                 f"-X {pkg}.buildDate=1970-01-01T00:00:00Z",
             ]
+    if tool.module == "github.com/prometheus/prometheus":
+        # `prometheus --version` and the build_info metric say 3.x, not the module's v0.3xx tag.
+        _, minor, patch = tool.version.lstrip("v").split(".")
+        release = f"{int(minor) // 100}.{int(minor) % 100}.{patch}"
+        flags.append(f"-X github.com/prometheus/common/version.Version={release}")
     if tool.module == "github.com/containerd/containerd/v2":
         flags.append(f"-X {tool.module}/version.Version={tool.version}")
     return " ".join(flags)

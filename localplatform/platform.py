@@ -34,6 +34,7 @@ from meridian.localplatform import (
     pg,
     pipeline,
     policies,
+    prometheus,
     rabbitmq_server,
     realnode,
     redis_server,
@@ -66,6 +67,7 @@ class PlatformState:
     stripe_url: str | None = None
     gateway_url: str | None = None
     elasticsearch_url: str | None = None
+    prometheus_url: str | None = None
 
     @property
     def kubeconfig(self) -> str:
@@ -116,6 +118,8 @@ class PlatformState:
                 env["MERIDIAN_STRIPE_WEBHOOK_SECRET_FILE"] = str(secret)
         if self.elasticsearch_url:
             env["MERIDIAN_ELASTICSEARCH_URL"] = self.elasticsearch_url
+        if self.prometheus_url:
+            env["MERIDIAN_PROMETHEUS_URL"] = self.prometheus_url
         if self.stripe_url:
             env["MERIDIAN_STRIPE_API_BASE"] = self.stripe_url
             env["MERIDIAN_STRIPE_API_KEY"] = stripe_mock.API_KEY
@@ -167,6 +171,7 @@ def up(
     adopt_kubeconfig: str | None = None,
     real_node: bool = False,
     search: bool = False,
+    metrics: bool = False,
 ) -> PlatformState:
     """Start (or find, when already running) the clusters and datastores of one run directory.
 
@@ -174,7 +179,8 @@ def up(
     control plane is started and that cluster is used; datastores are always our own. The state
     file is saved after every component, so a failure half-way leaves a directory that `down` can
     still stop completely and a second `up` can finish. `search` adds Elasticsearch (a JVM with
-    a 512 MiB heap: only what needs it starts it, see `start_elasticsearch`).
+    a 512 MiB heap: only what needs it starts it, see `start_elasticsearch`); `metrics` adds
+    Prometheus (`start_prometheus`).
     """
     run_dir = run_dir or default_run_dir()
     _prepare_run_dir(run_dir)
@@ -221,6 +227,8 @@ def up(
                     bins,
                     datastore_ports(state),
                 )
+    if metrics:
+        start_prometheus(state)
     return state
 
 
@@ -231,6 +239,18 @@ def start_elasticsearch(state: PlatformState) -> str:
     state.elasticsearch_url = elasticsearch.start(Supervisor(run_dir), run_dir / "elasticsearch")
     _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
     return state.elasticsearch_url
+
+
+def start_prometheus(state: PlatformState) -> str:
+    """Start (or find) the platform's Prometheus, discovering pods on the primary cluster, and
+    record its URL: what the release operator's analysis queries. Tests start it lazily."""
+    run_dir = Path(state.run_dir)
+    cluster = None
+    if state.external_kubeconfig is None:
+        cluster = kubecluster.ClusterInfo(**state.clusters["primary"])
+    state.prometheus_url = prometheus.start(Supervisor(run_dir), Path(state.bin_dir), cluster)
+    _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
+    return state.prometheus_url
 
 
 def datastore_ports(state: PlatformState) -> dict[str, int]:
@@ -353,6 +373,8 @@ def operator_environment(state: PlatformState) -> dict[str, str]:
         env["MERIDIAN_OPERATOR_FAILOVER_ROUTE53_ENDPOINT"] = state.s3_endpoint
         env["MERIDIAN_OPERATOR_FAILOVER_AWS_ACCESS_KEY_ID"] = s3_server.ACCESS_KEY
         env["MERIDIAN_OPERATOR_FAILOVER_AWS_SECRET_ACCESS_KEY"] = s3_server.SECRET_KEY
+    if state.prometheus_url:
+        env["MERIDIAN_OPERATOR_RELEASE_PROMETHEUS_URL"] = state.prometheus_url
     return env
 
 
@@ -428,6 +450,7 @@ def start_pipeline(state: PlatformState) -> tuple[pipeline.Pipeline, str, str]:
     started = pipeline.start(state, Supervisor(run_dir), run_dir / "services")
     state.gateway_url = started.gateway_url
     _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
+    prometheus.register(run_dir, "pipeline", prometheus.services(started.urls))
     dsn = state.postgres_info.dsn("meridian_platform")
     net.wait_until(
         lambda: asyncio.run(_tenant_registered(dsn, pipeline.DEMO_TENANT)),

@@ -38,6 +38,11 @@ COREDNS: Final = "v1.15.0"
 GATEWAY_API: Final = "v1.6.3"
 """sigs.k8s.io/gateway-api: its standard-channel CRDs (HTTPRoute...), copied out of the module
 (`gatewayapi.py`). v1.7.0 needs go >= 1.27."""
+PROMETHEUS: Final = "v0.316.0"
+"""github.com/prometheus/prometheus: the Go module's tag for Prometheus 3.16.0 (Debian's 2.42 has
+no `kubernetes_sd_configs`). Built with only the kubernetes, file and http discoverers
+(`PROMETHEUS_TAGS`) and without the web UI's assets: the release analysis needs the HTTP API."""
+PROMETHEUS_TAGS: Final = ("remove_all_sd", "enable_kubernetes_sd")
 ELASTICSEARCH: Final = "8.19.21"
 """The newest 8.19.x of Maven Central's integ-test distribution (core modules only: no
 analysis-common, mapper-extras, reindex or painless); run on Debian's JDK 17 (packages.py)."""
@@ -83,6 +88,12 @@ GO_TOOLS: Final[dict[str, GoTool]] = {
         module="github.com/stripe/stripe-mock",
         version=STRIPE_MOCK,
         binaries={"stripe-mock": "github.com/stripe/stripe-mock"},
+    ),
+    "prometheus": GoTool(
+        module="github.com/prometheus/prometheus",
+        version=PROMETHEUS,
+        binaries={"prometheus": "github.com/prometheus/prometheus/cmd/prometheus"},
+        tags=PROMETHEUS_TAGS,
     ),
 }
 

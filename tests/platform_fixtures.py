@@ -91,6 +91,13 @@ def elasticsearch_url(local_platform: platform.PlatformState) -> str:
     return platform.start_elasticsearch(local_platform)
 
 
+@pytest.fixture(scope="session")
+def prometheus_url(local_platform: platform.PlatformState) -> str:
+    """Prometheus, started on first use by the tests that query it (the release analysis);
+    `platform.down` stops it with the rest of the run directory."""
+    return platform.start_prometheus(local_platform)
+
+
 @pytest_asyncio.fixture(scope="session", loop_scope="session")
 async def kube_client(local_platform: platform.PlatformState) -> AsyncIterator[AsyncClient]:
     client = kube.client(local_platform.kubeconfig, field_manager="meridian-tests")

@@ -7,10 +7,15 @@ pass, and never lets it raise into the reconcile.
 
 from __future__ import annotations
 
+import datetime
 import math
 from typing import Any, NamedTuple
 
 import aiohttp
+
+from meridian.core.api.v1alpha1.servicerelease import AnalysisCheck
+from meridian.core.api.v1alpha1.servicerelease_status import Measurement
+from meridian.operators.release import analysis
 
 
 class Answer(NamedTuple):
@@ -47,3 +52,11 @@ async def query(session: aiohttp.ClientSession, base_url: str, promql: str) -> A
         return _single(payload)
     except (aiohttp.ClientError, TimeoutError, ValueError, TypeError, IndexError) as error:
         return Answer(None, f"prometheus: {type(error).__name__}: {error}"[:500])
+
+
+async def measure(
+    session: aiohttp.ClientSession, base_url: str, check: AnalysisCheck, now: datetime.datetime
+) -> Measurement:
+    """One measurement of an analysis step: its query asked now, the answer judged."""
+    answer = await query(session, base_url, check.query)
+    return analysis.judge(check, answer.value, analysis.iso(now), answer.error)

@@ -21,7 +21,6 @@ from meridian.core.api.v1alpha1.servicerelease_status import ServiceReleaseStatu
 from meridian.core.runtime import client
 from meridian.operators.machinery import reconciler
 from meridian.operators.release import (
-    analysis,
     cluster,
     decision,
     machine,
@@ -68,8 +67,7 @@ async def _measure(request: Request, status: ServiceReleaseStatus, now: datetime
     if check is None:
         return None
     settings = request.clients.settings
-    answer = await prometheus.query(request.clients.http, settings.prometheus_url, check.query)
-    return analysis.judge(check, answer.value, analysis.iso(now), answer.error)
+    return await prometheus.measure(request.clients.http, settings.prometheus_url, check, now)
 
 
 def conditions(

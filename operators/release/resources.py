@@ -29,6 +29,13 @@ PORT = 8080
 UID = 10001
 """The service images' user (`localplatform/imagespec.USER`, deploy/Dockerfile's USER)."""
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+SCRAPE_ANNOTATIONS = {
+    "prometheus.io/scrape": "true",
+    "prometheus.io/port": str(PORT),
+    "prometheus.io/path": "/metrics",
+}
+"""How Prometheus finds a release's pods (`localplatform/prometheus.py`, the usual convention);
+its series take `service`, `release`, `role` and `revision` from the pod's labels."""
 
 
 class Placement(NamedTuple):
@@ -165,7 +172,7 @@ def deployment(
                 },
             },
             "template": {
-                "metadata": {"labels": pod_labels},
+                "metadata": {"labels": pod_labels, "annotations": SCRAPE_ANNOTATIONS},
                 "spec": {
                     "containers": [_container(release, template)],
                     "securityContext": {

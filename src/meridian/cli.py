@@ -31,6 +31,7 @@ def _dev_up(args: argparse.Namespace) -> int:
         adopt_kubeconfig=args.adopt_kubeconfig,
         real_node=args.real_node,
         search=args.search,
+        metrics=args.prometheus,
     )
     if state.external_kubeconfig:
         # Everything below (CRDs, operators, --apply, the demo tenant) writes into that cluster.
@@ -215,6 +216,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "--search",
                 action="store_true",
                 help="also start Elasticsearch (single node, 512 MiB heap) for the search service",
+            )
+            sub.add_argument(
+                "--prometheus",
+                action="store_true",
+                help="also start Prometheus (pods through the apiserver, host services) for the"
+                " release analysis",
             )
             sub.add_argument("--crds", type=Path, help="install the CRDs in this folder")
             sub.add_argument("--operators", action="store_true", help="start the operators")

@@ -45,3 +45,11 @@ def test_cache_key_names_every_pinned_version() -> None:
     key = versions.cache_key()
     for version in (versions.KUBERNETES, versions.ETCD, versions.KWOK):
         assert version in key
+
+
+def test_prometheus_reports_its_release_not_the_module_tag() -> None:
+    """Module tag v0.316.0 is Prometheus 3.16.0: `--version` and build_info must say so."""
+    tool = versions.GO_TOOLS["prometheus"]
+    assert tool.version == "v0.316.0"
+    assert "-X github.com/prometheus/common/version.Version=3.16.0" in gobuild._ldflags(tool)
+    assert set(tool.tags) == {"remove_all_sd", "enable_kubernetes_sd"}

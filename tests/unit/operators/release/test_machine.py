@@ -48,9 +48,10 @@ def test_a_healthy_canary_walks_every_step_and_promotes(sim: Simulation) -> None
     assert _weights(sim) == [0, 10, 50, 100, 0]
     assert sim.status.stable_revision == sim.revision_of()
     assert sim.deployments == {"stable": (sim.revision_of(), 3)}
-    (run,) = sim.status.analysis_runs
-    assert run.phase == "Successful"
-    assert [m.phase for m in run.measurements] == ["Successful"] * 4
+    # The example's two analysis steps: error ratio, then p99 latency.
+    assert [run.phase for run in sim.status.analysis_runs] == ["Successful"] * 2
+    for run in sim.status.analysis_runs:
+        assert [m.phase for m in run.measurements] == ["Successful"] * 4
     assert [h.outcome for h in sim.status.history] == ["Superseded", "Promoted"]
 
 
@@ -259,7 +260,9 @@ def test_resume_reruns_an_inconclusive_analysis(sim: Simulation) -> None:
     sim.query = lambda: 0.0
     sim.ask("resume")
     sim.until("Healthy")
-    assert [r.phase for r in sim.status.analysis_runs] == ["Inconclusive", "Successful"]
+    # The error-ratio step again, then the example's second step (p99 latency).
+    phases = [r.phase for r in sim.status.analysis_runs]
+    assert phases == ["Inconclusive", "Successful", "Successful"]
 
 
 def test_isolated_failures_below_the_consecutive_limit_do_not_abort() -> None:
