@@ -37,6 +37,7 @@ from meridian.localplatform import (
     rabbitmq_server,
     realnode,
     redis_server,
+    releases,
     s3_server,
     stripe_mock,
 )
@@ -349,6 +350,7 @@ def operator_environment(state: PlatformState) -> dict[str, str]:
         env["MERIDIAN_OPERATOR_FAILOVER_ROUTE53_ENDPOINT"] = state.s3_endpoint
         env["MERIDIAN_OPERATOR_FAILOVER_AWS_ACCESS_KEY_ID"] = s3_server.ACCESS_KEY
         env["MERIDIAN_OPERATOR_FAILOVER_AWS_SECRET_ACCESS_KEY"] = s3_server.SECRET_KEY
+    env.update(releases.placement_environment(Path(state.run_dir)))  # the real node, if any
     return env
 
 
