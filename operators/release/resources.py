@@ -30,6 +30,11 @@ PORT = 8080
 UID = 10001
 """The service images' user (`localplatform/imagespec.USER`, deploy/Dockerfile's USER)."""
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+DRAIN_DELAY_S = 10
+"""Seconds a terminating pod still answers while the EndpointSlice and every kube-proxy drop it
+(5 s still let connections be refused on a loaded node: tests/e2e/test_release_real_node.py)."""
+SHUTDOWN_TIMEOUT_S = 30
+"""The runtime's default time for in-flight requests once the listener closed."""
 KEY_FILE_SUFFIX = "_IDENTITY_SIGNING_KEY_FILE"
 SCRAPE_ANNOTATIONS = {
     "prometheus.io/scrape": "true",
@@ -123,9 +128,16 @@ def key_dir(template: Template) -> str | None:
 
 
 def _environment(release: Release, template: Template) -> list[dict[str, str]]:
-    """The service listens on every address of its pod, on PORT, unless config says otherwise."""
+    """The service listens on every address of its pod, on PORT, and on SIGTERM keeps answering
+    (readiness 503) for DRAIN_DELAY_S while its endpoint is withdrawn, unless config says
+    otherwise: without the delay, callers routed to a terminating pod get connection refused."""
     prefix = f"MERIDIAN_{release.spec.service.upper()}_"
-    env = {f"{prefix}HOST": "0.0.0.0", f"{prefix}PORT": str(PORT), **template.config}
+    env = {
+        f"{prefix}HOST": "0.0.0.0",
+        f"{prefix}PORT": str(PORT),
+        f"{prefix}DRAIN_DELAY_S": str(DRAIN_DELAY_S),
+        **template.config,
+    }
     return [{"name": key, "value": value} for key, value in sorted(env.items())]
 
 
@@ -208,7 +220,7 @@ def deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 30,
+                    "terminationGracePeriodSeconds": DRAIN_DELAY_S + SHUTDOWN_TIMEOUT_S + 5,
                     "nodeSelector": dict(release.placement.node_selector),
                     "tolerations": [dict(t) for t in release.placement.tolerations],
                 },

@@ -76,6 +76,10 @@ def test_config_becomes_the_environment_after_the_listen_defaults(
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["MERIDIAN_ORDERS_HOST"] == "0.0.0.0"
     assert env["MERIDIAN_ORDERS_PORT"] == str(resources.PORT)
+    # SIGTERM: still answering while the endpoint is withdrawn, killed only after it finished.
+    assert env["MERIDIAN_ORDERS_DRAIN_DELAY_S"] == str(resources.DRAIN_DELAY_S)
+    grace = _deployment(example_spec)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace > resources.DRAIN_DELAY_S + resources.SHUTDOWN_TIMEOUT_S
     assert env["MERIDIAN_ORDERS_INVENTORY_TIMEOUT_SECONDS"] == "5"
 
 
