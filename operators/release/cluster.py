@@ -32,7 +32,10 @@ from meridian.operators.release import decision, resources
 HTTPRoute = create_namespaced_resource("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes")
 APPLIED = "meridian.io/applied"
 """Annotation: the hash of the manifest last applied (compared instead of the whole object)."""
-CRASH_LOOP_RESTARTS = 2
+CRASH_LOOP_RESTARTS = 1
+"""A container restarted this often and not Ready is crash looping. The machine asks only once
+the progress deadline has passed, to name the reason: by then a pod that exits at start may be
+back in its second run (restarted once, no CrashLoopBackOff shown), as on a loaded node."""
 
 
 def _labels(
@@ -49,7 +52,7 @@ def _key(labels: Mapping[str, str]) -> tuple[resources.Role, str] | None:
     return role, revision  # type: ignore[return-value]
 
 
-def _crash_looping(pod: Pod) -> bool:
+def crash_looping(pod: Pod) -> bool:
     for container in (pod.status.containerStatuses if pod.status else None) or []:
         waiting = container.state.waiting if container.state else None
         if waiting is not None and waiting.reason == "CrashLoopBackOff":
@@ -71,7 +74,7 @@ async def observe(
             available[key] = available.get(key, 0) + (replica_set.status.availableReplicas or 0)
     async for pod in api.list(Pod, namespace=release.namespace, labels=labels):
         key = _key(pod.metadata.labels or {}) if pod.metadata else None
-        if key is not None and _crash_looping(pod):
+        if key is not None and crash_looping(pod):
             crashing[key] = crashing.get(key, 0) + 1
     return {
         key: decision.Pods(available.get(key, 0), crashing.get(key, 0))

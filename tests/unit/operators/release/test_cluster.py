@@ -2,6 +2,15 @@
 
 from __future__ import annotations
 
+from lightkube.models.core_v1 import (
+    ContainerState,
+    ContainerStateRunning,
+    ContainerStateWaiting,
+    ContainerStatus,
+    PodStatus,
+)
+from lightkube.resources.core_v1 import Pod
+
 from meridian.operators.release import cluster, resources
 from tests.unit.operators.release.conftest import spec_of
 
@@ -47,3 +56,24 @@ def test_a_list_item_removed_is_drift_one_added_by_another_hand_is_not() -> None
     assert cluster.covers(extra, wanted)
     extra["spec"] = {**extra["spec"], "ports": [port]}
     assert not cluster.covers(extra, wanted)
+
+
+def _pod(restarts: int, ready: bool, state: ContainerState) -> Pod:
+    status = ContainerStatus(
+        name="orders",
+        image="ghcr.io/meridian/orders:1",
+        imageID="",
+        ready=ready,
+        restartCount=restarts,
+        state=state,
+    )
+    return Pod(status=PodStatus(containerStatuses=[status]))
+
+
+def test_a_pod_restarted_and_not_ready_is_crash_looping_even_between_back_offs() -> None:
+    running = ContainerState(running=ContainerStateRunning())
+    backing_off = ContainerState(waiting=ContainerStateWaiting(reason="CrashLoopBackOff"))
+    assert cluster.crash_looping(_pod(0, False, backing_off))
+    assert cluster.crash_looping(_pod(1, False, running))  # its second run, not Ready yet
+    assert not cluster.crash_looping(_pod(1, True, running))  # restarted once, serving again
+    assert not cluster.crash_looping(_pod(0, False, running))  # starting: not Ready yet
