@@ -38,6 +38,7 @@ from meridian.localplatform import (
     rabbitmq_server,
     realnode,
     redis_server,
+    releases,
     s3_server,
     stripe_mock,
 )
@@ -375,6 +376,7 @@ def operator_environment(state: PlatformState) -> dict[str, str]:
         env["MERIDIAN_OPERATOR_FAILOVER_AWS_SECRET_ACCESS_KEY"] = s3_server.SECRET_KEY
     if state.prometheus_url:
         env["MERIDIAN_OPERATOR_RELEASE_PROMETHEUS_URL"] = state.prometheus_url
+    env.update(releases.placement_environment(Path(state.run_dir)))  # the real node, if any
     return env
 
 

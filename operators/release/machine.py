@@ -18,7 +18,6 @@ and Flagger its tests reproduce:
 from __future__ import annotations
 
 import datetime
-import math
 
 from meridian.core.api.v1alpha1 import servicerelease
 from meridian.core.api.v1alpha1.servicerelease_status import (
@@ -30,7 +29,7 @@ from meridian.core.api.v1alpha1.servicerelease_status import (
     ServiceReleaseStatus,
     Template,
 )
-from meridian.operators.release import analysis, reasons, revision
+from meridian.operators.release import analysis, history, reasons, revision
 from meridian.operators.release.decision import (
     Action,
     Announce,
@@ -41,6 +40,7 @@ from meridian.operators.release.decision import (
     SetWeight,
     World,
 )
+from meridian.operators.release.plan import canary_size, full_size, stable_size
 from meridian.operators.release.resources import Role
 
 WAIT_S = 2.0
@@ -49,39 +49,6 @@ WAIT_S = 2.0
 
 ACTION_NAMES = ("abort", "rollback", "retry", "promote", "pause", "resume")
 """The order pending actions are handled in: abort wins over everything."""
-
-
-def full_size(spec: servicerelease.ServiceReleaseSpec) -> int:
-    return spec.autoscaling.min_replicas if spec.autoscaling.enabled else spec.replicas
-
-
-def canary_size(spec: servicerelease.ServiceReleaseSpec, weight: int) -> int:
-    return max(1, math.ceil(full_size(spec) * weight / 100))
-
-
-def stable_size(spec: servicerelease.ServiceReleaseSpec, weight: int) -> int:
-    return math.ceil(full_size(spec) * (100 - weight) / 100)
-
-
-def measurement_due(
-    spec: servicerelease.ServiceReleaseSpec, status: ServiceReleaseStatus, now: datetime.datetime
-) -> servicerelease.AnalysisCheck | None:
-    """The analysis to query now, if the release waits on one (the caller measures, then decides)."""
-    step = status.current_step
-    steps = spec.strategy.canary_steps
-    if status.phase not in ("Progressing", None) or status.canary_revision is None:
-        return None
-    if step is None or step >= len(steps):
-        return None
-    check = steps[step].analysis
-    if check is None:
-        return None
-    run = status.analysis
-    if run is None or run.step != step or run.revision != status.canary_revision:
-        return check
-    if run.phase != "Running":
-        return None
-    return check if analysis.next_due(check, run) <= now else None
 
 
 class _Machine:
@@ -109,34 +76,14 @@ class _Machine:
         return self.world.pods.get((role, revision_hash or ""), Pods())
 
     def record(self, template: Template) -> RevisionRecord:
-        """The history entry of `template`, added with the next revision number if new."""
-        digest = revision.hash_of(template)
-        for entry in self.st.history:
-            if entry.hash == digest:
-                return entry
-        self.st.latest_revision += 1
-        entry = RevisionRecord(
-            revision=self.st.latest_revision, hash=digest, template=template, at=self.now
-        )
-        self.st.history.append(entry)
-        keep = {self.st.stable_revision, self.st.canary_revision, self.st.rollback_to, digest}
-        while len(self.st.history) > self.spec.revision_history_limit:
-            oldest = next((e for e in self.st.history if e.hash not in keep), None)
-            if oldest is None:
-                break
-            self.st.history.remove(oldest)
-        return entry
+        keep = {self.st.stable_revision, self.st.canary_revision, self.st.rollback_to}
+        return history.record(self.st, template, self.spec.revision_history_limit, keep, self.now)
 
     def template(self, digest: str | None) -> Template:
-        entry = next((e for e in self.st.history if e.hash == digest), None)
-        if entry is None:
-            raise LookupError(f"revision {digest} is not in status.history")
-        return entry.template
+        return history.template(self.st, digest)
 
     def close(self, digest: str | None, outcome: Outcome) -> None:
-        for entry in self.st.history:
-            if entry.hash == digest:
-                entry.outcome = outcome
+        history.close(self.st, digest, outcome)
 
     def set_phase(self, phase: str, message: str) -> None:
         self.st.phase = phase  # type: ignore[assignment]

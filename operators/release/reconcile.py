@@ -24,6 +24,7 @@ from meridian.operators.release import (
     cluster,
     decision,
     machine,
+    plan,
     prometheus,
     reasons,
     resources,
@@ -63,7 +64,7 @@ def release_of(request: Request) -> resources.Release:
 
 
 async def _measure(request: Request, status: ServiceReleaseStatus, now: datetime.datetime) -> Any:
-    check = machine.measurement_due(request.spec, status, now)
+    check = plan.measurement_due(request.spec, status, now)
     if check is None:
         return None
     settings = request.clients.settings
@@ -73,7 +74,7 @@ async def _measure(request: Request, status: ServiceReleaseStatus, now: datetime
 def conditions(
     spec: servicerelease.ServiceReleaseSpec, status: ServiceReleaseStatus, world: decision.World
 ) -> tuple[reconciler.ConditionUpdate, ...]:
-    size = machine.full_size(spec)
+    size = plan.full_size(spec)
     available = world.pods.get(("stable", status.stable_revision or ""), decision.Pods()).available
     if available >= size and status.stable_revision:
         available_condition = reconciler.ConditionUpdate(
@@ -112,15 +113,15 @@ async def reconcile(request: Request) -> reconciler.Observation:
     api = request.api
     status = ServiceReleaseStatus.model_validate(dict(request.status))
     try:
-        if status.observed_generation != request.generation:
-            # Services, PDB and HPA before any Deployment: the admission webhook refuses a
-            # Deployment of replicas > 1 that no PDB covers yet (meridian-pdb-required).
-            await cluster.apply_all(api, resources.fixed(release))
+        # Services, PDB and HPA before any Deployment (the admission webhook refuses a
+        # Deployment of replicas > 1 that no PDB covers yet, meridian-pdb-required), and on
+        # every tick, not only on a spec change: drift is repaired within a tick.
+        repaired = await cluster.repair(api, resources.fixed(release))
         now = datetime.datetime.now(datetime.UTC)
         pods = await cluster.observe(api, release)
         world = decision.World(now, pods, await _measure(request, status, now))
         decided = machine.decide(request.spec, status, world)
-        written = await cluster.carry_out(api, release, request.body, decided.actions)
+        written = repaired + await cluster.carry_out(api, release, request.body, decided.actions)
     except ApiError as error:
         message = f"the cluster refused: {error.status.message}"
         failed = reconciler.ConditionUpdate(

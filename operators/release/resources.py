@@ -10,6 +10,7 @@ the seed's admission policies require (core/policy/catalogue.py).
 
 from __future__ import annotations
 
+import posixpath
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -29,6 +30,12 @@ PORT = 8080
 UID = 10001
 """The service images' user (`localplatform/imagespec.USER`, deploy/Dockerfile's USER)."""
 GATEWAY_API = "gateway.networking.k8s.io/v1"
+DRAIN_DELAY_S = 10
+"""Seconds a terminating pod still answers while the EndpointSlice and every kube-proxy drop it
+(5 s still let connections be refused on a loaded node: tests/e2e/test_release_real_node.py)."""
+SHUTDOWN_TIMEOUT_S = 30
+"""The runtime's default time for in-flight requests once the listener closed."""
+KEY_FILE_SUFFIX = "_IDENTITY_SIGNING_KEY_FILE"
 SCRAPE_ANNOTATIONS = {
     "prometheus.io/scrape": "true",
     "prometheus.io/port": str(PORT),
@@ -111,14 +118,33 @@ def _metadata(release: Release, name: str, role: Role | None = None) -> dict[str
     }
 
 
+def identity_secret(release_name: str) -> str:
+    return f"{release_name}-identity"
+
+
+def key_dir(template: Template) -> str | None:
+    """The directory the config reads its signing key from, if the service signs."""
+    files = [value for key, value in template.config.items() if key.endswith(KEY_FILE_SUFFIX)]
+    return posixpath.dirname(files[0]) if files else None
+
+
 def _environment(release: Release, template: Template) -> list[dict[str, str]]:
-    """The service listens on every address of its pod, on PORT, unless config says otherwise."""
+    """The service listens on every address of its pod, on PORT, and on SIGTERM keeps answering
+    (readiness 503) for DRAIN_DELAY_S while its endpoint is withdrawn, unless config says
+    otherwise: without the delay, callers routed to a terminating pod get connection refused."""
     prefix = f"MERIDIAN_{release.spec.service.upper()}_"
-    env = {f"{prefix}HOST": "0.0.0.0", f"{prefix}PORT": str(PORT), **template.config}
+    env = {
+        f"{prefix}HOST": "0.0.0.0",
+        f"{prefix}PORT": str(PORT),
+        f"{prefix}DRAIN_DELAY_S": str(DRAIN_DELAY_S),
+        **template.config,
+    }
     return [{"name": key, "value": value} for key, value in sorted(env.items())]
 
 
 def _container(release: Release, template: Template) -> dict[str, Any]:
+    directory = key_dir(template)
+    mounts = [{"name": "identity", "mountPath": directory, "readOnly": True}] if directory else []
     return {
         "name": release.spec.service,
         "image": template.image,
@@ -139,26 +165,37 @@ def _container(release: Release, template: Template) -> dict[str, Any]:
             "privileged": False,
             "capabilities": {"drop": ["ALL"]},
         },
+        "volumeMounts": mounts,
     }
 
 
+def _volumes(release: Release, template: Template) -> list[dict[str, Any]]:
+    if key_dir(template) is None:
+        return []
+    # Group-readable: the pod's fsGroup is the service's group, so the non-root user reads it.
+    secret = {"secretName": identity_secret(release.name), "defaultMode": 0o440}
+    return [{"name": "identity", "secret": secret}]
+
+
 def deployment(
-    release: Release, role: Role, template: Template, revision: str, replicas: int
+    release: Release, role: Role, template: Template, revision: str, replicas: int | None
 ) -> Manifest:
-    """The role's Deployment running `template` (revision `revision`) at `replicas` pods."""
+    """The role's Deployment running `template` (revision `revision`) at `replicas` pods; None
+    leaves the count out, to whoever else owns it (the HPA scales an autoscaled stable)."""
     pod_labels = {
         **labels(release, role),
         "app.kubernetes.io/version": version_of(template.image),
         REVISION_LABEL: revision,
     }
     rolling = release.spec.strategy.rolling_update
+    spec: dict[str, Any] = {} if replicas is None else {"replicas": replicas}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
         "metadata": _metadata(release, name_of(release, role), role)
         | {"annotations": {REVISION_LABEL: revision}},
-        "spec": {
-            "replicas": replicas,
+        "spec": spec
+        | {
             "revisionHistoryLimit": 2,
             # The operator judges progress itself (on the new revision's available pods); the
             # Deployment's own deadline only adds a condition, so keep it out of the way.
@@ -172,9 +209,10 @@ def deployment(
                 },
             },
             "template": {
-                "metadata": {"labels": pod_labels, "annotations": SCRAPE_ANNOTATIONS},
+                "metadata": {"labels": pod_labels, "annotations": dict(SCRAPE_ANNOTATIONS)},
                 "spec": {
                     "containers": [_container(release, template)],
+                    "volumes": _volumes(release, template),
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": UID,
@@ -183,7 +221,7 @@ def deployment(
                         "seccompProfile": {"type": "RuntimeDefault"},
                     },
                     "automountServiceAccountToken": False,
-                    "terminationGracePeriodSeconds": 30,
+                    "terminationGracePeriodSeconds": DRAIN_DELAY_S + SHUTDOWN_TIMEOUT_S + 5,
                     "nodeSelector": dict(release.placement.node_selector),
                     "tolerations": [dict(t) for t in release.placement.tolerations],
                 },

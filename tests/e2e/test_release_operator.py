@@ -22,8 +22,10 @@ import pytest
 import pytest_asyncio
 import yaml
 from lightkube import AsyncClient
+from lightkube.core.exceptions import ApiError
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
+from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
 from lightkube.resources.core_v1 import Event, Namespace, Service
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 from lightkube.types import PatchType
@@ -370,3 +372,66 @@ async def test_the_gateway_splits_a_canary_route_by_the_weight_the_operator_wrot
     seen = Counter(table.match("/v1/orders/1").base for _ in range(1000))  # type: ignore[union-attr]
     canary = f"http://orders-canary.{namespace}.svc.cluster.local:8080"
     assert abs(seen[canary] / 1000 - 0.30) <= 0.03, seen
+
+
+async def test_services_budget_and_autoscaler_edited_or_deleted_by_hand_are_repaired(
+    kube_client: AsyncClient, namespace: str
+) -> None:
+    """Drift with no spec change: the operator re-applies what no longer matches, within ticks."""
+    body = _release(namespace, {"type": "RollingUpdate"})
+    body["spec"]["autoscaling"] = {"enabled": True, "minReplicas": 3, "maxReplicas": 6}
+    await kube_client.create(ServiceRelease(body))
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+
+    await kube_client.delete(Service, "orders-canary", namespace=namespace)
+    budget = {"spec": {"maxUnavailable": 3}}
+    await kube_client.patch(
+        PodDisruptionBudget, "orders", budget, namespace=namespace, patch_type=PatchType.MERGE
+    )
+    await kube_client.patch(
+        HorizontalPodAutoscaler,
+        "orders",
+        {"spec": {"maxReplicas": 50}},
+        namespace=namespace,
+        patch_type=PatchType.MERGE,
+    )
+
+    async def repaired() -> bool:
+        try:
+            service = await kube_client.get(Service, "orders-canary", namespace=namespace)
+        except ApiError:  # not yet re-created
+            return False
+        pdb = await kube_client.get(PodDisruptionBudget, "orders", namespace=namespace)
+        hpa = await kube_client.get(HorizontalPodAutoscaler, "orders", namespace=namespace)
+        return bool(
+            service.spec.selector and pdb.spec.maxUnavailable == 1 and hpa.spec.maxReplicas == 6
+        )
+
+    repaired.__doc__ = "the canary Service, the budget and the autoscaler as the spec renders them"
+    await eventually(repaired, within=30, interval=0.5)
+
+
+async def test_with_autoscaling_on_the_operator_never_lowers_the_autoscalers_count(
+    kube_client: AsyncClient, namespace: str
+) -> None:
+    """The HPA scaled the stable to 5 (above minReplicas 3): a new revision keeps 5, not 3."""
+    body = _release(namespace, {"type": "RollingUpdate"})
+    body["spec"]["autoscaling"] = {"enabled": True, "minReplicas": 3, "maxReplicas": 6}
+    await kube_client.create(ServiceRelease(body))
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    deployment = await kube_client.get(Deployment, "orders", namespace=namespace)
+    assert deployment.spec.replicas == 3  # the operator raised it to minReplicas
+    owners = {f.manager: f.operation for f in deployment.metadata.managedFields or []}
+    # What the HPA does: a write of replicas through the scale subresource.
+    await kube_client.patch(
+        Deployment.Scale,
+        "orders",
+        {"spec": {"replicas": 5}},
+        namespace=namespace,
+        patch_type=PatchType.MERGE,
+    )
+    await _patch(kube_client, namespace, {"image": "ghcr.io/meridian/orders:1.1.0"})
+    await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.1.0")
+    deployment = await kube_client.get(Deployment, "orders", namespace=namespace)
+    assert deployment.spec.template.spec.containers[0].image == "ghcr.io/meridian/orders:1.1.0"
+    assert deployment.spec.replicas == 5, owners

@@ -10,7 +10,7 @@ from typing import Any, NamedTuple
 
 from meridian.core.api.v1alpha1 import servicerelease
 from meridian.core.api.v1alpha1.servicerelease_status import ServiceReleaseStatus
-from meridian.operators.release import analysis, decision, machine, revision
+from meridian.operators.release import analysis, decision, machine, plan, revision
 from meridian.operators.release.resources import Role
 
 T0 = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.UTC)
@@ -61,7 +61,7 @@ class Simulation:
     def step(self, seconds: float = 1.0) -> decision.Decision:
         self.now += datetime.timedelta(seconds=seconds)
         measurement = None
-        check = machine.measurement_due(self.spec, self.status, self.now)
+        check = plan.measurement_due(self.spec, self.status, self.now)
         if check is not None:
             measurement = analysis.judge(check, self.query(), analysis.iso(self.now), "refused")
         world = decision.World(self.now, self._pods(len(self.ticks)), measurement)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from meridian.core.api.v1alpha1 import servicerelease
-from meridian.operators.release import decision, machine, reasons
+from meridian.operators.release import decision, machine, plan, reasons
 from tests.unit.operators.release.conftest import spec_of
 from tests.unit.operators.release.simulation import Simulation
 
@@ -72,7 +72,7 @@ def test_the_canary_weight_is_set_only_once_its_pods_are_available(sim: Simulati
             if isinstance(action, decision.SetWeight) and action.weight > 0:
                 canary = tick.world.pods.get(("canary", sim.revision_of()))
                 assert canary is not None
-                assert canary.available >= machine.canary_size(sim.spec, action.weight)
+                assert canary.available >= plan.canary_size(sim.spec, action.weight)
 
 
 def test_failing_analysis_aborts_with_the_stable_ready_before_traffic_moves_back(

@@ -76,6 +76,10 @@ def test_config_becomes_the_environment_after_the_listen_defaults(
     env = {item["name"]: item["value"] for item in container["env"]}
     assert env["MERIDIAN_ORDERS_HOST"] == "0.0.0.0"
     assert env["MERIDIAN_ORDERS_PORT"] == str(resources.PORT)
+    # SIGTERM: still answering while the endpoint is withdrawn, killed only after it finished.
+    assert env["MERIDIAN_ORDERS_DRAIN_DELAY_S"] == str(resources.DRAIN_DELAY_S)
+    grace = _deployment(example_spec)["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+    assert grace > resources.DRAIN_DELAY_S + resources.SHUTDOWN_TIMEOUT_S
     assert env["MERIDIAN_ORDERS_INVENTORY_TIMEOUT_SECONDS"] == "5"
 
 
@@ -160,3 +164,59 @@ def test_a_replicas_or_strategy_change_is_the_same_revision(
 def test_a_digest_image_is_labelled_by_its_digest() -> None:
     digest = "a" * 64
     assert resources.version_of(f"ghcr.io/meridian/orders@sha256:{digest}") == "sha256-aaaaaaaaaaaa"
+
+
+def test_the_pods_go_where_the_platform_places_them_and_tolerate_its_taint() -> None:
+    taint = {"key": "meridian.io/real-node", "operator": "Equal", "value": "true"}
+    release = _release(spec_of())._replace(
+        placement=resources.Placement({"meridian.io/real-node": "true"}, (taint,))
+    )
+    template = revision.template_of(release.spec)
+    pod = resources.deployment(release, "stable", template, "r1", 2)["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"meridian.io/real-node": "true"}
+    assert pod["tolerations"] == [taint]
+
+
+def test_a_signing_service_mounts_its_identity_secret_where_its_config_reads_the_key() -> None:
+    key = "/var/run/secrets/meridian/identity/orders.pem"
+    spec = spec_of(config={"MERIDIAN_ORDERS_IDENTITY_SIGNING_KEY_FILE": key})
+    pod = _deployment(spec)["spec"]["template"]["spec"]
+    (volume,) = pod["volumes"]
+    assert volume["secret"] == {"secretName": "orders-identity", "defaultMode": 0o440}
+    (mount,) = pod["containers"][0]["volumeMounts"]
+    assert mount == {
+        "name": "identity",
+        "mountPath": "/var/run/secrets/meridian/identity",
+        "readOnly": True,
+    }
+    assert pod["securityContext"]["fsGroup"] == resources.UID  # group-readable by the service
+
+
+def test_a_service_without_a_signing_key_mounts_nothing(
+    example_spec: servicerelease.ServiceReleaseSpec,
+) -> None:
+    pod = _deployment(example_spec)["spec"]["template"]["spec"]
+    assert pod["volumes"] == []
+    assert pod["containers"][0]["volumeMounts"] == []
+
+
+def test_pods_are_probed_and_annotated_for_prometheus_pod_discovery(
+    example_spec: servicerelease.ServiceReleaseSpec,
+) -> None:
+    template = _deployment(example_spec)["spec"]["template"]
+    assert template["metadata"]["annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(resources.PORT),
+        "prometheus.io/path": "/metrics",
+    }
+    (container,) = template["spec"]["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_a_deployment_without_a_count_leaves_replicas_to_the_autoscaler(
+    example_spec: servicerelease.ServiceReleaseSpec,
+) -> None:
+    template = revision.template_of(example_spec)
+    manifest = resources.deployment(_release(example_spec), "stable", template, "r1", None)
+    assert "replicas" not in manifest["spec"]
