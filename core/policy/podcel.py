@@ -101,9 +101,7 @@ def violated(check: ContainerCheck) -> str:
     """A CEL bool: some container violates. The validation tests this, not `violations`: CEL
     variables are evaluated lazily, so the per-container strings (the costly part) are built only
     for the message of an object that is refused or warned about, never for a compliant one."""
-    lists = [
-        name for name in CONTAINER_LISTS if name != "ephemeralContainers" or check.ephemeral
-    ]
+    lists = [name for name in CONTAINER_LISTS if name != "ephemeralContainers" or check.ephemeral]
     return " || ".join(f"variables.{name}.exists(c, {check.bad})" for name in lists)
 
 
