@@ -194,8 +194,9 @@ class Reindexer:
         alias = indices.alias(self.prefix, job.tenant_id)
         source, target = progress.source_index, progress.target_index
         if progress.state == "building":
-            await self._create(target, generations.building(alias))
             copied, after = progress.documents_copied, progress.after
+            if await self._create(target, generations.building(alias)):
+                copied, after = 0, ""  # a resumed run whose index is gone copies it all again
             async for page in self.source.pages(
                 job.tenant_id, after=after, requested_by=progress.requested_by, size=self.page_size
             ):
@@ -221,12 +222,13 @@ class Reindexer:
             await self._delete(source)
         await job.save(state="done", finished_at=jobs.now())
 
-    async def _create(self, target: str, building_alias: str) -> None:
+    async def _create(self, target: str, building_alias: str) -> bool:
+        """The new generation with its building alias; False when it was already there."""
         body = indices.body(None)
         body["aliases"] = {building_alias: {}}
         response = await self.client.call("PUT", f"/{target}", body)
         if response.status == 200:
-            return
+            return True
         error = response.body.get("error", {})
         if not (
             isinstance(error, dict) and error.get("type") == "resource_already_exists_exception"
@@ -235,6 +237,7 @@ class Reindexer:
         # Resumed: the index is there; make sure events still reach it.
         actions = [{"add": {"index": target, "alias": building_alias}}]
         await self._checked("POST", "/_aliases", {"actions": actions})
+        return False
 
     async def _copy(
         self, target: str, lines: Sequence[tuple[dict[str, Any], dict[str, Any]]]

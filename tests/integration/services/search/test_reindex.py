@@ -7,7 +7,9 @@ import asyncio
 import uuid
 from typing import Any
 
-from meridian.core.search import indices
+import pytest
+
+from meridian.core.search import indices, mapping
 from meridian.services.kit import contracts
 from meridian.services.search import generations
 from tests.integration.services import pipeline
@@ -250,3 +252,25 @@ async def test_a_stranger_tenants_reindex_does_not_touch_this_one(
     assert await alias_target(elasticsearch_url, catalogue) == mine
     assert await total(catalogue) == 30
     assert await total(other) == 0
+
+
+async def test_a_mapping_change_ships_as_a_reindex_to_an_index_of_the_new_version(
+    catalogue: Catalogue, elasticsearch_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The code's mapping version bumped (as a release would): the run builds `-v<new>-2` and the
+    alias leaves the old version's index."""
+    await load(catalogue, 50)
+    old = mapping.VERSION
+    before = await alias_target(elasticsearch_url, catalogue)
+    assert before is not None
+    assert before.endswith(f"-v{old}-1")
+    monkeypatch.setattr(mapping, "VERSION", old + 1)
+    status, started = await admin(catalogue, "POST")
+    assert status == 202, started
+    run = await finished(catalogue)
+    assert run["state"] == "done", run
+    assert run["mapping_version"] == old + 1
+    assert await alias_target(elasticsearch_url, catalogue) == run["target_index"]
+    assert run["target_index"].endswith(f"-v{old + 1}-2")
+    assert not await index_exists(elasticsearch_url, catalogue, before)
+    assert await total(catalogue) == 50
