@@ -13,6 +13,7 @@ import asyncio
 import json
 import subprocess
 import sys
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -246,15 +247,25 @@ class Wave:
         self.agents, self.nodes = agents, nodes
         self.record = agents.run_dir / "upgrades.jsonl"
         self.options: dict[str, tuple[str, ...]] = {}
+        self._lock = threading.Lock()  # one thread starts or stops agents at a time
 
     def start(self, node: str, *extra: str) -> None:
-        self.options[node] = ("--record", str(self.record), "--seconds", "1.5", *extra)
-        self.agents.start(node, upgrade=self.options[node])
+        with self._lock:
+            self.options[node] = ("--record", str(self.record), "--seconds", "1.5", *extra)
+            self.agents.start(node, upgrade=self.options[node])
+
+    def replace(self, node: str, *extra: str) -> None:
+        """Stop the node's agent and start it with other options (no restart in between)."""
+        with self._lock:
+            self.agents.supervisor.stop(edgeagents.process_name(node))
+            self.options[node] = ("--record", str(self.record), "--seconds", "1.5", *extra)
+            self.agents.start(node, upgrade=self.options[node])
 
     def restart_exited(self) -> None:
-        for node, options in list(self.options.items()):
-            if self.agents.supervisor.exited(edgeagents.process_name(node)):
-                self.agents.start(node, upgrade=options)
+        with self._lock:
+            for node, options in self.options.items():
+                if self.agents.supervisor.exited(edgeagents.process_name(node)):
+                    self.agents.start(node, upgrade=options)
 
     def records(self) -> list[tuple[str, str]]:
         """(event, node) in the order the upgrade commands wrote them."""
@@ -319,7 +330,10 @@ async def test_a_rolling_upgrade_of_real_agents_keeps_the_limit_and_halts_on_a_f
         for name in nodes:
             await _wait(kube_client, name, "Enrolled", "True")
         for name in nodes.keys() - {offline}:
-            await asyncio.to_thread(wave.start, name, *(("--fail",) if name == failing else ()))
+            # A broken package fails at once: sfo1's failure is reported before its partner's
+            # success (1.5 s, then the agent's restart), so the wave has no slot to give meanwhile.
+            broken = ("--fail", "--seconds", "0") if name == failing else ()
+            await asyncio.to_thread(wave.start, name, *broken)
         for name in nodes.keys() - {offline}:
             body = await _wait(kube_client, name, "Ready", "True", within=60)
             assert body["status"]["agentVersion"] == "1.0.0", agents.log(name)
@@ -349,11 +363,10 @@ async def test_a_rolling_upgrade_of_real_agents_keeps_the_limit_and_halts_on_a_f
         most = wave.most_in_flight()
         assert most[sites[0]] == 2, wave.records()
         assert most[sites[1]] == 1, wave.records()  # its offline node takes one of the two slots
-        assert most[sites[2]] == 2, wave.records()
+        assert most[sites[2]] <= 2, wave.records()  # its broken node fails at once: no overlap
 
         # The package is fixed: the agent restarts with a working command, and a person resumes.
-        await asyncio.to_thread(agents.supervisor.stop, edgeagents.process_name(failing))
-        await asyncio.to_thread(wave.start, failing)
+        await asyncio.to_thread(wave.replace, failing)
         out = await asyncio.to_thread(_plugin, "resume", "--site", sites[2])
         assert failing in out
 
@@ -366,7 +379,7 @@ async def test_a_rolling_upgrade_of_real_agents_keeps_the_limit_and_halts_on_a_f
         for name in (n for n, s in nodes.items() if s == sites[2]):
             body = await _wait(kube_client, name, "Upgraded", "True", within=30)
             assert not body["spec"].get("drain"), name  # the operator undid its own drains
-        assert wave.most_in_flight()[sites[2]] == 2, wave.records()
+        assert wave.most_in_flight()[sites[2]] <= 2, wave.records()
         # Every agent exited after installing and was restarted as the new version: all heartbeat
         # and report it, past a grace after the last install.
         await asyncio.sleep(GRACE_S + LEASE_INTERVAL_S)
