@@ -47,7 +47,7 @@ from tests import tenants
 from tests.bench.figures import _row, histogram, quantile_bound
 
 TENANTS = 20
-PRODUCTS = int(os.environ.get("MERIDIAN_BENCH_SEARCH_PRODUCTS", "10000"))
+PRODUCTS = int(os.environ.get("MERIDIAN_TEST_SEARCH_PRODUCTS", "10000"))
 """Per tenant: the issue's 10,000 (about 35 min to load on a shared two-core machine); fewer for a
 quick look at latency and lag, which depend little on it."""
 BULK = 500
