@@ -47,7 +47,9 @@ from tests import tenants
 from tests.bench.figures import _row, histogram, quantile_bound
 
 TENANTS = 20
-PRODUCTS = 10_000
+PRODUCTS = int(os.environ.get("MERIDIAN_TEST_SEARCH_PRODUCTS", "10000"))
+"""Per tenant: the issue's 10,000 (about 35 min to load on a shared two-core machine); fewer for a
+quick look at latency and lag, which depend little on it."""
 BULK = 500
 LOAD_CONCURRENCY = 4
 """Bulk calls in flight while loading: enough to keep every stage busy on two cores."""
@@ -120,6 +122,8 @@ CATEGORIES = tuple(
 class Shop(NamedTuple):
     name: str
     tenant_id: uuid.UUID
+    email: str
+    password: str
     token: str
 
 
@@ -127,6 +131,17 @@ class Bench(NamedTuple):
     state: platform.PlatformState
     pipeline: pipeline.Pipeline
     shops: list[Shop]
+
+
+def _logged_in(bench: Bench) -> Bench:
+    """Fresh access tokens (they live minutes; loading the catalogue takes longer), as a
+    storefront would refresh."""
+    gateway = bench.pipeline.gateway_url
+    shops = [
+        shop._replace(token=tenants.login(gateway, shop.name, shop.email, shop.password))
+        for shop in bench.shops
+    ]
+    return bench._replace(shops=shops)
 
 
 def _load_average() -> str:
@@ -165,7 +180,7 @@ def bench(local_platform: platform.PlatformState, elasticsearch_url: str) -> Ite
             )
             email, password = pipeline.seed_demo(local_platform, started, run_dir, tenant=name)
             token = tenants.login(started.gateway_url, name, email, password)
-            shops.append(Shop(name, tenant_id, token))
+            shops.append(Shop(name, tenant_id, email, password, token))
         yield Bench(local_platform, started, shops)
     finally:
         supervisor.stop_all()
@@ -304,6 +319,7 @@ async def _lag_run(bench: Bench) -> tuple[float, list[float], Counter[str]]:
     polled: list[float] = []
     errors: Counter[str] = Counter()
     done = 0
+    answered = time.perf_counter()
     async with aiohttp.ClientSession(
         connector=aiohttp.TCPConnector(limit=1000), timeout=aiohttp.ClientTimeout(total=60)
     ) as session:
@@ -320,20 +336,23 @@ async def _lag_run(bench: Bench) -> tuple[float, list[float], Counter[str]]:
             errors["not searchable in 120 s"] += 1
 
         async def one(i: int) -> None:
-            nonlocal done
+            nonlocal done, answered
             t = chooser.randrange(TENANTS)
             shop = bench.shops[t]
             product = _product(t, chooser.randrange(PRODUCTS), chooser)
+            stored: dict[str, Any] | None = None
             try:
                 async with session.post(
                     f"{gateway}/v1/inventory/products",
                     json=product,
                     headers={"Authorization": f"Bearer {shop.token}"},
                 ) as answer:
-                    stored = await answer.json() if answer.status == 200 else None
+                    if answer.status == 200:
+                        stored = await answer.json()
                     status = str(answer.status)
             except (aiohttp.ClientError, TimeoutError) as error:
                 status = type(error).__name__
+            answered = max(answered, time.perf_counter())
             if stored is None:
                 errors[status] += 1
                 return
@@ -344,15 +363,15 @@ async def _lag_run(bench: Bench) -> tuple[float, list[float], Counter[str]]:
                 await searchable(alias, product["sku"], int(stored["version"]), since)
 
         tasks = []
-        start = time.perf_counter()
+        start = answered = time.perf_counter()
         for i in range(int(LAG_RATE * LAG_SECONDS)):
             delay = start + i / LAG_RATE - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
             tasks.append(asyncio.create_task(one(i)))
         await asyncio.gather(*tasks)
-        elapsed = time.perf_counter() - start
-    return done / elapsed, polled, errors
+    # Over the updates' own time (until the last answer), not the polling that follows.
+    return done / max(answered - start, 1e-9), polled, errors
 
 
 def _errors(errors: Counter[str]) -> str:
@@ -375,9 +394,11 @@ def test_search_latency_and_index_lag(bench: Bench) -> None:
         f"{loaded:.0f} s",
         f"{TENANTS * PRODUCTS / loaded:.0f}/s end to end ({_load_average()})",
     )
+    bench = _logged_in(bench)
     asyncio.run(_search_level(bench, 5, 2.0))  # warm-up: JWKS, pools, keep-alive, caches
     failures = []
     for rate in RATES:
+        bench = _logged_in(bench)
         paths = asyncio.run(_search_level(bench, rate, SECONDS))
         load = _load_average()
         for path in paths:
@@ -387,8 +408,9 @@ def test_search_latency_and_index_lag(bench: Bench) -> None:
                 f"{p50:.0f}/{p95:.0f}/{p99:.0f} ms",
                 f"{_errors(path.errors)}; goal p95 < {P95_GOAL_MS:.0f} ms ({load})",
             )
-            if not path.latencies:
-                failures.append(f"{rate}/s {path.label}: no answer ({_errors(path.errors)})")
+            refused = {kind: n for kind, n in path.errors.items() if kind.startswith("4")}
+            if not path.latencies or refused:
+                failures.append(f"{rate}/s {path.label}: {_errors(path.errors)}")
         gateway, search, elastic = ([_percentile(p.latencies, 0.5)] for p in paths)
         _row(
             f"{rate}/s per path, p50 added: gateway / search service",
@@ -397,6 +419,7 @@ def test_search_latency_and_index_lag(bench: Bench) -> None:
         )
     lag_metric = f"{bench.pipeline.urls['search']}/metrics"
     before = histogram(lag_metric, "search_index_lag_seconds")
+    bench = _logged_in(bench)
     achieved, polled, errors = asyncio.run(_lag_run(bench))
     after = histogram(lag_metric, "search_index_lag_seconds")
     load = _load_average()
