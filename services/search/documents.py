@@ -18,6 +18,9 @@ def category_path(category: str) -> list[str]:
     return ["/".join(parts[: i + 1]) for i in range(len(parts))]
 
 
+_RESERVED = dict.fromkeys((0x00, 0x1E, 0x1F))
+
+
 def suggestions(product: contracts.ProductData) -> list[str]:
     """What autocomplete matches a prefix against: the name, each later word of it onwards
     ("tarp" finds "Silnylon Tarp"), and the brand."""
@@ -25,7 +28,10 @@ def suggestions(product: contracts.ProductData) -> list[str]:
     inputs = [" ".join(words[i:]) for i in range(len(words))][:10]
     if product.brand:
         inputs.append(product.brand)
-    return [text[:100] for text in inputs if text]
+    # The completion field refuses Lucene's reserved separators: a name holding one must not
+    # fail its whole document.
+    cleaned = (text.translate(_RESERVED)[:100] for text in inputs)
+    return [text for text in cleaned if text]
 
 
 def upserted(event: contracts.ProductUpsertedEvent) -> dict[str, Any]:

@@ -17,12 +17,22 @@ MAX_ATTRIBUTES = 10
 Sort = Literal["relevance", "price_asc", "price_desc", "name", "newest"]
 
 
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*$"
+"""Query text holds no control characters: the completion suggester refuses \x1e and \x1f
+(Lucene's reserved separators) with an error, and none of them is anything a shopper types."""
+
+
 class SearchQuery(BaseModel):
     """GET /v1/search/products: text, filters, sort, page. Unknown parameters are refused."""
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(default="", max_length=200, description="Words over name, brand, description")
+    q: str = Field(
+        default="",
+        max_length=200,
+        pattern=TEXT_PATTERN,
+        description="Words over name, brand, description",
+    )
     category: str | None = Field(
         default=None, pattern=CATEGORY_PATTERN, description="This category and those below it"
     )
@@ -40,7 +50,7 @@ class SuggestQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    q: str = Field(min_length=1, max_length=100)
+    q: str = Field(min_length=1, max_length=100, pattern=TEXT_PATTERN)
     size: int = Field(default=5, ge=1, le=10)
 
 
