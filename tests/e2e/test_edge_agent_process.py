@@ -285,6 +285,11 @@ class Wave:
         return most
 
 
+def _started(records: list[tuple[str, str]], among: set[str]) -> list[str]:
+    """The nodes of `among` whose upgrade command started, in order, with repeats."""
+    return [node for event, node in records if event == "start" and node in among]
+
+
 def _plugin(*args: str) -> str:
     result = subprocess.run(
         [str(Path(sys.executable).parent / "kubectl-meridian"), "edge", *args],
@@ -306,7 +311,10 @@ async def test_a_rolling_upgrade_of_real_agents_keeps_the_limit_and_halts_on_a_f
     whose agent never started, so it goes one by one and never waits for it; sfo1's first node's
     upgrade command fails, which halts sfo1 alone until `edge resume`, after which that node is
     retried (its package fixed) and sfo1 finishes. The order comes from the upgrade commands'
-    own record."""
+    own record. Agents pick their upgrade up on their own sync tick, so how many of a site overlap
+    and whether sfo1's partner finishes before the broken node fails are timing: the test asserts
+    the limit (never more than allowed at once) and the halt (nothing of sfo1 starts once the
+    wave is halted, and sfo1 does not finish until resumed), not one particular interleaving."""
     stem = uuid.uuid4().hex[:5]
     sites = [f"nyc1-{stem}", f"ams1-{stem}", f"sfo1-{stem}"]
     nodes = {f"{site}-{i:02d}": site for site in sites for i in range(1, 5)}
@@ -352,18 +360,27 @@ async def test_a_rolling_upgrade_of_real_agents_keeps_the_limit_and_halts_on_a_f
             assert body["status"]["agentVersion"] == "1.1.0"
         halted = await _wait(kube_client, f"{sites[2]}-04", "Upgraded", "False", says="resume")
         assert _condition(halted, "Upgraded")["reason"] == "WaveHalted"
+        sfo1 = {n for n, s in nodes.items() if s == sites[2]}
+        # A node handed its upgrade just before the halt picks it up on its next sync tick.
+        await asyncio.sleep(LEASE_INTERVAL_S)
+        started_when_halted = _started(wave.records(), sfo1)
         failed = await _wait(kube_client, failing, "Upgraded", "False", says="postinst exited 1")
         assert failed["metadata"]["annotations"][edgenode.UPGRADE_FAILED_ANNOTATION] == "1.1.0"
         assert failed["spec"]["drain"] is True  # drained for its upgrade, kept so while failed
         assert failed["status"]["agentVersion"] == "1.0.0"
         started = {node for event, node in wave.records() if event == "start"}
-        assert {f"{sites[2]}-03", f"{sites[2]}-04", offline, drained}.isdisjoint(started)
+        assert {offline, drained}.isdisjoint(started)
         held = await _wait(kube_client, drained, "Upgraded", "False", says="held")
         assert edgenode.DRAINED_BY_ANNOTATION not in held["metadata"].get("annotations", {})
+        # Halted means halted: several sync ticks later, nothing more of sfo1 has started, and
+        # the site is unfinished (some of its nodes never started).
+        await asyncio.sleep(3 * LEASE_INTERVAL_S)
+        assert _started(wave.records(), sfo1) == started_when_halted, wave.records()
+        assert len(set(started_when_halted)) < len(sfo1), wave.records()
         most = wave.most_in_flight()
-        assert most[sites[0]] == 2, wave.records()
+        assert most[sites[0]] <= 2, wave.records()
         assert most[sites[1]] == 1, wave.records()  # its offline node takes one of the two slots
-        assert most[sites[2]] <= 2, wave.records()  # its broken node fails at once: no overlap
+        assert most[sites[2]] <= 2, wave.records()
 
         # The package is fixed: the agent restarts with a working command, and a person resumes.
         await asyncio.to_thread(wave.replace, failing)
@@ -373,10 +390,10 @@ async def test_a_rolling_upgrade_of_real_agents_keeps_the_limit_and_halts_on_a_f
         async def sfo1_done() -> bool:
             """sfo1 finished after the resume"""
             done = {node for event, node in wave.records() if event == "done"}
-            return {n for n, s in nodes.items() if s == sites[2]} <= done
+            return sfo1 <= done
 
         await eventually(sfo1_done, within=120)
-        for name in (n for n, s in nodes.items() if s == sites[2]):
+        for name in sfo1:
             body = await _wait(kube_client, name, "Upgraded", "True", within=30)
             assert not body["spec"].get("drain"), name  # the operator undid its own drains
         assert wave.most_in_flight()[sites[2]] <= 2, wave.records()
