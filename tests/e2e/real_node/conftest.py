@@ -23,28 +23,21 @@ from pathlib import Path
 
 import pytest
 
-from meridian.localplatform import net, nodesandbox, platform, realnode
+from meridian.localplatform import nodesandbox, platform, realnode
 from meridian.localplatform.processes import Supervisor
-from tests.e2e.real_node.test_real_node import _exists
+from tests.e2e.real_node.test_real_node import _up
 
 
 @pytest.fixture(scope="package")
 def real_node() -> Iterator[tuple[platform.PlatformState, Path]]:
     """The platform (with datastores, as `meridian dev up --real-node` runs it) and its run
     directory; `down` must leave nothing of the node on the host, now including the blackhole
-    routes, and no process of the run directory."""
+    routes, and no process its supervisor recorded."""
     path = platform.default_run_dir().parent / f"test-realnode-{uuid.uuid4().hex[:8]}"
-    sandbox = None
     try:
-        state = platform.up(path, real_node=True)
-        sandbox = nodesandbox.load(realnode.nodes_dir(path) / realnode.node_name("primary"))
-        net.wait_until(  # the controller-manager makes the default service account within seconds
-            lambda: _exists(state, "serviceaccount", "default"),
-            what="the default service account",
-            timeout=60,
-        )
-        yield state, path
+        yield _up(path, datastores=True), path
     finally:
+        sandbox = nodesandbox.load(realnode.nodes_dir(path) / realnode.node_name("primary"))
         platform.down(path)
         left = [record.name for record in Supervisor(path).records()]
         shutil.rmtree(path, ignore_errors=True)

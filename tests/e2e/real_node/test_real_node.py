@@ -77,9 +77,9 @@ def _pod(name: str, image: str, command: list[str], **container: object) -> dict
     }
 
 
-def _up(run_dir: Path) -> platform.PlatformState:
-    """A control plane with its real node, once it can admit pods."""
-    state = platform.up(run_dir, datastores=False, real_node=True)
+def _up(run_dir: Path, *, datastores: bool = False) -> platform.PlatformState:
+    """A control plane with its real node (and the datastores), once it can admit pods."""
+    state = platform.up(run_dir, datastores=datastores, real_node=True)
     net.wait_until(  # the controller-manager makes the default service account within seconds
         lambda: _exists(state, "serviceaccount", "default"),
         what="the default service account",
