@@ -279,15 +279,39 @@ def _cgroup_pids(sandbox: Sandbox) -> set[int]:
 
 
 def _namespace_pids(sandbox: Sandbox) -> set[int]:
-    """Processes still inside the node's network or mount namespace (a shim that escaped, say)."""
+    """Processes still inside the node's network or mount namespace (a shim that escaped, say).
+
+    A namespace's inode number is all `/proc` shows of it, and the kernel hands a freed number to
+    the next namespace made, at once (the lowest free one): once the node's namespaces are gone,
+    another platform's container soon holds the same numbers. So a match counts only while it is
+    provably ours: the network namespace lives as long as the node's host veth (the kernel deletes
+    the pair with it, before freeing the number), and a process in the node's mount namespace
+    sees the node's bind mounts of its own folder. Counting strangers reported them as this node's
+    leftovers, and `kill_remaining` sent them SIGKILL.
+    """
     found = set()
     for proc in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError):
-            if (proc / "ns/net").stat().st_ino == sandbox.net_inode or (
-                proc / "ns/mnt"
-            ).stat().st_ino == sandbox.mnt_inode:
+            in_net = (proc / "ns/net").stat().st_ino == sandbox.net_inode
+            in_mnt = (proc / "ns/mnt").stat().st_ino == sandbox.mnt_inode
+            # Checked after the inodes were read: still ours then.
+            if (in_net and _own_link_exists(sandbox)) or (
+                in_mnt and _sees_node_mounts(proc, sandbox)
+            ):
                 found.add(int(proc.name))
     return found
+
+
+def _sees_node_mounts(proc: Path, sandbox: Sandbox) -> bool:
+    """Whether the process's mount namespace holds the node's bind mounts (`create`): a mount at
+    one of `BIND_OVER` from the node's folder (its path seen from the filesystem that holds it)."""
+    for line in (proc / "mountinfo").read_text().splitlines():
+        fields = line.split()
+        source, target = fields[3].removesuffix("//deleted"), fields[4]
+        ours = f"{sandbox.node_dir}/root{target}"
+        if target in BIND_OVER and source.endswith(f"/root{target}") and ours.endswith(source):
+            return True
+    return False
 
 
 def kill_remaining(sandbox: Sandbox, timeout: float = 20.0) -> None:

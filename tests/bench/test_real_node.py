@@ -26,7 +26,7 @@ import pytest
 
 from meridian.localplatform import net, pauseimage, platform, realnode
 from tests.bench.figures import _row, cpu_seconds
-from tests.e2e.test_real_node import _exists, _pod
+from tests.e2e.real_node.test_real_node import _exists, _pod
 
 PODS = 50
 IDLE_SECONDS = 30

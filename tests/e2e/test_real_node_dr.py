@@ -21,7 +21,7 @@ import pytest
 
 from meridian.localplatform import kubecluster, net, nodesandbox, pauseimage, platform, realnode
 from meridian.localplatform.processes import Supervisor
-from tests.e2e.test_real_node import _pod
+from tests.e2e.real_node.test_real_node import _pod
 
 CLUSTERS = ("primary", "dr")
 

@@ -40,7 +40,7 @@ from meridian.localplatform import (
 from meridian.localplatform.processes import Supervisor
 from tests import issuer
 from tests.e2e import orders_manifests
-from tests.e2e.test_real_node import _exists
+from tests.e2e.real_node.test_real_node import _exists
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = orders_manifests.NAMESPACE

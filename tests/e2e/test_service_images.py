@@ -31,7 +31,7 @@ from meridian.localplatform import (
 )
 from tests import issuer
 from tests.e2e import orders_manifests
-from tests.e2e.test_real_node import _exists, _pod, _run, _run_to_end
+from tests.e2e.real_node.test_real_node import _exists, _pod, _run, _run_to_end
 
 SKELETON = (
     "from meridian.core.runtime import app, settings; "

@@ -3,6 +3,7 @@
 The platform here is its own (control plane only, with `real_node=True`, as `meridian dev up
 --real-node` runs it), so the node's sandbox is created and undone inside this test, and the
 test can assert that `down` leaves nothing of it on the host: CI runs on the same machine next.
+The tests of running pods share the package's platform (`conftest.real_node`).
 """
 
 from __future__ import annotations
@@ -76,9 +77,9 @@ def _pod(name: str, image: str, command: list[str], **container: object) -> dict
     }
 
 
-def _up(run_dir: Path) -> platform.PlatformState:
-    """A control plane with its real node, once it can admit pods."""
-    state = platform.up(run_dir, datastores=False, real_node=True)
+def _up(run_dir: Path, *, datastores: bool = False) -> platform.PlatformState:
+    """A control plane with its real node (and the datastores), once it can admit pods."""
+    state = platform.up(run_dir, datastores=datastores, real_node=True)
     net.wait_until(  # the controller-manager makes the default service account within seconds
         lambda: _exists(state, "serviceaccount", "default"),
         what="the default service account",
@@ -170,26 +171,25 @@ def test_real_node_runs_a_pod_and_down_leaves_nothing_behind(run_dir: Path) -> N
 
 HTTP_IMAGE = "meridian.local/hello-http:1"
 PAGE = b"hello over the pod network\n"
+PODS = ("pod/hello-http", "pod/exec-me", "pod/kill-me", "pod/hungry", "pod/forward-me")
+"""What this module's tests of running pods make on the package's node."""
 
 
 @pytest.fixture(scope="module")
-def python_node() -> Iterator[tuple[platform.PlatformState, Path]]:
-    """One platform with a real node and a Debian python3 image for the tests of running pods."""
-    path = platform.default_run_dir().parent / f"test-realnode-{uuid.uuid4().hex[:8]}"
-    try:
-        state = _up(path)
-        archive = baseimage.image(
-            HTTP_IMAGE,
-            extra={"/srv/index.html": ociarchive.File(PAGE)},
-            entrypoint=["python3", "-m", "http.server", "8080", "--directory", "/srv"],
-        )
-        realnode.import_image(path, "primary", archive)
-        yield state, path
-    finally:
-        sandbox = nodesandbox.load(realnode.nodes_dir(path) / realnode.node_name("primary"))
-        platform.down(path)
-        shutil.rmtree(path, ignore_errors=True)
-    assert sandbox is None or nodesandbox.leftovers(sandbox) == []
+def python_node(
+    real_node: tuple[platform.PlatformState, Path],
+) -> Iterator[tuple[platform.PlatformState, Path]]:
+    """The package's real node with a Debian python3 image, for the tests of running pods; their
+    pods are deleted after the module (the node serves the next module of the package)."""
+    state, path = real_node
+    archive = baseimage.image(
+        HTTP_IMAGE,
+        extra={"/srv/index.html": ociarchive.File(PAGE)},
+        entrypoint=["python3", "-m", "http.server", "8080", "--directory", "/srv"],
+    )
+    realnode.import_image(path, "primary", archive)
+    yield real_node
+    platform.kubectl(state, "delete", *PODS, "--ignore-not-found", "--wait=false")
 
 
 def _http_pod(name: str) -> dict[str, object]:

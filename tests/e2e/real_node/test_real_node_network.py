@@ -1,16 +1,14 @@
 """Cluster networking on a real node: Services through kube-proxy, names through CoreDNS, and the
 datastores outside the cluster reached through Services without selectors.
 
-One platform with datastores for the module (`network_node`); like `test_real_node`'s fixtures it
-fails if `down` left anything of the node on the host, now including the blackhole routes.
+On the package's platform with datastores (`conftest.real_node`), which fails if `down` left
+anything of the node on the host, now including the blackhole routes.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 import textwrap
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,9 +25,11 @@ from meridian.localplatform import (
     processes,
     realnode,
 )
-from tests.e2e import test_real_node as real
+from tests.e2e.real_node import test_real_node as real
 
 IMAGE = "meridian.local/hello-net:1"
+OBJECTS = ("deployment/web", "service/web", "pod/client", "pod/unready")
+"""What this module makes on the package's node."""
 APP = {"app": "web"}
 # Each pod serves its own name, so a client sees which pod a Service picked.
 SERVE = ["sh", "-c", "cp /etc/hostname /tmp/index.html && exec python3 -m http.server 8080 -d /tmp"]
@@ -46,26 +46,15 @@ FETCH = textwrap.dedent(
 
 
 @pytest.fixture(scope="module")
-def network_node() -> Iterator[tuple[platform.PlatformState, Path]]:
-    path = platform.default_run_dir().parent / f"test-realnet-{uuid.uuid4().hex[:8]}"
-    sandbox = None
-    try:
-        state = platform.up(path, real_node=True)
-        sandbox = nodesandbox.load(realnode.nodes_dir(path) / realnode.node_name("primary"))
-        net.wait_until(
-            lambda: real._exists(state, "serviceaccount", "default"),
-            what="the default service account",
-            timeout=60,
-        )
-        archive = baseimage.image(
-            IMAGE, extra={"/srv/.keep": ociarchive.File(b"")}, entrypoint=SERVE
-        )
-        realnode.import_image(path, "primary", archive)
-        yield state, path
-    finally:
-        platform.down(path)
-        shutil.rmtree(path, ignore_errors=True)
-    assert sandbox is None or nodesandbox.leftovers(sandbox) == []
+def network_node(
+    real_node: tuple[platform.PlatformState, Path],
+) -> Iterator[tuple[platform.PlatformState, Path]]:
+    """The package's real node with this module's image; its objects are deleted after it."""
+    state, path = real_node
+    archive = baseimage.image(IMAGE, extra={"/srv/.keep": ociarchive.File(b"")}, entrypoint=SERVE)
+    realnode.import_image(path, "primary", archive)
+    yield real_node
+    platform.kubectl(state, "delete", *OBJECTS, "--ignore-not-found", "--wait=false")
 
 
 def _web_pod(name: str, ready_path: str = "/index.html") -> dict[str, Any]:
