@@ -397,6 +397,19 @@ def test_a_canary_walks_its_steps_at_the_weights_the_gateway_splits_and_is_promo
             what=f"the HTTPRoute at {weight} %",
             timeout=30,
         )
+        # A pod the step scaled away still answers on the gateway's keep-alive connections
+        # while it drains: measure once the step's pods are all there is.
+        net.wait_until(
+            lambda: (
+                not any(
+                    pod["metadata"].get("deletionTimestamp")
+                    for role in ("stable", "canary")
+                    for pod in _pods(node, role)
+                )
+            ),
+            what="the pods the step scaled away gone",
+            timeout=90,
+        )
         time.sleep(3)  # three of the gateway's HTTPRoute reads (`httproute_refresh_s` 1 s)
         statuses, served = _through_gateway(node, edge, 1000)
         (revision,) = {
