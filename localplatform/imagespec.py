@@ -63,6 +63,19 @@ def runtime_requirements() -> list[str]:
         return list(tomllib.load(file)["project"]["dependencies"])
 
 
+TARGET_ONLY_REQUIREMENTS = ("async-timeout>=4.0.3",)
+"""What the image's Python needs that pip, run by another Python, leaves out: `--python-version`
+does not reach the environment markers, which pip evaluates against the Python running it (the
+venv's 3.11.7), and redis needs async-timeout below 3.11.3 (bookworm's python3 is 3.11.2).
+Without it every service importing `redis.asyncio` dies at start in its pod. The Dockerfile's
+pip runs on bookworm's python3 and evaluates the marker right."""
+
+
+def image_requirements() -> list[str]:
+    """What the wheels layer installs: the runtime requirements, for the image's Python."""
+    return [*runtime_requirements(), *TARGET_ONLY_REQUIREMENTS]
+
+
 def version() -> str:
     with (REPO / "pyproject.toml").open("rb") as file:
         return str(tomllib.load(file)["project"]["version"])

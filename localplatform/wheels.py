@@ -21,7 +21,7 @@ from meridian.localplatform import gobuild, imagespec, ociarchive, processes
 
 
 def _key() -> str:
-    inputs = "\n".join([*imagespec.runtime_requirements(), *imagespec.PIP_TARGET_ARGS])
+    inputs = "\n".join([*imagespec.image_requirements(), *imagespec.PIP_TARGET_ARGS])
     return hashlib.sha256(inputs.encode()).hexdigest()[:12]
 
 
@@ -46,7 +46,7 @@ def layer() -> Path:
     with tempfile.TemporaryDirectory(prefix="meridian-wheels-") as scratch:
         target = Path(scratch) / "deps"
         requirements = Path(scratch) / "requirements.txt"
-        requirements.write_text("\n".join(imagespec.runtime_requirements()) + "\n")
+        requirements.write_text("\n".join(imagespec.image_requirements()) + "\n")
         processes.run_checked(
             [
                 sys.executable,

@@ -68,29 +68,34 @@ def _deployment(name: str, replicas: int, pod: dict[str, Any]) -> dict[str, Any]
     }
 
 
-def service(name: str) -> dict[str, Any]:
+def service(name: str, port: int = PORT) -> dict[str, Any]:
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": name, "namespace": NAMESPACE},
         "spec": {
             "selector": {"app": name},
-            "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
+            "ports": [{"name": "http", "port": port, "targetPort": "http"}],
+        },
+    }
+
+
+def _key_secret(name: str, env: podenv.PodEnvironment) -> dict[str, Any]:
+    """The Secret holding the signing key a service's pod mounts at `podenv.KEY_DIR`."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "data": {
+            file: base64.b64encode(path.read_bytes()).decode()
+            for file, path in env.key_files.items()
         },
     }
 
 
 def orders(image: str, env: podenv.PodEnvironment, replicas: int = 2) -> list[dict[str, Any]]:
     """Orders' Secret (its signing key), Deployment and Service."""
-    secret = {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": KEY_SECRET, "namespace": NAMESPACE},
-        "data": {
-            name: base64.b64encode(path.read_bytes()).decode()
-            for name, path in env.key_files.items()
-        },
-    }
+    secret = _key_secret(KEY_SECRET, env)
     container = _container(
         "orders",
         image,
@@ -157,3 +162,79 @@ def client(image: str) -> dict[str, Any]:
         "metadata": {"name": "orders-client", "namespace": NAMESPACE},
         "spec": _on_real_node({"containers": [container]}),
     }
+
+
+EDGE = "meridian-gateway"
+"""The Meridian gateway's Deployment and Service (`edge_gateway`); `gateway` is the JWKS stand-in."""
+EDGE_PORT = 8088
+"""Its port on the node: the node's namespace is shared, and CoreDNS' health check has 8080."""
+
+
+def edge_gateway(
+    image: str, env: podenv.PodEnvironment, apiserver_port: int
+) -> list[dict[str, Any]]:
+    """The Meridian gateway as a pod of the real node, reading its Gateway's HTTPRoutes.
+
+    A pod cannot reach the apiserver through Service `kubernetes` here (the apiserver listens on
+    the host's loopback and advertises it, so that Service has no endpoints), so this pod runs in
+    the node's network namespace, where the node's relay forwards the apiserver's port from the
+    node's loopback (the address the apiserver's certificate names); it is still a pod, with its
+    ServiceAccount's token and exactly the rights to read HTTPRoutes, and resolves Services
+    through the cluster DNS. `env` is the gateway's `MERIDIAN_GATEWAY_*` for a pod (`podenv`)."""
+    account = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": EDGE, "namespace": NAMESPACE},
+    }
+    role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": EDGE},
+        "rules": [
+            {
+                "apiGroups": ["gateway.networking.k8s.io"],
+                "resources": ["httproutes"],
+                "verbs": ["get", "list", "watch"],
+            }
+        ],
+    }
+    binding = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": EDGE},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": EDGE},
+        "subjects": [{"kind": "ServiceAccount", "name": EDGE, "namespace": NAMESPACE}],
+    }
+    in_node = {
+        "MERIDIAN_GATEWAY_PORT": str(EDGE_PORT),
+        "KUBERNETES_SERVICE_HOST": "127.0.0.1",
+        "KUBERNETES_SERVICE_PORT": str(apiserver_port),
+    }
+    container = _container(
+        "gateway",
+        image,
+        ports=[{"name": "http", "containerPort": EDGE_PORT}],
+        env=[{"name": k, "value": v} for k, v in sorted((env.env | in_node).items())],
+        readinessProbe={"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2},
+        resources={
+            "requests": {"cpu": "50m", "memory": "128Mi"},
+            "limits": {"cpu": "500m", "memory": "256Mi"},
+        },
+        volumeMounts=[{"name": "identity", "mountPath": podenv.KEY_DIR, "readOnly": True}],
+    )
+    secret = f"{EDGE}-identity"
+    pod = {
+        "serviceAccountName": EDGE,
+        "hostNetwork": True,
+        "dnsPolicy": "ClusterFirstWithHostNet",
+        "containers": [container],
+        "volumes": [{"name": "identity", "secret": {"secretName": secret, "defaultMode": 0o440}}],
+    }
+    return [
+        account,
+        role,
+        binding,
+        _key_secret(secret, env),
+        _deployment(EDGE, 1, pod),
+        service(EDGE, EDGE_PORT),
+    ]

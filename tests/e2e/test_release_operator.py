@@ -23,10 +23,11 @@ import pytest_asyncio
 import yaml
 from lightkube import AsyncClient
 from lightkube.core.exceptions import ApiError
+from lightkube.models.core_v1 import ResourceQuotaSpec
 from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.apps_v1 import Deployment
 from lightkube.resources.autoscaling_v2 import HorizontalPodAutoscaler
-from lightkube.resources.core_v1 import Event, Namespace, Service
+from lightkube.resources.core_v1 import Event, Namespace, ResourceQuota, Service
 from lightkube.resources.policy_v1 import PodDisruptionBudget
 from lightkube.types import PatchType
 
@@ -351,6 +352,78 @@ async def test_on_call_commands_promote_abort_retry_and_roll_back(
     _kubectl_meridian(local_platform, "release", "rollback", "--to-revision", "1", *release)
     rolled = await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:1.0.0")
     assert rolled["history"][0]["outcome"] == "RolledBack"
+
+
+async def _paused_canary(client: AsyncClient, namespace: str, image: str) -> None:
+    """A release Healthy at 1.0.0, then `image` as a canary paused at 20 % (step 1 of 4)."""
+    steps = [{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]
+    await client.create(
+        ServiceRelease(_release(namespace, {"type": "Canary", "canarySteps": steps}))
+    )
+    await _healthy_at(client, namespace, "ghcr.io/meridian/orders:1.0.0")
+    await _patch(client, namespace, {"image": image})
+    paused = await _at(client, namespace, "Paused", 1)
+    assert paused["canaryWeight"] == 20
+
+
+async def test_an_abort_wins_over_a_full_promote_still_pending(
+    kube_client: AsyncClient, namespace: str
+) -> None:
+    """Argo Rollouts #4461: once a full promote was asked, an abort was ignored. Here the promote
+    stays pending for real: a ResourceQuota leaves room for the 3 stable and 1 canary pods only,
+    so the promoted revision's first surge pod is refused; the abort, asked then, wins."""
+    await _paused_canary(kube_client, namespace, "ghcr.io/meridian/orders:6.0.0")
+    quota = ResourceQuota(
+        metadata=ObjectMeta(name="pods", namespace=namespace),
+        spec=ResourceQuotaSpec(hard={"pods": "4"}),
+    )
+    await kube_client.create(quota)
+
+    async def counted() -> bool:
+        """the quota counts the namespace's 4 pods (admission enforces it from then on)"""
+        found = await kube_client.get(ResourceQuota, "pods", namespace=namespace)
+        return bool(found.status and (found.status.used or {}).get("pods") == "4")
+
+    await eventually(counted, within=30)
+    await _patch(kube_client, namespace, {"actions": {"promote": {"count": 1, "full": True}}})
+
+    async def promoting() -> dict[str, Any] | None:
+        """the full promote pending: Promoting, its new stable pods refused"""
+        status = await _status(kube_client, namespace)
+        return status if status.get("phase") == "Promoting" and status.get("promoteFull") else None
+
+    await eventually(promoting, within=30)
+    await _patch(kube_client, namespace, {"actions": {"abort": {"count": 1}}})
+    aborted = await _at(kube_client, namespace, "Aborted", None)
+    assert aborted["abort"]["reason"] == "AbortRequested"
+    assert not aborted.get("promoteFull")
+    assert aborted.get("canaryWeight", 0) == 0
+    stable = [h for h in aborted["history"] if h["hash"] == aborted["stableRevision"]]
+    assert [h["template"]["image"] for h in stable] == ["ghcr.io/meridian/orders:1.0.0"]
+    assert [h["outcome"] for h in aborted["history"]][-1] == "Aborted"
+    deployment = await kube_client.get(Deployment, "orders", namespace=namespace)
+    assert deployment.spec.template.spec.containers[0].image == "ghcr.io/meridian/orders:1.0.0"
+
+
+async def test_the_revision_after_an_abort_rolls_out_normally(
+    kube_client: AsyncClient, namespace: str
+) -> None:
+    """Argo Rollouts #3082 / #2048: the revision after an aborted one was aborted at once, or
+    stuck. It starts from step 0 with nothing of the abort carried over, and walks to Healthy."""
+    await _paused_canary(kube_client, namespace, "ghcr.io/meridian/orders:7.0.0")
+    await _patch(kube_client, namespace, {"actions": {"abort": {"count": 1}}})
+    await _at(kube_client, namespace, "Aborted", None)
+    await _patch(kube_client, namespace, {"image": "ghcr.io/meridian/orders:7.0.1"})
+    paused = await _at(kube_client, namespace, "Paused", 1)
+    assert paused["canaryWeight"] == 20
+    assert not paused.get("promoteFull")
+    await _patch(kube_client, namespace, {"actions": {"resume": {"count": 1}}})
+    await _at(kube_client, namespace, "Paused", 3)
+    await _patch(kube_client, namespace, {"actions": {"resume": {"count": 2}}})
+    healthy = await _healthy_at(kube_client, namespace, "ghcr.io/meridian/orders:7.0.1")
+    outcomes = {h["template"]["image"]: h["outcome"] for h in healthy["history"]}
+    assert outcomes["ghcr.io/meridian/orders:7.0.0"] == "Aborted"
+    assert outcomes["ghcr.io/meridian/orders:7.0.1"] == "Promoted"
 
 
 async def test_the_gateway_splits_a_canary_route_by_the_weight_the_operator_wrote(

@@ -5,7 +5,9 @@ policies in Enforce and the release operator as its own process, placed on the r
 platform's settings (`releases.placement_environment`). Orders runs from a ServiceRelease with
 the environment its host process would have (`podenv`), its signing key a mounted Secret; a pod
 serves the gateway's JWKS (`orders_manifests.gateway_jwks`) and a client pod calls orders
-through its Service, as the gateway's pod would.
+through its Service, as the gateway's pod would. For the canary's traffic split the Meridian
+gateway itself runs as a pod of the node (`orders_manifests.edge_gateway`), reading the HTTPRoute
+the operator writes, and the client calls orders through it.
 
 The faulty canaries come with a progress deadline of 30 s, the smallest that stays honest: an
 orders pod here goes from created to Ready in 10-30 s on a loaded machine (the first rollout's
@@ -36,8 +38,10 @@ from meridian.localplatform import (
     podenv,
     realnode,
     releases,
+    servicekeys,
 )
 from meridian.localplatform.processes import Supervisor
+from meridian.operators.release import resources
 from tests import issuer
 from tests.e2e import orders_manifests
 from tests.e2e.real_node.test_real_node import _exists
@@ -77,6 +81,7 @@ class Node(NamedTuple):
     image: str
     env: podenv.PodEnvironment
     token: str
+    gateway_image: str
 
 
 def _kubectl_argv(state: platform.PlatformState, *args: str) -> list[str]:
@@ -142,6 +147,7 @@ def node() -> Iterator[Node]:
         )
         built = imagebuild.ensure_imported(path, ["primary"])
         image = next(image.ref for image in built if image.service == "orders")
+        gateway_image = next(image.ref for image in built if image.service == "gateway")
         names = [service.name for service in pipeline.SERVICES]
         where = pipeline.Where(state, orders_manifests.pod_urls(names), carrier_url="")
         orders = next(service for service in pipeline.SERVICES if service.name == "orders")
@@ -175,7 +181,7 @@ def node() -> Iterator[Node]:
             state, "wait", "--for=condition=Ready", "pod/orders-client", "--timeout=120s"
         )
         token = issuer.as_gateway(path, uuid.uuid4(), "tester", ["orders:read"])
-        found = Node(state, path, image, env, token)
+        found = Node(state, path, image, env, token, gateway_image)
         _healthy(state)
         print(f"\norders first rollout (2 pods) Healthy in {time.monotonic() - created:.1f} s")
         yield found
@@ -264,6 +270,172 @@ def test_a_rolling_update_of_orders_ends_available_with_no_failed_request(node: 
     stable = _pods(node, "stable")
     revision = _status(node.state)["stableRevision"]
     assert {pod["metadata"]["labels"]["meridian.io/revision"] for pod in stable} == {revision}
+
+
+SPLIT = """
+import collections, concurrent.futures, json, sys, urllib.error, urllib.request
+url, token, n, pods = sys.argv[1], sys.argv[2], int(sys.argv[3]), json.loads(sys.argv[4])
+own = ('route="/readyz"', 'route="/healthz"', 'route="/metrics"')
+def served():
+    counts = collections.Counter()
+    for address, revision in pods:
+        with urllib.request.urlopen("http://" + address + "/metrics", timeout=5) as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith("http_requests_total{") and not any(r in line for r in own):
+                    counts[revision] += float(line.rsplit(" ", 1)[1])
+    return counts
+def call(_):
+    request = urllib.request.Request(url, headers={"Authorization": "Bearer " + token})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(response.status)
+    except urllib.error.HTTPError as error:
+        return str(error.code)
+    except Exception as error:
+        return type(error).__name__
+before = served()
+with concurrent.futures.ThreadPoolExecutor(4) as pool:
+    statuses = collections.Counter(pool.map(call, range(n)))
+after = served()
+print(json.dumps({"statuses": statuses, "served": {r: round(after[r] - before[r]) for r in after}}))
+"""
+"""Runs in the client pod: `n` GETs of `url` through the gateway; prints how often each status
+came, and how many requests each revision's pods (`pods`: [address, revision]) served, from the
+pods' own request counters (probes and scrapes left out): a response does not say its pod."""
+
+
+@pytest.fixture(scope="module")
+def edge(node: Node) -> str:
+    """The Meridian gateway in front of the release (`orders_manifests.edge_gateway`): it takes
+    tokens of the JWKS stand-in's key, signs its own with the platform's gateway key (which orders
+    trusts), has its rate limit out of the way, and no routes but its Gateway's HTTPRoutes."""
+    names = [service.name for service in pipeline.SERVICES]
+    where = pipeline.Where(node.state, orders_manifests.pod_urls(names), carrier_url="")
+    gateway = next(service for service in pipeline.SERVICES if service.name == "gateway")
+    jwks = orders_manifests.pod_urls(["gateway"])["gateway"] + servicekeys.JWKS_PATH
+    env = pipeline.environment(gateway, where) | {
+        "MERIDIAN_GATEWAY_ROUTES": "{}",
+        "MERIDIAN_GATEWAY_GATEWAY_NAME": "meridian",
+        "MERIDIAN_GATEWAY_JWKS_URL": jwks,
+        "MERIDIAN_GATEWAY_ISSUER": "meridian-gateway",
+        "MERIDIAN_GATEWAY_DEFAULT_RATE_LIMIT_RPS": "100000",
+        "MERIDIAN_GATEWAY_DEFAULT_RATE_LIMIT_BURST": "100000",
+    }
+    pod_env = podenv.in_cluster(env, platform.datastore_ports(node.state))
+    port = int(node.state.clusters["primary"]["apiserver_port"])
+    _apply(node.state, *orders_manifests.edge_gateway(node.gateway_image, pod_env, port))
+    try:
+        platform.kubectl(
+            node.state, "rollout", "status", f"deployment/{orders_manifests.EDGE}", "--timeout=120s"
+        )
+    except RuntimeError as error:  # why: the pod's state, events and log
+        selector = f"app={orders_manifests.EDGE}"
+        said = [
+            _said(node.state, "describe", "pods", "-l", selector),
+            _said(node.state, "logs", "-l", selector, "--tail=40"),
+        ]
+        raise AssertionError("\n".join(said)) from error
+    host = f"{orders_manifests.EDGE}.{NAMESPACE}.svc.cluster.local:{orders_manifests.EDGE_PORT}"
+    return f"http://{host}/v1/orders"
+
+
+def _said(state: platform.PlatformState, *args: str) -> str:
+    """kubectl's answer, or its error: for a failure's message."""
+    try:
+        return platform.kubectl(state, *args)
+    except RuntimeError as error:
+        return str(error)
+
+
+def _through_gateway(node: Node, url: str, requests: int) -> tuple[dict[str, int], dict[str, int]]:
+    """`requests` GETs through the gateway: (status -> count, revision -> requests its pods served)."""
+    pods = [
+        (
+            f"{pod['status']['podIP']}:{orders_manifests.PORT}",
+            pod["metadata"]["labels"][resources.REVISION_LABEL],
+        )
+        for role in ("stable", "canary")
+        for pod in _pods(node, role)
+        if pod["status"].get("podIP") and not pod["metadata"].get("deletionTimestamp")
+    ]
+    argv = ["python3", "-c", SPLIT, url, node.token, str(requests), json.dumps(pods)]
+    out = json.loads(platform.kubectl(node.state, "exec", "orders-client", "--", *argv))
+    return dict(out["statuses"]), dict(out["served"])
+
+
+def _route_weights(node: Node) -> list[int]:
+    route = json.loads(
+        platform.kubectl(node.state, "get", "httproute", "orders", "-n", NAMESPACE, "-o", "json")
+    )
+    return [ref["weight"] for ref in route["spec"]["rules"][0]["backendRefs"]]
+
+
+def test_a_canary_walks_its_steps_at_the_weights_the_gateway_splits_and_is_promoted(
+    node: Node, edge: str
+) -> None:
+    """At each step the gateway, reading the HTTPRoute the operator writes, sends the canary its
+    weight of 1,000 requests within 3 %, counted by the revisions' pods; then the promoted
+    revision serves everything. The weights are 10 and 90 %: the gateway draws each request's
+    backend at random, and 3 % is over 3 standard deviations of 1,000 draws at those weights (at
+    50 % it would be under 2, failing about one run in 18)."""
+    stable = _status(node.state)["stableRevision"]
+    steps = [{"setWeight": 10}, {"pause": {}}, {"setWeight": 90}, {"pause": {}}]
+    config = {**node.env.env, "MERIDIAN_ORDERS_INVENTORY_ATTEMPTS": "5"}
+    canary = {"type": "Canary", "canarySteps": steps}
+    _patch(node.state, {"route": "/v1/orders", "strategy": canary, "config": config})
+    seen: dict[int, dict[str, int]] = {}
+    for resumes, (step, weight) in enumerate([(1, 10), (3, 90)]):
+
+        def paused(step: int = step) -> bool:
+            status = _status(node.state)
+            return (status.get("phase"), status.get("currentStep")) == ("Paused", step)
+
+        net.wait_until(paused, what=f"orders Paused at step {step}", timeout=180)
+        assert _status(node.state)["canaryWeight"] == weight
+        net.wait_until(
+            lambda weight=weight: _route_weights(node) == [100 - weight, weight],  # type: ignore[misc]
+            what=f"the HTTPRoute at {weight} %",
+            timeout=30,
+        )
+        # A pod the step scaled away still answers on the gateway's keep-alive connections
+        # while it drains: measure once the step's pods are all there is.
+        net.wait_until(
+            lambda: (
+                not any(
+                    pod["metadata"].get("deletionTimestamp")
+                    for role in ("stable", "canary")
+                    for pod in _pods(node, role)
+                )
+            ),
+            what="the pods the step scaled away gone",
+            timeout=90,
+        )
+        time.sleep(3)  # three of the gateway's HTTPRoute reads (`httproute_refresh_s` 1 s)
+        statuses, served = _through_gateway(node, edge, 1000)
+        (revision,) = {
+            pod["metadata"]["labels"][resources.REVISION_LABEL] for pod in _pods(node, "canary")
+        }
+        seen[weight] = served
+        print(f"\nsetWeight {weight}: {served} (canary {revision}); statuses {statuses}")
+        assert statuses == {"200": 1000}
+        assert served.get(stable, 0) + served.get(revision, 0) == 1000, served
+        assert abs(served.get(revision, 0) / 1000 - weight / 100) <= 0.03, served
+        _patch(node.state, {"actions": {"resume": {"count": resumes + 1}}})
+    promoted = _healthy(node.state, revision)
+    assert [h["outcome"] for h in promoted["history"] if h["hash"] == revision] == ["Promoted"]
+    net.wait_until(
+        lambda: (
+            {p["metadata"]["labels"][resources.REVISION_LABEL] for p in _pods(node, "stable")}
+            == {revision}
+        ),
+        what="the earlier revision's pods gone",
+        timeout=90,
+    )
+    assert _route_weights(node) == [100, 0]
+    time.sleep(3)
+    statuses, served = _through_gateway(node, edge, 200)
+    assert statuses == {"200": 200}
+    assert served == {revision: 200}
 
 
 def _canary_is_aborted(node: Node, spec: dict[str, Any], reason: str) -> dict[str, Any]:
