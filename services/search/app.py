@@ -65,6 +65,7 @@ def create_app(settings: Settings) -> web.Application:
             prefix=settings.index_prefix,
             max_docs=settings.bulk_max_docs,
             linger_s=settings.bulk_linger_s,
+            concurrency=settings.bulk_concurrency,
             retry_s=settings.elasticsearch_retry_s,
             lag=lag,
             unavailable=unavailable,

@@ -18,9 +18,12 @@ class Settings(ServiceSettings, ConsumerSettings):
     index_prefix: str = Field(default="products", pattern=r"^[a-z][a-z0-9-]*$")
     # Queue on `inventory.events` for product events; its `.retry` and `.dlq` follow its name.
     products_queue: str = "search.products"
-    # Deliveries in flight: a bulk request takes up to this many documents.
-    amqp_prefetch: int = Field(default=256, ge=1)
-    bulk_max_docs: int = Field(default=500, ge=1, le=5000)
+    # Deliveries in flight (unacked): what the bulks in flight and the next batch share. At 200
+    # updates/s a second of refresh wait holds ~200; the rest is headroom to catch up a backlog.
+    amqp_prefetch: int = Field(default=2000, ge=1)
+    bulk_max_docs: int = Field(default=1000, ge=1, le=5000)
+    # Bulks in flight at once, each waiting (`refresh=wait_for`) for its shards' next refresh.
+    bulk_concurrency: int = Field(default=4, ge=1, le=32)
     # How long the first document of a bulk waits for company before the bulk is sent.
     bulk_linger_s: float = Field(default=0.02, ge=0)
     # Elasticsearch unreachable or refusing: indexing waits (nothing acked) and retries this often.

@@ -17,7 +17,9 @@ answer. gateway - search is the gateway's cost, search - Elasticsearch the servi
 Lag: single-product updates (a new price) at 200/s through the gateway for LAG_SECONDS; lag is
 event time -> searchable, read from the service's `search_index_lag_seconds` histogram (bucket
 bounds), and measured from outside on every 40th update by polling Elasticsearch until the new
-version is searchable (from the update's answer, so a little under the true lag).
+version is searchable (from the update's answer, so a little under the true lag). Beside it, the
+outbox relay's share (inventory's outbox rows of the run: committed -> published) and the CPU
+seconds each process of the pipeline spent during the run, to show where the lag comes from.
 Goals: search p95 < 150 ms (seed), lag p95 < 30 s (seed), aim < 2 s. The machine is shared:
 the 1-minute load average is printed beside each figure.
 """
@@ -36,6 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import aiohttp
+import asyncpg
 import pytest
 
 from meridian.core.registry.ratelimits import RateLimit
@@ -44,7 +47,7 @@ from meridian.localplatform import pipeline, platform
 from meridian.localplatform.processes import Supervisor
 from meridian.services.search import models, query
 from tests import tenants
-from tests.bench.figures import _row, histogram, quantile_bound
+from tests.bench.figures import _row, cpu_seconds, histogram, quantile_bound
 
 TENANTS = 20
 PRODUCTS = int(os.environ.get("MERIDIAN_TEST_SEARCH_PRODUCTS", "10000"))
@@ -374,6 +377,25 @@ async def _lag_run(bench: Bench) -> tuple[float, list[float], Counter[str]]:
     return done / max(answered - start, 1e-9), polled, errors
 
 
+async def _relay_delays(bench: Bench, since_s: float) -> tuple[int, float, float, float]:
+    """Inventory's outbox rows of the last `since_s` seconds: how many, and the p50 / p95 / max
+    seconds from commit (`created_at`) to published (`sent_at`); unsent rows count as now."""
+    connection = await asyncpg.connect(bench.state.postgres_info.dsn("meridian_inventory"))
+    try:
+        row = await connection.fetchrow(
+            "SELECT count(*) AS n,"
+            " percentile_cont(0.5) WITHIN GROUP (ORDER BY d) AS p50,"
+            " percentile_cont(0.95) WITHIN GROUP (ORDER BY d) AS p95, max(d) AS top"
+            " FROM (SELECT extract(epoch FROM coalesce(sent_at, now()) - created_at) AS d"
+            " FROM outbox WHERE created_at > now() - make_interval(secs => $1)) AS delays",
+            since_s,
+        )
+    finally:
+        await connection.close()
+    assert row is not None
+    return row["n"], *(float(row[k] or "nan") for k in ("p50", "p95", "top"))
+
+
 def _errors(errors: Counter[str]) -> str:
     if not errors:
         return "0 errors"
@@ -420,8 +442,14 @@ def test_search_latency_and_index_lag(bench: Bench) -> None:
     lag_metric = f"{bench.pipeline.urls['search']}/metrics"
     before = histogram(lag_metric, "search_index_lag_seconds")
     bench = _logged_in(bench)
+    run_dir = Path(bench.state.run_dir)
+    cpu_before = cpu_seconds(run_dir / "bench-search", run_dir)
+    lag_started = time.monotonic()
     achieved, polled, errors = asyncio.run(_lag_run(bench))
     after = histogram(lag_metric, "search_index_lag_seconds")
+    cpu_after = cpu_seconds(run_dir / "bench-search", run_dir)
+    lag_took = time.monotonic() - lag_started
+    relayed, relay_p50, relay_p95, relay_max = asyncio.run(_relay_delays(bench, lag_took))
     load = _load_average()
     _row(
         f"updates offered at {LAG_RATE}/s for {LAG_SECONDS:.0f} s: achieved",
@@ -438,6 +466,20 @@ def test_search_latency_and_index_lag(bench: Bench) -> None:
         f"{_percentile(polled, 0.5):.2f} / {_percentile(polled, 0.95):.2f} / "
         f"{max(polled, default=float('nan')):.2f} s",
         f"from the update's answer to searchable in Elasticsearch ({load})",
+    )
+    _row(
+        f"outbox relay p50 / p95 / max ({relayed} rows)",
+        f"{relay_p50:.2f} / {relay_p95:.2f} / {relay_max:.2f} s",
+        f"inventory's commit -> published to RabbitMQ ({load})",
+    )
+    spent = sorted(
+        ((name, cpu_after[name] - cpu_before.get(name, 0.0)) for name in cpu_after),
+        key=lambda item: -item[1],
+    )
+    _row(
+        f"CPU seconds in the {lag_took:.0f} s of the lag run, busiest first",
+        f"{sum(cpu for _, cpu in spent):.0f} s",
+        ", ".join(f"{name} {cpu:.0f}" for name, cpu in spent[:8] if cpu >= 0.5),
     )
     assert not failures, "; ".join(failures)
     assert polled, f"no update was polled searchable ({_errors(errors)})"
