@@ -128,4 +128,4 @@ def test_limits_are_never_defaulted() -> None:
         for mutation in item["spec"]["mutations"]
     ]
     assert not [e for e in expressions if "limits:" in e]
-    assert [e for e in expressions if "requests: {'cpu': '100m'}" in e]
+    assert [e for e in expressions if "requests: {?'cpu'" in e and "optional.of('100m')" in e]
