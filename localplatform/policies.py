@@ -52,6 +52,22 @@ def _create_missing(bins: Path, kubeconfig: str, configmap: dict[str, Any]) -> N
         kubecluster.kubectl(bins, kubeconfig, "create", "-f", "-", stdin=json.dumps(configmap))
 
 
+def _remove_retired_defaults(bins: Path, kubeconfig: str) -> None:
+    """Defaults that are no longer rendered (the four per-default policies that became
+    `meridian-defaults`): left installed, they would go on costing every Pod create."""
+    selector = ",".join(f"{key}={value}" for key, value in validating.LABELS.items())
+    kubecluster.kubectl(
+        bins,
+        kubeconfig,
+        "delete",
+        "mutatingadmissionpolicybindings,mutatingadmissionpolicies",
+        "-l",
+        selector,
+        f"--field-selector=metadata.name!={mutating.NAME}",
+        "--ignore-not-found",
+    )
+
+
 async def _bindings_in_live_modes(kubeconfig: str) -> dict[str, catalogue.Mode]:
     """The same code path as `kubectl meridian policy enforce|audit`."""
     client = kube.client(kubeconfig, field_manager=modes.FIELD_MANAGER)
@@ -88,6 +104,7 @@ def install(bins: Path, kubeconfig: str) -> dict[str, catalogue.Mode]:
     _create_missing(bins, kubeconfig, modes_configmap())
     policies = [*validating.policies(), *mutating.policies(), *mutating.bindings()]
     _apply(bins, kubeconfig, policies, FIELD_MANAGER)
+    _remove_retired_defaults(bins, kubeconfig)
     live = asyncio.run(_bindings_in_live_modes(kubeconfig))
     policyprobe.wait(bins, kubeconfig)
     return live

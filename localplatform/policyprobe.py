@@ -83,14 +83,14 @@ def _in_effect(bins: Path, kubeconfig: str) -> list[str]:
         return [*missing, f"a compliant pod: {admitted.stderr.strip()}"]
     pod = json.loads(admitted.stdout)
     if pod["spec"].get("securityContext", {}).get("runAsNonRoot") is not True:
-        missing.append("meridian-default-non-root")
+        missing.append(f"{mutating.NAME} (runAsNonRoot)")
     if (
         pod["spec"]["containers"][0].get("securityContext", {}).get("readOnlyRootFilesystem")
         is not True
     ):
-        missing.append("meridian-default-read-only-root")
+        missing.append(f"{mutating.NAME} (readOnlyRootFilesystem)")
     if mutating.NAME_LABEL not in pod["metadata"]["labels"]:
-        missing.append("meridian-default-labels")
+        missing.append(f"{mutating.NAME} ({mutating.NAME_LABEL})")
     return missing
 
 

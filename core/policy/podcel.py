@@ -39,10 +39,10 @@ RESOURCE_RULES: list[dict[str, Any]] = [
 
 # An update that leaves the spec alone (labels, finalizers, owner references the garbage collector
 # writes) is never refused: an object admitted while its policy was in Audit must stay deletable.
-SPEC_CHANGED = {
-    "name": "create-or-spec-change",
-    "expression": "request.operation != 'UPDATE' || object.spec != oldObject.spec",
-}
+# A term of the validation itself, not a matchCondition: the apiserver builds a fresh activation
+# (the object, the old object, the namespace and the request converted to unstructured) for every
+# matchCondition evaluation, which a create paid once per policy for a test that is always true.
+UNCHANGED_SPEC = "request.operation == 'UPDATE' && object.spec == oldObject.spec"
 
 CONTAINER_LISTS = ("containers", "initContainers", "ephemeralContainers")
 
@@ -98,9 +98,8 @@ def violations(check: ContainerCheck) -> str:
 
 
 def violated(check: ContainerCheck) -> str:
-    """A CEL bool: some container violates. The validation tests this, not `violations`: CEL
-    variables are evaluated lazily, so the per-container strings (the costly part) are built only
-    for the message of an object that is refused or warned about, never for a compliant one."""
+    """A CEL bool: some container violates. The validation tests this, a cheap `exists()`, never
+    `violations`, which builds a string per container."""
     lists = [name for name in CONTAINER_LISTS if name != "ephemeralContainers" or check.ephemeral]
     return " || ".join(f"variables.{name}.exists(c, {check.bad})" for name in lists)
 

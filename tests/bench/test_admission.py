@@ -1,4 +1,4 @@
-"""Admission latency of the five in-apiserver policies and the four defaults, beside no policy.
+"""Admission latency of the five in-apiserver policies and the defaults, beside no policy.
 
 Not part of `make test` (no timed assertions): `make bench` prints it. 200 Pod creates at once,
 timed one by one from the client (one connection each, kept alive), in three phases of the same
@@ -218,7 +218,7 @@ def test_admission_latency_with_the_policies_in_enforce_beside_none(
     for phase, what in (
         ("none", "no policy"),
         ("validating", "5 VAPs in Enforce"),
-        ("enforce", "5 VAPs in Enforce + 4 defaults (MAPs)"),
+        ("enforce", "5 VAPs in Enforce + the defaults (1 MAP)"),
     ):
         p50, p99 = _quantiles(samples[phase])
         added = "" if phase == "none" else f"added p99 {p99 - none_p99:+.1f} ms (goal < 10 ms)"
@@ -235,7 +235,7 @@ def test_admission_latency_with_the_policies_in_enforce_beside_none(
     for phase, what in (
         ("none", "no policy"),
         ("validating", "5 VAPs in Enforce"),
-        ("enforce", "5 VAPs + 4 defaults"),
+        ("enforce", "5 VAPs + the defaults"),
     ):
         p50, p99 = _quantiles(serial[phase])
         added = (

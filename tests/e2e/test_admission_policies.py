@@ -213,6 +213,28 @@ def test_in_audit_a_violation_is_admitted_with_a_warning_and_counted(
         ).stdout
     )["data"]
     assert modes[name] == "Enforce"
+    # What Audit let in stays manageable once enforced: an update that leaves the spec alone
+    # (labels, finalizers, the garbage collector's owner references) is admitted, while one that
+    # changes the spec is judged again.
+    labelled = kubectl(local_platform, "label", kind.lower(), "w", "-n", namespace, "seen=yes")
+    assert labelled.returncode == 0, labelled.stderr
+    changed = apply(local_platform, _spec_changed(body))
+    assert changed.returncode != 0
+    assert f"ValidatingAdmissionPolicy '{name}'" in changed.stderr
+
+
+def _spec_changed(body: dict[str, Any]) -> dict[str, Any]:
+    """`body` with a change to its spec that the apiserver allows on an update of its kind."""
+    changed = copy.deepcopy(body)
+    if body["kind"] == "Pod":  # a Pod's spec is immutable but for its images and a few more
+        changed["spec"]["containers"][0]["image"] = "ghcr.io/meridian/web:1.1"
+        return changed
+    spec = changed["spec"]
+    template = (
+        spec["jobTemplate"]["spec"]["template"] if "jobTemplate" in spec else spec["template"]
+    )
+    template["spec"]["terminationGracePeriodSeconds"] = 45
+    return changed
 
 
 @pytest.mark.parametrize(

@@ -59,7 +59,7 @@ def test_every_container_list_is_checked(name: str) -> None:
 def test_messages_name_the_policy_and_the_fix(name: str) -> None:
     policy = catalogue.get(name)
     validation = validating.policy(policy)["spec"]["validations"][0]
-    assert validation["messageExpression"].startswith(f"'{name} (")
+    assert validation["messageExpression"].startswith(f"variables.admitted ? '' : '{name} (")
     assert policy.fix in validation["messageExpression"]
     assert name in validation["message"]
     assert policy.fix in validation["message"]
@@ -128,4 +128,4 @@ def test_limits_are_never_defaulted() -> None:
         for mutation in item["spec"]["mutations"]
     ]
     assert not [e for e in expressions if "limits:" in e]
-    assert [e for e in expressions if "requests: {'cpu': '100m'}" in e]
+    assert [e for e in expressions if "requests: {?'cpu'" in e and "optional.of('100m')" in e]
