@@ -6,12 +6,11 @@ request with `refresh=wait_for`, so a delivery returns (and is acked) only once 
 searchable, and the lag recorded is event time -> searchable. Up to `bulk_concurrency` bulks are
 in flight at once: `wait_for` holds each bulk until the shards' next scheduled refresh (up to the
 index's `refresh_interval`, 1 s), so one bulk at a time capped indexing at one prefetch-full per
-second (the seed's 117 s lag p95 at 200 updates/s, ~110 docs/s); while the slots are busy the
-next batch grows, so throughput follows the load and a refresh wait costs latency only. Every
-action carries
-`version_type=external` with the event's version: Elasticsearch keeps the highest, and an older
-event (a redelivery, or one overtaken by a newer change) gets `version_conflict`, which is
-success here, the newer document already being there.
+second (~110 docs/s, and a measured lag p95 of 117 s at 200 updates/s); while the slots are
+busy the next batch grows, so throughput follows the load and a refresh wait costs latency only.
+Every action carries `version_type=external` with the event's version: Elasticsearch keeps the
+highest, and an older event (a redelivery, or one overtaken by a newer change) gets
+`version_conflict`, which is success here, the newer document already being there.
 
 While Elasticsearch is unreachable, red or overloaded the bulk is retried every
 `elasticsearch_retry_s`, forever: deliveries stay unacked (prefetch bounds them), the rest waits in
