@@ -19,6 +19,7 @@ from meridian.services.auth import users
 from meridian.services.auth.app import create_app
 from meridian.services.auth.passwords import Passwords
 from meridian.services.auth.settings import Settings as AuthSettings
+from tests import databases
 
 # What the gateway's tests take from here (`import *`): the fixtures and their types.
 __all__ = [
@@ -63,14 +64,8 @@ async def registry(local_platform: platform.PlatformState) -> AsyncIterator[asyn
 @pytest_asyncio.fixture
 async def auth_dsn(local_platform: platform.PlatformState) -> AsyncIterator[str]:
     """A fresh database per test: signing keys (and their rotation) are global within one."""
-    name = f"auth_t_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(local_platform.postgres_info.dsn("meridian_auth"))
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-        yield local_platform.postgres_info.dsn(name)
-        await admin.execute(f"DROP DATABASE {name} WITH (FORCE)")
-    finally:
-        await admin.close()
+    async with databases.fresh(local_platform, "auth_t") as dsn:
+        yield dsn
 
 
 @pytest_asyncio.fixture

@@ -17,6 +17,7 @@ from meridian.localplatform import platform
 from meridian.services.billing.settings import Settings as BillingSettings
 from meridian.services.stripe_webhooks import app as webhooks_app
 from meridian.services.stripe_webhooks.settings import Settings as WebhooksSettings
+from tests import databases
 from tests import tenants as tenant_helpers
 from tests.integration.services.billing.conftest import Client, Register, caller
 from tests.integration.services.stripe_webhooks.conftest import CURRENT, event, signed
@@ -29,15 +30,16 @@ async def webhooks(
 ) -> AsyncIterator[Client]:
     secret = tmp_path / "signing-secret"
     secret.write_text(CURRENT)
-    settings = WebhooksSettings(
-        pg_dsn=local_platform.postgres_info.dsn("meridian_stripe_webhooks"),
-        amqp_url=local_platform.rabbitmq_info.amqp_url,
-        signing_secret_file=secret,
-        events_exchange=billing_settings.stripe_exchange,
-        process_interval_s=0.2,
-    )
-    async with TestClient(TestServer(webhooks_app.create_app(settings))) as client:
-        yield client
+    async with databases.fresh(local_platform, "stripe_t") as dsn:
+        settings = WebhooksSettings(
+            pg_dsn=dsn,
+            amqp_url=local_platform.rabbitmq_info.amqp_url,
+            signing_secret_file=secret,
+            events_exchange=billing_settings.stripe_exchange,
+            process_interval_s=0.2,
+        )
+        async with TestClient(TestServer(webhooks_app.create_app(settings))) as client:
+            yield client
 
 
 async def _send(webhooks: Client, body: dict[str, Any]) -> None:

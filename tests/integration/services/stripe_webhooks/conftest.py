@@ -1,7 +1,8 @@
 """The webhook handler in-process against the real platform (PostgreSQL, RabbitMQ).
 
-Each test gets its own exchange (suffix), its own signing secrets (files in tmp_path) and its own
-event ids; the database `meridian_stripe_webhooks` is shared, keyed by event id.
+Each test gets its own database (`tests.databases`: a processor claims every unprocessed event in
+its database, so a shared one would relay what an earlier test left to this test's exchange), its
+own exchange (suffix), its own signing secrets (files in tmp_path) and its own event ids.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from meridian.services.kit import contracts
 from meridian.services.kit.events import messaging
 from meridian.services.stripe_webhooks import app, signature
 from meridian.services.stripe_webhooks.settings import Settings
+from tests import databases
 from tests.integration.services.conftest import delete_queues
 from tests.waiting import eventually
 
@@ -31,9 +33,10 @@ Client = TestClient[Any, Any]
 CURRENT, PREVIOUS = "whsec_current_" + uuid.uuid4().hex, "whsec_previous_" + uuid.uuid4().hex
 
 
-@pytest.fixture
-def webhooks_dsn(local_platform: platform.PlatformState) -> str:
-    return local_platform.postgres_info.dsn("meridian_stripe_webhooks")
+@pytest_asyncio.fixture
+async def webhooks_dsn(local_platform: platform.PlatformState) -> AsyncIterator[str]:
+    async with databases.fresh(local_platform, "stripe_t") as dsn:
+        yield dsn
 
 
 @pytest.fixture

@@ -1,7 +1,11 @@
 """A crash after an event is stored and before it is processed: the next process processes it
 exactly once. The handler runs as its own process and is SIGKILLed while its processing
 transaction is blocked (the test holds a lock on the outbox), so the receipt has committed and
-the effect has not."""
+the effect has not.
+
+The wait for that block reads pg_stat_activity on a second connection: a backend reads it once per
+transaction, so the lock holder's own reads would repeat its first snapshot (CI once saw the
+processor frozen mid-claim for 20 s that way)."""
 
 from __future__ import annotations
 
@@ -86,6 +90,7 @@ async def test_an_event_stored_then_killed_before_processing_is_processed_once_o
     message_id = str(processing.message_id(body["id"]))
     log = tmp_path / "stripe-webhooks.log"
     blocker = await asyncpg.connect(webhooks_dsn)
+    observer = await asyncpg.connect(webhooks_dsn)
     try:
         with _handler(settings, log) as (process, url):
             transaction = blocker.transaction()
@@ -101,8 +106,9 @@ async def test_an_event_stored_then_killed_before_processing_is_processed_once_o
 
             async def waiting_on_the_outbox() -> bool:
                 """the processor's transaction is blocked on the test's outbox lock"""
-                waiting = await blocker.fetchval(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                waiting = await observer.fetchval(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
                     " AND query LIKE 'INSERT INTO outbox%'"
                 )
                 return int(waiting) > 0
@@ -110,7 +116,7 @@ async def test_an_event_stored_then_killed_before_processing_is_processed_once_o
             try:
                 await eventually(waiting_on_the_outbox, within=20, interval=0.05)
             except AssertionError as error:  # say what the backends were doing instead
-                activity = await blocker.fetch(
+                activity = await observer.fetch(
                     "SELECT state, wait_event_type, left(query, 60) AS query FROM pg_stat_activity"
                     " WHERE datname = current_database()"
                 )
@@ -132,4 +138,5 @@ async def test_an_event_stored_then_killed_before_processing_is_processed_once_o
         assert await _outbox_rows(webhooks_dsn, message_id) == 1
         assert await relayed.empty()
     finally:
+        await observer.close()
         await blocker.close()
