@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 from collections import Counter
 from typing import Any
 
@@ -45,18 +44,48 @@ def test_only_routes_attached_to_this_gateway_count() -> None:
     }
 
 
-def test_a_thousand_requests_split_within_three_percent_of_the_weight() -> None:
-    table = httproutes.Table(_settings(), draw=random.Random(11).random)
+def _picks(table: httproutes.Table, count: int) -> list[str]:
+    return [table.match("/v1/orders/42").base for _ in range(count)]  # type: ignore[union-attr]
+
+
+def test_a_thousand_requests_split_exactly_by_the_weight_and_spread_out() -> None:
+    table = httproutes.Table(_settings())
     table.update(httproutes.split([_route(10)], "meridian", "meridian-system"))
-    seen = Counter(table.match("/v1/orders/42").base for _ in range(1000))  # type: ignore[union-attr]
-    assert abs(seen[CANARY] / 1000 - 0.10) <= 0.03
-    assert seen[STABLE] + seen[CANARY] == 1000
+    picks = _picks(table, 1000)
+    assert Counter(picks) == {STABLE: 900, CANARY: 100}
+    assert all(picks[start : start + 10].count(CANARY) == 1 for start in range(0, 1000, 10))
+
+
+def test_uneven_weights_are_exact_over_each_cycle_of_their_total() -> None:
+    table = httproutes.Table(_settings())
+    table.update(httproutes.split([_route(37)], "meridian", "meridian-system"))
+    picks = _picks(table, 300)
+    assert [picks[k : k + 100].count(CANARY) for k in (0, 100, 200)] == [37, 37, 37]
+
+
+def test_a_refresh_with_the_same_routes_keeps_the_rotation_going() -> None:
+    """Each refresh re-reads the routes; restarting the rotation each time would starve a canary
+    that gets fewer requests per refresh than 100 / its weight."""
+    table = httproutes.Table(_settings())
+    seen: Counter[str] = Counter()
+    for _ in range(50):
+        table.update(httproutes.split([_route(10)], "meridian", "meridian-system"))
+        seen.update(_picks(table, 2))
+    assert seen == {STABLE: 90, CANARY: 10}
+
+
+def test_a_new_weight_takes_effect_at_once() -> None:
+    table = httproutes.Table(_settings())
+    table.update(httproutes.split([_route(10)], "meridian", "meridian-system"))
+    _picks(table, 7)
+    table.update(httproutes.split([_route(60)], "meridian", "meridian-system"))
+    assert Counter(_picks(table, 100)) == {STABLE: 40, CANARY: 60}
 
 
 def test_a_route_from_settings_takes_the_weights_and_keeps_its_own_options() -> None:
     settings = _settings(routes={"/v1/orders": {"url": "http://127.0.0.1:9", "timeout_s": 3}})
-    table = httproutes.Table(settings, draw=lambda: 0.95)
-    table.update(httproutes.split([_route(10)], "meridian", "meridian-system"))
+    table = httproutes.Table(settings)
+    table.update(httproutes.split([_route(100)], "meridian", "meridian-system"))
     route = table.match("/v1/orders")
     assert route is not None
     assert (route.base, route.timeout.total) == (CANARY, 3)
@@ -72,6 +101,16 @@ def test_without_httproutes_the_settings_routes_apply() -> None:
 
 
 def test_all_weight_on_the_stable_never_picks_the_canary() -> None:
-    table = httproutes.Table(_settings(), draw=random.Random(3).random)
+    table = httproutes.Table(_settings())
     table.update(httproutes.split([_route(0)], "meridian", "meridian-system"))
-    assert {table.match("/v1/orders").base for _ in range(200)} == {STABLE}  # type: ignore[union-attr]
+    assert set(_picks(table, 200)) == {STABLE}
+
+
+def test_every_weight_zero_falls_back_to_the_settings_route() -> None:
+    route = _route(0)
+    route["spec"]["rules"][0]["backendRefs"][0]["weight"] = 0
+    table = httproutes.Table(_settings(routes={"/v1/orders": "http://127.0.0.1:9"}))
+    table.update(httproutes.split([route], "meridian", "meridian-system"))
+    found = table.match("/v1/orders/1")
+    assert found is not None
+    assert found.base == "http://127.0.0.1:9"
