@@ -61,7 +61,7 @@ lint: $(VENV)/.installed
 	$(BIN)/lint-imports
 
 test: install lint
-	$(BIN)/pytest tests/unit tests/integration tests/e2e $(PYTEST_ARGS)
+	$(BIN)/pytest tests/unit tests/integration tests/e2e --durations=40 $(PYTEST_ARGS)
 
 unit: $(VENV)/.installed
 	$(BIN)/pytest tests/unit $(PYTEST_ARGS)
