@@ -67,6 +67,7 @@ def test_analysis_to_decision_time_on_the_real_node(node: real.Node, edge: str) 
         started, failed = _aborted(
             node,
             {
+                "route": "/v1/orders",
                 "strategy": {
                     "type": "Canary",
                     "canarySteps": [{"setWeight": 50}, {"analysis": check}, {"pause": {}}],

@@ -21,6 +21,7 @@ import ast
 import contextlib
 import datetime
 import json
+import re
 import shutil
 import subprocess
 import time
@@ -511,6 +512,7 @@ def _calling(node: Node, url: str) -> Iterator[dict[str, int]]:
         counts.update(ast.literal_eval(out.strip()))
     finally:
         loop.kill()
+        loop.wait()
 
 
 def _promql(node: Node, query: str) -> list[dict[str, Any]]:
@@ -523,8 +525,14 @@ def _promql(node: Node, query: str) -> list[dict[str, Any]]:
     return result
 
 
+CONDITION_EVENT = re.compile(r"^(Available|Progressing|Ready) is ")
+"""The message of an Event announcing a condition's change (`machinery.wiring.announce`), whose
+reason can be a step's too (`Aborting`, `Aborted`): not one of the rollout's steps."""
+
+
 def _events(node: Node, reason: str, since: datetime.datetime) -> list[dict[str, Any]]:
-    """The release's Events of `reason` created at or after `since` (whole seconds), oldest first."""
+    """The Events the release's steps announced (conditions' changes left out) of `reason`,
+    created at or after `since` (whole seconds), oldest first."""
     selector = f"involvedObject.kind=ServiceRelease,involvedObject.name=orders,reason={reason}"
     found = json.loads(
         platform.kubectl(
@@ -535,6 +543,7 @@ def _events(node: Node, reason: str, since: datetime.datetime) -> list[dict[str,
         item
         for item in found["items"]
         if _time(item["metadata"]["creationTimestamp"]) >= since.replace(microsecond=0)
+        and not CONDITION_EVENT.match(item["message"])
     ]
     return sorted(items, key=lambda item: str(item["metadata"]["creationTimestamp"]))
 
@@ -629,6 +638,7 @@ def test_a_canary_serving_real_errors_is_aborted_by_its_analysis_with_the_stable
         _patch(
             node.state,
             {
+                "route": "/v1/orders",
                 "strategy": {"type": "Canary", "canarySteps": steps},
                 "config": config,
                 "progressDeadlineSeconds": 600,
@@ -733,6 +743,7 @@ def _kubectl_meridian(node: Node, *args: str) -> str:
     return release_e2e._kubectl_meridian(node.state, *args, "orders", "-n", NAMESPACE)
 
 
+@pytest.mark.timeout(600)  # four kills and restarts, three pod rollouts on a loaded node
 def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_pods(
     node: Node,
 ) -> None:
@@ -754,6 +765,7 @@ def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_p
     _patch(
         node.state,
         {
+            "route": "/v1/orders",
             "strategy": strategy,
             "config": config,
             "progressDeadlineSeconds": 600,
@@ -792,6 +804,7 @@ def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_p
     assert _point(back) >= _point(killed) >= (2, 10)
 
     paused = _at(node, "Paused", 3)
+    _kubectl_meridian(node, "release", "pause")  # at once: the step's 20 s run from here
     assert paused["canaryWeight"] == 60
     net.wait_until(
         lambda: _route_weights(node) == [40, 60], what="the HTTPRoute at 60 %", timeout=30
@@ -807,7 +820,6 @@ def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_p
         what="2 canary pods and 1 stable pod",
         timeout=90,
     )
-    _kubectl_meridian(node, "release", "pause")
     net.wait_until(
         lambda: "actions.pause" in _status(node.state).get("message", ""),
         what="the pause taken",
