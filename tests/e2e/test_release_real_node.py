@@ -7,7 +7,10 @@ the environment its host process would have (`podenv`), its signing key a mounte
 serves the gateway's JWKS (`orders_manifests.gateway_jwks`) and a client pod calls orders
 through its Service, as the gateway's pod would. For the canary's traffic split the Meridian
 gateway itself runs as a pod of the node (`orders_manifests.edge_gateway`), reading the HTTPRoute
-the operator writes, and the client calls orders through it.
+the operator writes, and the client calls orders through it. The platform's Prometheus discovers
+the release's pods on the node and scrapes them: a canary whose config makes it answer 500s is
+aborted by the example's error-ratio analysis. On-call's `kubectl meridian release` commands, and
+the operator SIGKILLed at every step of a canary, act on the same pods.
 
 The faulty canaries come with a progress deadline of 30 s, the smallest that stays honest: an
 orders pod here goes from created to Ready in 10-30 s on a loaded machine (the first rollout's
