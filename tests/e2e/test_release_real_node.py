@@ -7,7 +7,10 @@ the environment its host process would have (`podenv`), its signing key a mounte
 serves the gateway's JWKS (`orders_manifests.gateway_jwks`) and a client pod calls orders
 through its Service, as the gateway's pod would. For the canary's traffic split the Meridian
 gateway itself runs as a pod of the node (`orders_manifests.edge_gateway`), reading the HTTPRoute
-the operator writes, and the client calls orders through it.
+the operator writes, and the client calls orders through it. The platform's Prometheus discovers
+the release's pods on the node and scrapes them: a canary whose config makes it answer 500s is
+aborted by the example's error-ratio analysis. On-call's `kubectl meridian release` commands, and
+the operator SIGKILLed at every step of a canary, act on the same pods.
 
 The faulty canaries come with a progress deadline of 30 s, the smallest that stays honest: an
 orders pod here goes from created to Ready in 10-30 s on a loaded machine (the first rollout's
@@ -18,16 +21,22 @@ canary is aborted about half a minute after it started.
 from __future__ import annotations
 
 import ast
+import contextlib
+import datetime
 import json
+import re
 import shutil
 import subprocess
 import time
+import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+import yaml
 
 from meridian.localplatform import (
     imagebuild,
@@ -44,11 +53,13 @@ from meridian.localplatform.processes import Supervisor
 from meridian.operators.release import resources
 from tests import issuer
 from tests.e2e import orders_manifests
+from tests.e2e import test_release_operator as release_e2e
 from tests.e2e.real_node.test_real_node import _exists
 
 ROOT = Path(__file__).resolve().parents[2]
 NAMESPACE = orders_manifests.NAMESPACE
 OPERATOR = "release-operator"
+OPERATOR_ENV = {"MERIDIAN_OPERATOR_RELEASE_TICK_S": "1", "MERIDIAN_OPERATOR_RESYNC_S": "1"}
 DEADLINE_S = 30
 ORDERS_URL = f"http://orders.{NAMESPACE}.svc.cluster.local:{orders_manifests.PORT}/v1/orders"
 LOOP = """
@@ -82,6 +93,15 @@ class Node(NamedTuple):
     env: podenv.PodEnvironment
     token: str
     gateway_image: str
+    supervisor: Supervisor
+    """The release operator's: a test kills it and starts it again (`_start_operator`)."""
+    prometheus_url: str
+
+
+def _start_operator(state: platform.PlatformState, supervisor: Supervisor) -> None:
+    platform.start_operators(
+        state, supervisor=supervisor, name=OPERATOR, only="release", env=OPERATOR_ENV
+    )
 
 
 def _kubectl_argv(state: platform.PlatformState, *args: str) -> list[str]:
@@ -160,13 +180,9 @@ def node() -> Iterator[Node]:
             orders_manifests.client(image),
             releases.identity("orders", NAMESPACE, env),
         )
-        platform.start_operators(
-            state,
-            supervisor=supervisor,
-            name=OPERATOR,
-            only="release",
-            env={"MERIDIAN_OPERATOR_RELEASE_TICK_S": "1", "MERIDIAN_OPERATOR_RESYNC_S": "1"},
-        )
+        # Before the operator: it takes the analysis' Prometheus URL from the platform's state.
+        prometheus_url = platform.start_prometheus(state)
+        _start_operator(state, supervisor)
         created = time.monotonic()
         _apply(
             state,
@@ -181,7 +197,7 @@ def node() -> Iterator[Node]:
             state, "wait", "--for=condition=Ready", "pod/orders-client", "--timeout=120s"
         )
         token = issuer.as_gateway(path, uuid.uuid4(), "tester", ["orders:read"])
-        found = Node(state, path, image, env, token, gateway_image)
+        found = Node(state, path, image, env, token, gateway_image, supervisor, prometheus_url)
         _healthy(state)
         print(f"\norders first rollout (2 pods) Healthy in {time.monotonic() - created:.1f} s")
         yield found
@@ -482,3 +498,401 @@ def test_a_canary_whose_pods_crash_loop_is_aborted_at_the_progress_deadline(node
     again (its restarts counted), and the rollout is aborted as crash looping."""
     config = {**node.env.env, "MERIDIAN_ORDERS_PORT": "not-a-port"}
     _canary_is_aborted(node, {"image": node.image, "config": config}, "CrashLooping")
+
+
+@contextlib.contextmanager
+def _calling(node: Node, url: str) -> Iterator[dict[str, int]]:
+    """GETs of `url` from the client pod every 50 ms while the block runs; the dict it yields is
+    filled, once the block is over, with how often each status came."""
+    argv = ["exec", "-i", "orders-client", "--", "python3", "-c", LOOP, url, node.token, "0"]
+    loop = subprocess.Popen(
+        _kubectl_argv(node.state, *argv), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    counts: dict[str, int] = {}
+    try:
+        yield counts
+        out, _ = loop.communicate("", timeout=30)
+        counts.update(ast.literal_eval(out.strip()))
+    finally:
+        loop.kill()
+        loop.wait()
+
+
+def _promql(node: Node, query: str) -> list[dict[str, Any]]:
+    """An instant query of the platform's Prometheus: its result vector."""
+    url = f"{node.prometheus_url}/api/v1/query?{urllib.parse.urlencode({'query': query})}"
+    with urllib.request.urlopen(url, timeout=10) as response:
+        payload = json.load(response)
+    assert payload["status"] == "success", payload
+    result: list[dict[str, Any]] = payload["data"]["result"]
+    return result
+
+
+CONDITION_EVENT = re.compile(r"^(Available|Progressing|Ready) is ")
+"""The message of an Event announcing a condition's change (`machinery.wiring.announce`), whose
+reason can be a step's too (`Aborting`, `Aborted`): not one of the rollout's steps."""
+
+
+def _events(node: Node, reason: str, since: datetime.datetime) -> list[dict[str, Any]]:
+    """The Events the release's steps announced (conditions' changes left out) of `reason`,
+    created at or after `since` (whole seconds), oldest first."""
+    selector = f"involvedObject.kind=ServiceRelease,involvedObject.name=orders,reason={reason}"
+    found = json.loads(
+        platform.kubectl(
+            node.state, "get", "events", "-n", NAMESPACE, "--field-selector", selector, "-o", "json"
+        )
+    )
+    items = [
+        item
+        for item in found["items"]
+        if _time(item["metadata"]["creationTimestamp"]) >= since.replace(microsecond=0)
+        and not CONDITION_EVENT.match(item["message"])
+    ]
+    return sorted(items, key=lambda item: str(item["metadata"]["creationTimestamp"]))
+
+
+def _time(stamp: str) -> datetime.datetime:
+    return datetime.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def _ready(pod: dict[str, Any]) -> str | None:
+    """When the pod last became Ready (the kubelet's whole-second time), None if it is not."""
+    for condition in pod["status"].get("conditions", []):
+        if condition["type"] == "Ready" and condition["status"] == "True":
+            return str(condition["lastTransitionTime"])
+    return None
+
+
+def _serving(node: Node, role: str, revision: str) -> list[dict[str, Any]]:
+    """The role's pods of `revision` that are Ready and not on their way out."""
+    return [
+        pod
+        for pod in _pods(node, role)
+        if pod["metadata"]["labels"][resources.REVISION_LABEL] == revision
+        and not pod["metadata"].get("deletionTimestamp")
+        and _ready(pod) is not None
+    ]
+
+
+def _route_written(node: Node) -> datetime.datetime:
+    """When the HTTPRoute was last written (only the operator writes it; it writes only a
+    change): the apiserver's time of its newest managed-fields entry."""
+    found = platform.kubectl(
+        node.state,
+        "get",
+        "httproute",
+        "orders",
+        "-n",
+        NAMESPACE,
+        "-o",
+        "json",
+        "--show-managed-fields",
+    )
+    route = json.loads(found)
+    return max(_time(entry["time"]) for entry in route["metadata"]["managedFields"])
+
+
+EXAMPLE = ROOT / "crds" / "examples" / "servicerelease.yaml"
+KIT_ROUTES = 'route!~"/healthz|/readyz|/metrics"'
+
+
+def _error_ratio_analysis() -> dict[str, Any]:
+    """The example's error-ratio analysis (`crds/examples`), over this release: its namespace,
+    a 30 s rate window (Prometheus scrapes every 5 s), a measurement every 2 s, two failures in a
+    row to fail. Until the canary's first requests are scraped the ratio has no value, which is
+    inconclusive: enough of those are tolerated to cover that."""
+    spec = yaml.safe_load(EXAMPLE.read_text())["spec"]
+    example = next(s["analysis"] for s in spec["strategy"]["canarySteps"] if "analysis" in s)
+    query = example["query"].replace('namespace="meridian-prod"', f'namespace="{NAMESPACE}"')
+    query = query.replace("[2m]", "[30s]")
+    assert "meridian-prod" not in query
+    assert "[2m]" not in query
+    return {
+        "query": query,
+        "successCondition": example["successCondition"],
+        "failureCondition": example["failureCondition"],
+        "interval": "2s",
+        "count": 5,
+        "consecutiveFailureLimit": 2,
+        "inconclusiveLimit": 30,
+    }
+
+
+class Sample(NamedTuple):
+    """One look at the abort as it happens: the release's phase, the HTTPRoute's weights, then
+    how many stable pods were Ready (read in that order: a weight back at 0 is seen before the
+    stable pods are counted)."""
+
+    phase: str | None
+    weights: list[int]
+    stable_ready: int
+
+
+def test_a_canary_serving_real_errors_is_aborted_by_its_analysis_with_the_stable_ready_first(
+    node: Node, edge: str
+) -> None:
+    """The canary's config names a database role that does not exist (one letter short): its
+    pods start and pass their readiness check (which only pings the database), then fail every
+    order query with a 500. The client calls orders through the gateway all along, half of it
+    landing on the canary; Prometheus scrapes the pods; the analysis (the example's query) fails
+    twice in a row and the canary is aborted. At 50 % the stable ran 1 of its 2 pods, so the abort
+    has to bring one up: the weight stays on the canary until it is Ready, shown by what the test
+    saw as it happened and by the recorded times (the Aborting Event, the stable pods' Ready
+    times, the HTTPRoute's last write, the Aborted Event). No request the stable's pods counted
+    failed, by the pods' own counters as Prometheus scraped them."""
+    before = _status(node.state)
+    stable, earlier = before["stableRevision"], before.get("abort")
+    config = {**node.env.env, "MERIDIAN_ORDERS_DB_ROLE": "meridian_orders_ap"}
+    steps = [{"setWeight": 50}, {"analysis": _error_ratio_analysis()}, {"pause": {}}]
+    started = datetime.datetime.now(datetime.UTC)
+    samples: list[Sample] = []
+    with _calling(node, edge) as calls:
+        _patch(
+            node.state,
+            {
+                "route": "/v1/orders",
+                "strategy": {"type": "Canary", "canarySteps": steps},
+                "config": config,
+                "progressDeadlineSeconds": 600,
+            },
+        )
+
+        def aborted() -> bool:
+            status = _status(node.state)
+            weights = _route_weights(node) if _exists(node.state, "httproute", "orders") else []
+            ready = len(_serving(node, "stable", stable))
+            samples.append(Sample(status.get("phase"), weights, ready))
+            return status.get("phase") == "Aborted" and status.get("abort") != earlier
+
+        net.wait_until(aborted, what="the canary aborted by its analysis", timeout=300)
+        time.sleep(6)  # one more scrape of the requests of the last seconds
+    status = _status(node.state)
+    abort, run = status["abort"], status["analysisRuns"][-1]
+    print(f"\nanalysis {run['phase']}: {[m.get('value') for m in run['measurements']]}")
+    print(f"calls through the gateway: {calls}; abort: {abort}")
+    assert abort["reason"] == "AnalysisFailed", abort
+    assert (run["phase"], run["step"], run["revision"]) == ("Failed", 1, abort["revision"])
+    assert [m["phase"] for m in run["measurements"][-2:]] == ["Failed", "Failed"]
+    assert all(m["value"] >= 0.05 for m in run["measurements"][-2:])
+    assert status["stableRevision"] == stable
+    assert status.get("canaryWeight", 0) == 0
+    assert calls.get("200", 0) > 0, calls  # the stable's answers
+    assert calls.get("500", 0) > 0, calls  # the canary's
+
+    # As it happened: from the first look with traffic on the canary, the weight went back to 0
+    # only with the stable Ready at full size, and there were looks at the abort waiting for it.
+    split = next(i for i, s in enumerate(samples) if s.weights == [50, 50])
+    after = samples[split:]
+    assert all(s.stable_ready == 2 for s in after if s.weights == [100, 0]), after
+    assert any(
+        s.phase == "Aborting" and s.weights == [50, 50] and s.stable_ready < 2 for s in after
+    )
+    # From the recorded times (whole seconds, each clock's truncation keeping the order).
+    (aborting,) = _events(node, "Aborting", started)
+    (done,) = _events(node, "Aborted", started)
+    assert "AnalysisFailed" in aborting["message"]
+    stable_ready = max(_time(str(_ready(pod))) for pod in _serving(node, "stable", stable))
+    route_written = _route_written(node)
+    times = [
+        _time(aborting["metadata"]["creationTimestamp"]),
+        stable_ready,
+        route_written,
+        _time(done["metadata"]["creationTimestamp"]),
+    ]
+    print(f"aborting, stable Ready at full size, weight back, aborted: {[str(t) for t in times]}")
+    assert times == sorted(times), times
+    assert len(_serving(node, "stable", stable)) == 2
+    assert abort["at"] <= abort["stableReadyAt"] <= abort["weightRestoredAt"]
+
+    # Every request the stable's pods counted (probes and scrapes aside) succeeded; the
+    # canary's pods counted the failures.
+    window = f"{int((datetime.datetime.now(datetime.UTC) - started).total_seconds()) + 10}s"
+    pods = f'namespace="{NAMESPACE}",release="orders",{KIT_ROUTES}'
+    counted = f"sum by (role, status) (max_over_time(http_requests_total{{{pods}}}[{window}]))"
+    by = {
+        (r["metric"]["role"], r["metric"]["status"]): float(r["value"][1])
+        for r in _promql(node, counted)
+    }
+    print(f"requests counted by the pods (role, status): {by}")
+    assert [key for key in by if key[0] == "stable" and key[1].startswith("5")] == [], by
+    assert by.get(("canary", "500"), 0) > 0, by
+    assert by.get(("stable", "200"), 0) > 0, by
+
+
+def _killed_and_back(node: Node, bump: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """SIGKILL the operator and start it again; returns the status as it was killed and once the
+    new process has decided on it at least once (it has observed a spec change that is no new
+    revision: the progress deadline, raised by `bump` seconds)."""
+    killed = _status(node.state)
+    node.supervisor.kill(OPERATOR)
+    _start_operator(node.state, node.supervisor)
+    _patch(node.state, {"progressDeadlineSeconds": 600 + bump})
+
+    def observed() -> bool:
+        body = _release(node.state)
+        status = body.get("status") or {}
+        return bool(status.get("observedGeneration") == body["metadata"]["generation"])
+
+    net.wait_until(observed, what="the restarted operator's first decision", timeout=60)
+    return killed, _status(node.state)
+
+
+def _point(status: dict[str, Any]) -> tuple[int, int]:
+    """Where a canary is: (step, weight)."""
+    return int(status.get("currentStep") or 0), int(status.get("canaryWeight") or 0)
+
+
+def _at(node: Node, phase: str, step: int) -> dict[str, Any]:
+    def there() -> bool:
+        status = _status(node.state)
+        return (status.get("phase"), status.get("currentStep")) == (phase, step)
+
+    net.wait_until(there, what=f"orders {phase} at step {step}", timeout=180)
+    return _status(node.state)
+
+
+def _kubectl_meridian(node: Node, *args: str) -> str:
+    return release_e2e._kubectl_meridian(node.state, *args, "orders", "-n", NAMESPACE)
+
+
+@pytest.mark.timeout(600)  # four kills and restarts, three pod rollouts on a loaded node
+def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_pods(
+    node: Node,
+) -> None:
+    """A canary of 10 % (1 pod beside the stable's 2), an untimed pause, 60 % (2 canary pods, the
+    stable down to 1) and a 20 s pause. The operator is SIGKILLed at every step: while its canary
+    pod comes up, at the pause, while the second canary pod comes up, at the paused last step;
+    each time the new process goes on from the step the status names, never back, and no step is
+    announced twice. On-call drives it with `kubectl meridian release`: `promote` skips the
+    untimed pause (the route moves to 40/60 and a second canary pod runs), `pause` holds the
+    timed pause past its end (kill included), `resume` goes on to the promotion (the stable pods
+    run the new revision, all traffic on them), `rollback` brings the earlier revision's pods
+    back. The revision comes right after an aborted one and starts clean (Argo Rollouts #3082).
+    The history stays within its limit."""
+    stable = _status(node.state)["stableRevision"]
+    started = datetime.datetime.now(datetime.UTC)
+    steps = [{"setWeight": 10}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "20s"}}]
+    config = {**node.env.env, "MERIDIAN_ORDERS_INVENTORY_ATTEMPTS": "6"}
+    strategy = {"type": "Canary", "canarySteps": steps}
+    _patch(
+        node.state,
+        {
+            "route": "/v1/orders",
+            "strategy": strategy,
+            "config": config,
+            "progressDeadlineSeconds": 600,
+            "revisionHistoryLimit": 5,
+        },
+    )
+
+    def rolling() -> bool:
+        return _status(node.state).get("canaryRevision") not in (None, stable)
+
+    net.wait_until(rolling, what="the new revision's canary started", timeout=60)
+    fresh = _status(node.state)
+    canary = fresh["canaryRevision"]
+    assert fresh.get("analysis") is None
+    assert not fresh.get("promoteFull")
+    # Step 0, its pod most likely still coming up.
+    killed, back = _killed_and_back(node, 1)
+    print(f"\nkilled at {killed['phase']} {_point(killed)}, back at {back['phase']} {_point(back)}")
+    assert back["canaryRevision"] == canary
+    assert _point(back) >= _point(killed)
+
+    paused = _at(node, "Paused", 1)
+    assert paused["canaryWeight"] == 10
+    assert _route_weights(node) == [90, 10]
+    assert (len(_serving(node, "canary", canary)), len(_serving(node, "stable", stable))) == (1, 2)
+    killed, back = _killed_and_back(node, 2)
+    assert (back["phase"], _point(back)) == ("Paused", (1, 10))
+
+    _kubectl_meridian(node, "release", "promote")
+    net.wait_until(
+        lambda: _point(_status(node.state))[0] >= 2, what="the promote taken", timeout=60
+    )
+    killed, back = _killed_and_back(node, 3)  # most likely while the second canary pod comes up
+    print(f"killed at {killed['phase']} {_point(killed)}, back at {back['phase']} {_point(back)}")
+    assert back["canaryRevision"] == canary
+    assert _point(back) >= _point(killed) >= (2, 10)
+
+    paused = _at(node, "Paused", 3)
+    _kubectl_meridian(node, "release", "pause")  # at once: the step's 20 s run from here
+    assert paused["canaryWeight"] == 60
+    net.wait_until(
+        lambda: _route_weights(node) == [40, 60], what="the HTTPRoute at 60 %", timeout=30
+    )
+    net.wait_until(
+        lambda: (
+            len(_serving(node, "canary", canary)) == 2
+            and len(
+                [p for p in _pods(node, "stable") if not p["metadata"].get("deletionTimestamp")]
+            )
+            == 1
+        ),
+        what="2 canary pods and 1 stable pod",
+        timeout=90,
+    )
+    net.wait_until(
+        lambda: "actions.pause" in _status(node.state).get("message", ""),
+        what="the pause taken",
+        timeout=60,
+    )
+    killed, back = _killed_and_back(node, 4)
+    assert (back["phase"], _point(back)) == ("Paused", (3, 60))
+    ends = _time(back["stepStartedAt"]) + datetime.timedelta(seconds=20)
+    time.sleep(max(0.0, (ends - datetime.datetime.now(datetime.UTC)).total_seconds()) + 3)
+    held = _status(node.state)
+    assert (held["phase"], _point(held)) == ("Paused", (3, 60)), held  # past the pause's end
+    assert "actions.pause" in held["message"]
+    assert _route_weights(node) == [40, 60]
+    assert len(_serving(node, "canary", canary)) == 2
+
+    shown = _kubectl_meridian(node, "release", "status")
+    print(shown)
+    assert "Weight: 60%" in shown
+    _kubectl_meridian(node, "release", "resume")
+    promoted = _healthy(node.state, canary)
+    net.wait_until(
+        lambda: (
+            {p["metadata"]["labels"][resources.REVISION_LABEL] for p in _pods(node, "stable")}
+            == {canary}
+            and len(_serving(node, "stable", canary)) == 2
+            and _pods(node, "canary") == []
+        ),
+        what="the promoted revision on 2 stable pods, no canary pod",
+        timeout=120,
+    )
+    assert _route_weights(node) == [100, 0]
+    # Each step's action once, across the four kills: the revision started once, two weights
+    # set, one step skipped, one promotion.
+    announced = {
+        reason: [e["message"] for e in _events(node, reason, started)]
+        for reason in ("RevisionStarted", "WeightSet", "StepPromoted", "Promoted")
+    }
+    print(f"events: {announced}")
+    assert announced["RevisionStarted"] == [f"Rolling out revision {canary}"]
+    assert sorted(m.split(": ", 1)[1] for m in announced["WeightSet"]) == [
+        f"10% of traffic on {canary}",
+        f"60% of traffic on {canary}",
+    ]
+    assert announced["StepPromoted"] == ["Step 1 skipped by promote"]
+    assert announced["Promoted"] == [f"Revision {canary} is stable"]
+
+    number = next(h["revision"] for h in promoted["history"] if h["hash"] == stable)
+    _kubectl_meridian(node, "release", "rollback", "--to-revision", str(number))
+    rolled = _healthy(node.state, stable)
+    net.wait_until(
+        lambda: (
+            {p["metadata"]["labels"][resources.REVISION_LABEL] for p in _pods(node, "stable")}
+            == {stable}
+            and len(_serving(node, "stable", stable)) == 2
+        ),
+        what="the earlier revision back on 2 stable pods",
+        timeout=120,
+    )
+    assert _route_weights(node) == [100, 0]
+    outcomes = {h["hash"]: h["outcome"] for h in rolled["history"]}
+    assert (outcomes[stable], outcomes[canary]) == ("RolledBack", "Superseded")
+    assert len(rolled["history"]) <= 5
+    calls = _calls(node, 1)
+    assert set(calls) == {"200"}, calls
