@@ -22,6 +22,7 @@ Saver = Callable[[Run, str | None], Awaitable[None]]
 
 PLANNED: tuple[api_types.StepName, ...] = (
     "Preflight",
+    "Reseed",
     "FenceSource",
     "WaitForReplay",
     "Promote",
@@ -30,7 +31,10 @@ PLANNED: tuple[api_types.StepName, ...] = (
     "SwitchDNS",
     "Verify",
 )
-EMERGENCY: tuple[api_types.StepName, ...] = tuple(s for s in PLANNED if s != "WaitForReplay")
+EMERGENCY: tuple[api_types.StepName, ...] = tuple(
+    s for s in PLANNED if s not in ("Reseed", "WaitForReplay")
+)
+"""No Reseed: the source is gone, there is nothing to re-seed the target from."""
 NON_IDEMPOTENT_AFTER: api_types.StepName = "Promote"
 """From this step on a failure never undoes anything: both sides could otherwise be writable."""
 

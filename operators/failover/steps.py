@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import aiohttp
+import asyncpg
 from lightkube import AsyncClient
 
 from meridian.core.api.v1alpha1 import failoverplan as api_types
 from meridian.operators.failover import (
+    agent,
     database,
     dns,
     endpoints,
     journal,
     readiness,
+    reasons,
     sides,
     workloads,
 )
@@ -80,13 +83,120 @@ async def preflight(ctx: Context) -> Outcome:
     found = await readiness.evaluate(
         ctx.api, ctx.namespace, ctx.spec, ctx.active_cluster, ctx.route53, ctx.settings
     )
-    if found.ready.status != "True" and not ctx.emergency:
+    # The one way past the guard without Emergency: every failing check is cured by this run's
+    # own Reseed step (a fenced former primary, or one that is down, with an instance agent).
+    reseeds = "Reseed" in (s["name"] for s in ctx.run["steps"])
+    cured = reseeds and found.ready.reason == reasons.RESEED_REQUIRED
+    if found.ready.status != "True" and not ctx.emergency and not cured:
         raise StepFailed(f"not ready, nothing changed: {found.ready.message}")
     if found.lag:
         ctx.run["lagAtStart"] = found.lag
     elif ctx.emergency and ctx.last_lag:
         ctx.run["lagAtStart"] = ctx.last_lag  # the primary cannot be asked: its last known lag
     return Outcome(f"{found.ready.type} is {found.ready.status}: {found.ready.message}")
+
+
+def reseed_id(run: journal.Run) -> str:
+    """The id the agent keys a run's re-seed by: a repeat of it joins or reads it, never redoes it."""
+    return f"{run['id']}@{run['startedAt']}"
+
+
+async def _target_standing(ctx: Context) -> database.Standing | None:
+    try:
+        return await database.standing(await ctx.to_dsn(), ctx.timeout)
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return None  # down (stopped for the re-seed, or crashed): a re-seed is what brings it back
+
+
+async def reseed(ctx: Context) -> Outcome:
+    """Bring the run's target back as a streaming standby of the source before anything is fenced:
+    the old primary of a failback. SQL decides whether it is needed; the target's instance agent
+    does it (pg_rewind, else pg_basebackup). Keyed by `reseed_id`, so a restarted operator joins
+    the re-seed in progress or finds it done, and never starts a second one."""
+    to, source = ctx.move.to_db, ctx.move.from_db
+    if await database.in_recovery(await ctx.from_dsn(), ctx.timeout):
+        raise StepFailed(f"{source.host} is not a primary: nothing to re-seed {to.host} from")
+    need = database.reseed_need(await _target_standing(ctx))
+    done = await _done_reseed(ctx) if to.agent else None
+    if need == "streaming":
+        if done:
+            return Outcome(f"{to.host} {_reseeded(done, source.host)}", [_change(done, ctx)])
+        return Outcome(f"{to.host} already streams from {source.host}: nothing to re-seed")
+    if need == "refuse":
+        raise StepFailed(
+            f"{to.host} is a writable primary: refusing to re-seed it (its writes would be lost); "
+            "fence or stop it first if it really is the stale side"
+        )
+    if ctx.practice:
+        return Outcome(f"would re-seed {to.host} as a standby of {source.host}", skipped=True)
+    if to.agent is None:
+        raise StepFailed(
+            f"{to.host} is not a streaming replica and names no instance agent "
+            "(spec.database.*.agent) to re-seed it: re-seed it by hand, then start a new run"
+        )
+    record = await _reseed_by_agent(ctx, to.agent)
+    return Outcome(f"{to.host} {_reseeded(record, source.host)}", [_change(record, ctx)])
+
+
+async def _done_reseed(ctx: Context) -> dict[str, Any] | None:
+    assert ctx.move.to_db.agent is not None
+    try:
+        found = await agent.state(ctx.api, ctx.namespace, ctx.move.to_db.agent, ctx.timeout)
+    except (aiohttp.ClientError, TimeoutError, agent.AgentError):
+        return None
+    record = found.get("reseed") or {}
+    if record.get("id") == reseed_id(ctx.run) and record.get("state") == "Succeeded":
+        return dict(record)
+    return None
+
+
+def _reseeded(record: dict[str, Any], source: str) -> str:
+    return (
+        f"re-seeded by {record.get('method')} as a standby of {source} and streaming "
+        f"({record.get('message') or 'done'})"
+    )
+
+
+def _change(record: dict[str, Any], ctx: Context) -> str:
+    return (
+        f"database {ctx.move.to_db.host} re-seeded from {ctx.move.from_db.host} "
+        f"({record.get('method')}), now a streaming standby"
+    )
+
+
+async def _reseed_by_agent(ctx: Context, ref: api_types.InstanceAgent) -> dict[str, Any]:
+    key = reseed_id(ctx.run)
+    answer = await agent.reseed(ctx.api, ctx.namespace, ref, ctx.timeout, key, await ctx.from_dsn())
+    record = dict(answer.get("reseed") or {})
+    if answer.get("decision") == "current":
+        return {"method": "none needed", "message": "the agent found it streaming already"}
+    deadline = time.monotonic() + ctx.settings.reseed_timeout_s
+    while record.get("state") in ("Running", "Interrupted"):
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"re-seed of {ctx.move.to_db.host} still {record.get('phase')} after "
+                f"{ctx.settings.reseed_timeout_s:.0f} s"
+            )
+        await asyncio.sleep(ctx.settings.poll_s)
+        try:
+            found = await agent.state(ctx.api, ctx.namespace, ref, ctx.timeout)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            record["message"] = f"agent did not answer: {type(error).__name__}: {error}"
+            continue
+        record = dict(found.get("reseed") or {})
+        if record.get("state") == "Interrupted":  # the agent restarted: ask again, it resumes
+            answer = await agent.reseed(
+                ctx.api, ctx.namespace, ref, ctx.timeout, key, await ctx.from_dsn()
+            )
+            record = dict(answer.get("reseed") or {})
+        if record.get("id") != key:
+            raise StepFailed(f"the agent of {ctx.move.to_db.host} lost re-seed {key}: {record}")
+    if record.get("state") != "Succeeded":
+        raise StepFailed(
+            f"re-seed of {ctx.move.to_db.host} failed while {record.get('phase')}: "
+            f"{record.get('message')}"
+        )
+    return record
 
 
 async def fence_source(ctx: Context) -> Outcome:
@@ -314,6 +424,7 @@ async def verify(ctx: Context) -> Outcome:
 
 STEPS = {
     "Preflight": preflight,
+    "Reseed": reseed,
     "FenceSource": fence_source,
     "WaitForReplay": wait_for_replay,
     "Promote": promote,

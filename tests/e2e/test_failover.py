@@ -172,7 +172,7 @@ def _fresh_plan(drill: failover_platform.Drill, name: str, check_path: str = "/h
     failover_platform.reset_pair(drill)
     asyncio.run(failover_platform.create_table(_dsns(drill)[PRIMARY]))
     checks = [{"name": "dr-health", "url": drill.health_url + check_path, "timeoutSeconds": 3}]
-    drill.apply(drplan.plan(name, checks=checks))
+    drill.apply(drplan.plan(name, checks=checks, agents=drill.agents))
     drill.wait_condition(name, "ReadyToFailover", "True")
 
 
@@ -196,7 +196,7 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     assert printed[0] == f"failoverplan/{name}: run planned-1 requested (Planned, ToTarget)"
     assert printed[1].startswith("Active side: dr")
     assert printed[3].split() == ["STEP", "STATE", "STARTED", "TOOK", "MESSAGE"]
-    assert [line.split()[:2] for line in printed[4:12]] == [
+    assert [line.split()[:2] for line in printed[4 : 4 + len(journal.PLANNED)]] == [
         [s, "Succeeded"] for s in journal.PLANNED
     ]
     assert [(s["name"], s["state"]) for s in run["steps"]] == [
@@ -279,7 +279,7 @@ def test_practice_walks_every_step_and_changes_nothing(drill: failover_platform.
     drill.start_run(name, {"id": "practice-1", "mode": "Practice"})
     run = drill.wait_run_done(name)
     assert run["state"] == "Succeeded", run["message"]
-    assert [s["state"] for s in run["steps"]] == ["Succeeded"] + ["Skipped"] * 7
+    assert [s["state"] for s in run["steps"]] == ["Succeeded"] + ["Skipped"] * 8
     assert journal.step(run, "Promote")["message"].startswith("would promote")
     assert all(not s.get("changed") for s in run["steps"])
     assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
@@ -317,7 +317,7 @@ def test_emergency_with_the_primary_killed_promotes_what_the_replica_has(
     assert len(writer.acknowledged) - present <= 5
 
 
-@pytest.mark.parametrize("step", journal.PLANNED)
+@pytest.mark.parametrize("step", [s for s in journal.PLANNED if s != "Reseed"])
 def test_operator_killed_inside_a_step_completes_the_run_promoting_and_switching_once(
     drill: failover_platform.Drill, step: str
 ) -> None:
@@ -350,20 +350,57 @@ def test_operator_killed_inside_a_step_completes_the_run_promoting_and_switching
     assert drill.dns_value() == drplan.TARGET_VALUE
 
 
-def test_failback_returns_production_to_prod_once_the_old_primary_is_reseeded(
+def test_failback_reseeds_the_old_primary_and_returns_production_to_prod(
     drill: failover_platform.Drill,
 ) -> None:
+    """No re-seed by hand: the failback's Reseed step has the old primary's instance agent
+    pg_rewind it onto the promoted standby's timeline, with the operator SIGKILLed inside it."""
     name, dsns = "drill-failback", _dsns(drill)
     _fresh_plan(drill, name)
     drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
     assert drill.wait_run_done(name)["state"] == "Succeeded"
-    failover_platform.reseed_old_primary(drill)
-    drill.wait_condition(name, "ReadyToFailover", "True")  # prod's database streams from DR's
-    drill.start_run(name, {"id": "failback-1", "mode": "Planned", "direction": "ToSource"})
-    run = drill.wait_run_done(name)
+    # The guard: not ready (the old primary is fenced, not a replica), but curable by a run.
+    ready = drill.wait_condition_reason(name, "ReadyToFailover", "ReseedRequired")
+    assert ready["status"] == "False"
+    assert "once postgres-primary is re-seeded" in ready["message"]
+    before = drill.agent_state("primary")["reseed"] or {}
+    drill.kill_operator()
+    drill.start_operator(fault_drill_pause_s="3")
+    try:
+        drill.start_run(name, {"id": "failback-1", "mode": "Planned", "direction": "ToSource"})
+        net.wait_until(
+            lambda: journal.step(drill.run_status(name), "Reseed").get("state") == "Running",
+            what="Reseed running",
+            timeout=120,
+        )
+        time.sleep(1)  # inside the re-seed (or the pause after it): the journal says Running
+        drill.kill_operator()
+        drill.start_operator()
+        run = drill.wait_run_done(name)
+    finally:
+        drill.kill_operator()
+        drill.start_operator()
     assert run["state"] == "Succeeded", run["message"]
+    assert [(s["name"], s["state"]) for s in run["steps"]] == [
+        (s, "Succeeded") for s in journal.PLANNED
+    ]
+    reseed = journal.step(run, "Reseed")
+    assert "re-seeded by pg_rewind" in reseed["message"], reseed  # a Planned switchover: rewind
+    assert reseed["changed"] == [
+        "database postgres-primary re-seeded from postgres-standby (pg_rewind), "
+        "now a streaming standby"
+    ]
+    after = drill.agent_state("primary")["reseed"]
+    assert after["count"] == int(before.get("count") or 0) + 1  # exactly one re-seed
+    assert after["id"].startswith("failback-1@")
+    assert after["method"] == "pg_rewind"
     assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
     assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) == "ReadOnlySQLTransactionError"
+    # Promoted once more: timeline 3 on the re-seeded server, which followed timeline 2.
+    assert asyncio.run(failover_platform.history_files(dsns[PRIMARY])) == [
+        "00000002.history",
+        "00000003.history",
+    ]
     assert drill.dns_value() == drplan.SOURCE_VALUE
     assert drill.plan(name)["status"]["activeCluster"] == "prod"
     assert drill.deployments("primary") == {s: (2, 2) for s in drplan.SERVICES}
