@@ -92,8 +92,15 @@ class Server:
     async def command(
         self, argv: Sequence[str], *, env: Mapping[str, str] | None = None, as_server: bool = True
     ) -> tuple[int, str]:
-        """(exit status, the tail of what it printed); as the server's user unless told not."""
+        """(exit status, the tail of what it printed). As the server's user with a bare
+        environment (PATH, LANG and `env`) by default; `as_server=False` (the configured start
+        command) runs as the agent with the agent's own environment (PYTHONPATH and all)."""
         user = self.user if as_server else None
+        base = (
+            {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8"}
+            if as_server
+            else dict(os.environ)
+        )
         # A thread running subprocess.run, not asyncio's subprocesses: uvloop's cannot switch
         # user (user/group/extra_groups), and a re-seed's few commands need no streaming output.
         result = await asyncio.to_thread(
@@ -102,7 +109,7 @@ class Server:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", **(env or {})},
+            env={**base, **(env or {})},
             user=user.pw_uid if user else None,
             group=user.pw_gid if user else None,
             extra_groups=[] if user else None,

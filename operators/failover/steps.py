@@ -96,104 +96,155 @@ async def preflight(ctx: Context) -> Outcome:
     return Outcome(f"{found.ready.type} is {found.ready.status}: {found.ready.message}")
 
 
-def reseed_id(run: journal.Run) -> str:
+def reseed_id(run: journal.Run, which: str = "target") -> str:
     """The id the agent keys a run's re-seed by: a repeat of it joins or reads it, never redoes it."""
-    return f"{run['id']}@{run['startedAt']}"
+    return f"{run['id']}@{run['startedAt']}/{which}"
 
 
-async def _target_standing(ctx: Context) -> database.Standing | None:
+async def _standing(dsn: str, timeout_s: float) -> database.Standing | None:
     try:
-        return await database.standing(await ctx.to_dsn(), ctx.timeout)
+        return await database.standing(dsn, timeout_s)
     except (OSError, TimeoutError, asyncpg.PostgresError):
         return None  # down (stopped for the re-seed, or crashed): a re-seed is what brings it back
 
 
-async def reseed(ctx: Context) -> Outcome:
-    """Bring the run's target back as a streaming standby of the source before anything is fenced:
-    the old primary of a failback. SQL decides whether it is needed; the target's instance agent
-    does it (pg_rewind, else pg_basebackup). Keyed by `reseed_id`, so a restarted operator joins
-    the re-seed in progress or finds it done, and never starts a second one."""
-    to, source = ctx.move.to_db, ctx.move.from_db
-    if await database.in_recovery(await ctx.from_dsn(), ctx.timeout):
-        raise StepFailed(f"{source.host} is not a primary: nothing to re-seed {to.host} from")
-    need = database.reseed_need(await _target_standing(ctx))
-    done = await _done_reseed(ctx) if to.agent else None
+class _Reseed(NamedTuple):
+    """One re-seed: `server` must follow `primary` (endpoints and DSNs), keyed by `key`."""
+
+    server: api_types.DatabaseEndpoint
+    server_dsn: str
+    primary: api_types.DatabaseEndpoint
+    primary_dsn: str
+    key: str
+
+
+async def _follow(ctx: Context, job: _Reseed) -> Outcome:
+    """Make `job.server` a streaming standby of `job.primary`: SQL decides whether that is
+    needed; the server's instance agent does it (pg_rewind, else pg_basebackup). Keyed by
+    `job.key`, so a restarted operator joins the re-seed in progress or finds it done, and
+    never starts a second one."""
+    host, primary = job.server.host, job.primary.host
+    if await database.in_recovery(job.primary_dsn, ctx.timeout):
+        raise StepFailed(f"{primary} is not a primary: nothing to re-seed {host} from")
+    need = database.reseed_need(await _standing(job.server_dsn, ctx.timeout))
+    if ctx.practice:
+        if need == "streaming":
+            return Outcome(f"{host} streams from {primary}: nothing to re-seed", skipped=True)
+        return Outcome(f"would re-seed {host} as a standby of {primary} ({need})", skipped=True)
+    done = await _done_reseed(ctx, job) if job.server.agent else None
     if need == "streaming":
-        if done:
-            return Outcome(f"{to.host} {_reseeded(done, source.host)}", [_change(done, ctx)])
-        return Outcome(f"{to.host} already streams from {source.host}: nothing to re-seed")
+        if done:  # re-seeded by this run before a restart: say so, with what it changed
+            return Outcome(f"{host} {_reseeded(done, primary)}", [_change(done, job)])
+        return Outcome(f"{host} already streams from {primary}: nothing to re-seed")
     if need == "refuse":
         raise StepFailed(
-            f"{to.host} is a writable primary: refusing to re-seed it (its writes would be lost); "
+            f"{host} is a writable primary: refusing to re-seed it (its writes would be lost); "
             "fence or stop it first if it really is the stale side"
         )
-    if ctx.practice:
-        return Outcome(f"would re-seed {to.host} as a standby of {source.host}", skipped=True)
-    if to.agent is None:
+    if job.server.agent is None:
         raise StepFailed(
-            f"{to.host} is not a streaming replica and names no instance agent "
+            f"{host} is not a streaming replica and names no instance agent "
             "(spec.database.*.agent) to re-seed it: re-seed it by hand, then start a new run"
         )
-    record = await _reseed_by_agent(ctx, to.agent)
-    return Outcome(f"{to.host} {_reseeded(record, source.host)}", [_change(record, ctx)])
+    record = await _reseed_by_agent(ctx, job, job.server.agent)
+    return Outcome(f"{host} {_reseeded(record, primary)}", [_change(record, job)])
 
 
-async def _done_reseed(ctx: Context) -> dict[str, Any] | None:
-    assert ctx.move.to_db.agent is not None
+async def reseed(ctx: Context) -> Outcome:
+    """Before anything is fenced, the target must follow the source: the old primary of a
+    failback (fenced, or down after an Emergency run) is re-seeded here."""
+    job = _Reseed(
+        ctx.move.to_db,
+        await ctx.to_dsn(),
+        ctx.move.from_db,
+        await ctx.from_dsn(),
+        reseed_id(ctx.run),
+    )
+    return await _follow(ctx, job)
+
+
+async def reseed_source(ctx: Context) -> Outcome:
+    """After the move, the fenced former primary follows the new one, so the plan stands ready
+    for the way back (and the new primary has a replica again). Without an agent it stays
+    fenced, and the next run's Reseed step needs one."""
+    if ctx.practice:
+        return Outcome(
+            f"would re-seed {ctx.move.from_db.host} as a standby of {ctx.move.to_db.host}",
+            skipped=True,
+        )
+    if ctx.move.from_db.agent is None:
+        return Outcome(
+            f"{ctx.move.from_db.host} names no instance agent: it stays fenced until re-seeded",
+            skipped=True,
+        )
+    job = _Reseed(
+        ctx.move.from_db,
+        await ctx.from_dsn(),
+        ctx.move.to_db,
+        await ctx.to_dsn(),
+        reseed_id(ctx.run, "source"),
+    )
+    return await _follow(ctx, job)
+
+
+async def _done_reseed(ctx: Context, job: _Reseed) -> dict[str, Any] | None:
+    assert job.server.agent is not None
     try:
-        found = await agent.state(ctx.api, ctx.namespace, ctx.move.to_db.agent, ctx.timeout)
+        found = await agent.state(ctx.api, ctx.namespace, job.server.agent, ctx.timeout)
     except (aiohttp.ClientError, TimeoutError, agent.AgentError):
         return None
     record = found.get("reseed") or {}
-    if record.get("id") == reseed_id(ctx.run) and record.get("state") == "Succeeded":
+    if record.get("id") == job.key and record.get("state") == "Succeeded":
         return dict(record)
     return None
 
 
-def _reseeded(record: dict[str, Any], source: str) -> str:
+def _reseeded(record: dict[str, Any], primary: str) -> str:
     return (
-        f"re-seeded by {record.get('method')} as a standby of {source} and streaming "
+        f"re-seeded by {record.get('method')} as a standby of {primary} and streaming "
         f"({record.get('message') or 'done'})"
     )
 
 
-def _change(record: dict[str, Any], ctx: Context) -> str:
+def _change(record: dict[str, Any], job: _Reseed) -> str:
     return (
-        f"database {ctx.move.to_db.host} re-seeded from {ctx.move.from_db.host} "
+        f"database {job.server.host} re-seeded from {job.primary.host} "
         f"({record.get('method')}), now a streaming standby"
     )
 
 
-async def _reseed_by_agent(ctx: Context, ref: api_types.InstanceAgent) -> dict[str, Any]:
-    key = reseed_id(ctx.run)
-    answer = await agent.reseed(ctx.api, ctx.namespace, ref, ctx.timeout, key, await ctx.from_dsn())
-    record = dict(answer.get("reseed") or {})
-    if answer.get("decision") == "current":
-        return {"method": "none needed", "message": "the agent found it streaming already"}
+async def _reseed_by_agent(
+    ctx: Context, job: _Reseed, ref: api_types.InstanceAgent
+) -> dict[str, Any]:
+    async def ask() -> dict[str, Any]:
+        answer = await agent.reseed(
+            ctx.api, ctx.namespace, ref, ctx.timeout, job.key, job.primary_dsn
+        )
+        if answer.get("decision") == "current":
+            return {"state": "Succeeded", "method": "none needed", "id": job.key}
+        return dict(answer.get("reseed") or {})
+
+    record = await ask()
     deadline = time.monotonic() + ctx.settings.reseed_timeout_s
     while record.get("state") in ("Running", "Interrupted"):
         if time.monotonic() > deadline:
             raise StepFailed(
-                f"re-seed of {ctx.move.to_db.host} still {record.get('phase')} after "
+                f"re-seed of {job.server.host} still {record.get('phase')} after "
                 f"{ctx.settings.reseed_timeout_s:.0f} s"
             )
         await asyncio.sleep(ctx.settings.poll_s)
         try:
             found = await agent.state(ctx.api, ctx.namespace, ref, ctx.timeout)
-        except (aiohttp.ClientError, TimeoutError) as error:
-            record["message"] = f"agent did not answer: {type(error).__name__}: {error}"
-            continue
+        except (aiohttp.ClientError, TimeoutError):
+            continue  # the agent restarting: its state file keeps the re-seed
         record = dict(found.get("reseed") or {})
         if record.get("state") == "Interrupted":  # the agent restarted: ask again, it resumes
-            answer = await agent.reseed(
-                ctx.api, ctx.namespace, ref, ctx.timeout, key, await ctx.from_dsn()
-            )
-            record = dict(answer.get("reseed") or {})
-        if record.get("id") != key:
-            raise StepFailed(f"the agent of {ctx.move.to_db.host} lost re-seed {key}: {record}")
+            record = await ask()
+        if record.get("id") != job.key:
+            raise StepFailed(f"the agent of {job.server.host} lost re-seed {job.key}: {record}")
     if record.get("state") != "Succeeded":
         raise StepFailed(
-            f"re-seed of {ctx.move.to_db.host} failed while {record.get('phase')}: "
+            f"re-seed of {job.server.host} failed while {record.get('phase')}: "
             f"{record.get('message')}"
         )
     return record
@@ -432,4 +483,5 @@ STEPS = {
     "ScaleUpTarget": scale_up_target,
     "SwitchDNS": switch_dns,
     "Verify": verify,
+    "ReseedSource": reseed_source,
 }

@@ -204,6 +204,12 @@ def reset_pair(drill: Drill) -> None:
     drill.supervisor.stop("postgres-standby")
     shutil.rmtree(Path(state.run_dir) / "postgres" / "standby", ignore_errors=True)
     pg.start(drill.supervisor, Path(state.run_dir) / "postgres")  # (re)starts a killed primary
+    if asyncio.run(_moved(state.postgres_info.dsn("postgres"))):
+        # Re-seeded or promoted by an earlier drill: a new primary on timeline 1, so each drill
+        # counts its own promotions from the start (initdb again; the agents stay).
+        drill.supervisor.stop("postgres-primary")
+        shutil.rmtree(Path(state.run_dir) / "postgres" / "primary")
+        pg.start(drill.supervisor, Path(state.run_dir) / "postgres")
     # Before the copy: pg_basebackup copies postgresql.auto.conf, fence included.
     asyncio.run(_unfence(state.postgres_info.dsn("postgres")))
     pg.start(drill.supervisor, Path(state.run_dir) / "postgres", standby=True)
@@ -220,6 +226,33 @@ def reset_pair(drill: Drill) -> None:
         ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
     )
     drplan.prepare(state)
+
+
+async def _moved(dsn: str) -> bool:
+    """Whether the primary is not the initdb'd one any more: a standby, or past timeline 1."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        recovery = await conn.fetchval("SELECT pg_is_in_recovery()")
+        histories = await conn.fetchval(
+            "SELECT count(*) FROM pg_ls_waldir() WHERE name LIKE '%.history'"
+        )
+    finally:
+        await conn.close()
+    return bool(recovery) or int(histories) > 0
+
+
+async def standing(dsn: str) -> tuple[bool, bool]:
+    """(in recovery, streaming) of a server."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT pg_is_in_recovery() AS recovery,"
+            " EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return bool(row["recovery"]), bool(row["streaming"])
 
 
 async def _unfence(dsn: str) -> None:

@@ -38,6 +38,7 @@ StepName = Literal[
     "SwitchDNS",
     "Verify",
     "Reseed",
+    "ReseedSource",
 ]
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 

@@ -26,7 +26,9 @@ def test_planned_runs_reseed_before_fencing_and_emergency_runs_do_not() -> None:
     planned = [s for s in journal.PLANNED]
     assert planned.index("Reseed") == planned.index("Preflight") + 1
     assert planned.index("Reseed") < planned.index("FenceSource")
+    assert planned[-2:] == ["Verify", "ReseedSource"]  # after verified: not part of the RTO
     assert "Reseed" not in journal.EMERGENCY
+    assert "ReseedSource" not in journal.EMERGENCY
 
 
 def test_the_reseed_id_differs_between_runs_of_the_same_id() -> None:
@@ -35,6 +37,7 @@ def test_the_reseed_id_differs_between_runs_of_the_same_id() -> None:
     assert steps.reseed_id(first).startswith("failback-1@")
     assert steps.reseed_id(first) == steps.reseed_id(dict(first))
     assert steps.reseed_id(first) != steps.reseed_id(again)
+    assert steps.reseed_id(first) != steps.reseed_id(first, "source")
 
 
 def test_an_endpoint_may_name_its_instance_agent() -> None:
