@@ -100,7 +100,7 @@ def _postgres_spec(name: str, data: Path, port: int) -> ProcessSpec:
             "-c",
             "fsync=off",
             "-c",
-            "full_page_writes=off",
+            "full_page_writes=on",  # pg_rewind refuses a source without (fsync=off is the speed-up)
             "-c",
             "wal_level=replica",
             "-c",
