@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import asyncpg
+
 from meridian.pg_agent import conninfo
 from meridian.pg_agent.server import Server, ServerState
 
@@ -48,6 +50,20 @@ def decide(
     ):
         return "current"
     return "start"
+
+
+async def _checkpoint(primary: str) -> str:
+    try:
+        conn = await asyncpg.connect(primary, timeout=10, command_timeout=120)
+    except (OSError, TimeoutError, asyncpg.PostgresError) as error:
+        return f"no CHECKPOINT on the primary ({type(error).__name__}: {error})"
+    try:
+        await conn.execute("CHECKPOINT")
+    except asyncpg.PostgresError as error:  # not superuser nor pg_checkpoint: rewind may still do
+        return f"no CHECKPOINT on the primary ({type(error).__name__}: {error})"
+    finally:
+        await conn.close()
+    return "CHECKPOINT on the primary"
 
 
 def _now() -> str:
@@ -124,7 +140,10 @@ class Reseeder:
         env = {"PGPASSWORD": password} if password else {}
         data = str(settings.data_dir)
         self._phase(record, "Stopping", await server.stop())
-        self._phase(record, "Rewinding")
+        # pg_rewind reads the source's timeline from its control file, which a just-promoted
+        # server updates only at its first checkpoint (requested, spread over minutes): before
+        # it, rewind sees one timeline, says "no rewind required" and the server cannot follow.
+        self._phase(record, "Rewinding", await _checkpoint(primary))
         status, said = await server.command(
             [server.bin("pg_rewind"), "--target-pgdata", data, "--source-server", bare],
             env=env,
