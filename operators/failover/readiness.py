@@ -57,7 +57,9 @@ async def _reseedable(
     timeout_s: float,
 ) -> str | None:
     """Why the target is not a replica but a run's Reseed step can make it one (it names an
-    instance agent, the source is a primary, the target is fenced or down); None otherwise."""
+    instance agent, the source is a primary, the target is a fenced primary or down); None
+    otherwise. A replica that does not stream is left NotStreaming: a blip is not a reason to
+    re-seed, and on-call should look first."""
     if move.to_db.agent is None:
         return None
     try:
@@ -79,9 +81,9 @@ async def _reseedable(
         if found.get("server", {}).get("running"):
             return None
         return "is down"
-    if not target.in_recovery:
-        return "is a fenced former primary, not a replica"
-    return "is in recovery but not streaming"
+    if target.in_recovery:
+        return None  # a replica not streaming (yet): NotStreaming, not something to re-seed
+    return "is a fenced former primary, not a replica"
 
 
 async def _database(
