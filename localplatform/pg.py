@@ -8,7 +8,10 @@ With a standby, each server gets an instance agent beside it (`meridian.pg_agent
 each, loopback, one bearer token in postgres.json): what a FailoverPlan's failback asks to re-seed
 the old primary. The agent runs as root here, like the platform's supervisor it restarts the
 server through (`python -m meridian.localplatform.pg start-server`), and runs the PostgreSQL
-tools as the service user. `wal_log_hints = on` so that re-seed can be a pg_rewind.
+tools as the service user. So that re-seed can be a pg_rewind: `wal_log_hints = on`,
+`full_page_writes = on` (rewind refuses a source without) and `wal_keep_size` (the target's WAL
+back to the last common checkpoint must still be there); sockets live outside the data directory
+(rewind copies the source's directory and cannot copy a socket).
 """
 
 from __future__ import annotations

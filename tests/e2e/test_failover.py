@@ -421,6 +421,7 @@ def test_emergency_promotes_what_the_replica_has_and_failback_reseeds_the_lost_p
     assert after["standby"]["method"] == "pg_rewind"  # a fenced, cleanly stopped former primary
     assert "re-seeded by pg_rewind" in journal.step(run, "ReseedSource")["message"]
     print(f"failback re-seeds: prod {method}, DR {after['standby']['method']}")
+    print(f"Reseed: {journal.step(run, 'Reseed')['message']}")
     # Prod is the primary again; the DR side was re-seeded by the operator and streams from it.
     assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
     assert asyncio.run(failover_platform.standing(dsns[STANDBY])) == (True, True)
