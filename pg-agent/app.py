@@ -17,7 +17,7 @@ import pydantic
 from aiohttp import web
 
 from meridian.core.runtime import app as runtime_app
-from meridian.core.runtime import problems
+from meridian.core.runtime import payloads, problems
 from meridian.pg_agent.reseed import Reseeder
 from meridian.pg_agent.server import Server
 from meridian.pg_agent.settings import PgAgentSettings
@@ -56,12 +56,7 @@ async def _state(request: web.Request) -> web.Response:
 
 
 async def _reseed(request: web.Request) -> web.Response:
-    try:
-        body = ReseedRequest.model_validate(await request.json())
-    except ValueError as error:
-        if isinstance(error, pydantic.ValidationError):
-            raise problems.from_validation_error(error) from error
-        raise problems.BadRequest("the body must be JSON") from error
+    body = await payloads.read_json(request, ReseedRequest)
     decision, record = await request.app[RESEEDER].request(body.id, body.primary_conninfo)
     if decision in ("busy", "refuse"):
         why = (
