@@ -173,9 +173,10 @@ def start(supervisor: Supervisor, run_dir: Path, *, standby: bool = False) -> Po
         password_file.unlink()
         # Also in the file, not only on the command line: pg_rewind runs a crashed target's
         # crash recovery in single-user mode with the file's settings, and would otherwise find
-        # wal_log_hints off in pg_control afterwards (and refuse to rewind).
+        # wal_log_hints off in pg_control afterwards, and the WAL it needs recycled.
         with (primary / "postgresql.conf").open("a") as conf:
-            conf.write("\nwal_log_hints = on  # meridian: pg_rewind after a failover\n")
+            conf.write("\n# meridian: pg_rewind after a failover\n")
+            conf.write("wal_log_hints = on\nwal_keep_size = 256MB\n")
     supervisor.start(_postgres_spec("postgres-primary", primary, info.port))
     _wait_accepting(supervisor, "postgres-primary", info.port)
     _create_databases(socket_dir(primary), info.port)
