@@ -29,6 +29,8 @@ SERVICES = ("orders", "inventory")
 DATABASE = "meridian_orders"
 DR_KUBECONFIG_SECRET = "local-dr-kubeconfig"
 PRIMARY_SECRET = "local-pg-primary"
+AGENT_SECRET = "local-pg-agent"
+"""The instance agents' bearer token (one for both servers locally), key `token`."""
 STANDBY_SECRET = "local-pg-standby"
 DATABASE_SECRET = "meridian-database"
 PLAN_NAME = "local-prod-to-dr"
@@ -138,6 +140,11 @@ def prepare(state: PlatformState) -> None:
             _secret(DR_KUBECONFIG_SECRET, NAMESPACE, {"kubeconfig": dr_kubeconfig}),
             _secret(PRIMARY_SECRET, NAMESPACE, {"dsn": info.dsn(DATABASE)}),
             _secret(STANDBY_SECRET, NAMESPACE, {"dsn": info.dsn(DATABASE, standby=True)}),
+            *(
+                [_secret(AGENT_SECRET, NAMESPACE, {"token": info.agent_token})]
+                if info.agent_token
+                else []
+            ),
             _secret(DATABASE_SECRET, SERVICES_NAMESPACE, {"dsn": info.dsn(DATABASE)}),
             *(disruption_budget(name) for name in SERVICES),
             *(deployment(name, 2) for name in SERVICES),
@@ -155,8 +162,21 @@ def prepare(state: PlatformState) -> None:
     )
 
 
-def plan(name: str = PLAN_NAME, *, checks: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    """A FailoverPlan from the prod cluster (the operator's own) to the DR cluster."""
+def _agent(url: str | None) -> dict[str, Any]:
+    if not url:
+        return {}
+    return {"agent": {"url": url, "tokenSecret": {"name": AGENT_SECRET, "key": "token"}}}
+
+
+def plan(
+    name: str = PLAN_NAME,
+    *,
+    checks: list[dict[str, Any]] | None = None,
+    agents: tuple[str, str] | None = None,
+) -> dict[str, Any]:
+    """A FailoverPlan from the prod cluster (the operator's own) to the DR cluster; `agents`
+    (the primary's and the standby's instance agent URLs) let a failback re-seed the old primary."""
+    primary_agent, standby_agent = agents or (None, None)
     return {
         "apiVersion": "meridian.io/v1alpha1",
         "kind": "FailoverPlan",
@@ -173,11 +193,13 @@ def plan(name: str = PLAN_NAME, *, checks: list[dict[str, Any]] | None = None) -
                     "host": "postgres-primary",
                     "database": DATABASE,
                     "credentialsSecret": PRIMARY_SECRET,
+                    **_agent(primary_agent),
                 },
                 "replica": {
                     "host": "postgres-standby",
                     "database": DATABASE,
                     "credentialsSecret": STANDBY_SECRET,
+                    **_agent(standby_agent),
                 },
             },
             "dns": {
@@ -203,5 +225,7 @@ def apply(state: PlatformState) -> str:
     """`prepare`, then the plan, also written to the run directory for `kubectl apply -f`."""
     prepare(state)
     path = Path(state.run_dir) / "failoverplan-local.yaml"
-    path.write_text(json.dumps(plan(), indent=2))
+    info = state.postgres_info
+    agents = (info.agent_url(), info.agent_url(standby=True)) if info.agent_token else None
+    path.write_text(json.dumps(plan(agents=agents), indent=2))
     return kubecluster.kubectl(Path(state.bin_dir), state.kubeconfig, "apply", "-f", str(path))

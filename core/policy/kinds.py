@@ -46,6 +46,20 @@ FAILOVER_SECRET_FIELDS = {
     "spec.targetCluster.kubeconfigSecret": ("targetCluster", "kubeconfigSecret"),
     "spec.database.primary.credentialsSecret": ("database", "primary", "credentialsSecret"),
     "spec.database.replica.credentialsSecret": ("database", "replica", "credentialsSecret"),
+    "spec.database.primary.agent.tokenSecret.name": (
+        "database",
+        "primary",
+        "agent",
+        "tokenSecret",
+        "name",
+    ),
+    "spec.database.replica.agent.tokenSecret.name": (
+        "database",
+        "replica",
+        "agent",
+        "tokenSecret",
+        "name",
+    ),
 }
 
 

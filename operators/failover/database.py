@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 import asyncpg
 
@@ -123,6 +123,41 @@ async def in_recovery(dsn: str, timeout_s: float) -> bool:
     async with connect(dsn, timeout_s) as conn:
         recovery: bool = await conn.fetchval("SELECT pg_is_in_recovery()")
     return recovery
+
+
+class Standing(NamedTuple):
+    """A server as a run into it sees it: what decides whether it must be re-seeded first."""
+
+    in_recovery: bool
+    streaming: bool
+    fenced: bool
+
+
+async def standing(dsn: str, timeout_s: float) -> Standing:
+    async with connect(dsn, timeout_s) as conn:
+        row = await conn.fetchrow(
+            "SELECT pg_is_in_recovery() AS recovery,"
+            " EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming,"
+            " current_setting('default_transaction_read_only') = 'on' AS fenced"
+        )
+    assert row is not None
+    return Standing(bool(row["recovery"]), bool(row["streaming"]), bool(row["fenced"]))
+
+
+Need = Literal["streaming", "reseed", "refuse"]
+
+
+def reseed_need(target: Standing | None) -> Need:
+    """Whether a run's target must be re-seeded before it can follow the source (None: down).
+
+    streaming: a replica streaming already, nothing to do. reseed: a fenced former primary, a
+    replica that does not stream, or a server that is down. refuse: a writable primary, whose
+    writes a re-seed would throw away (two primaries: on-call decides, not the operator)."""
+    if target is None:
+        return "reseed"
+    if target.in_recovery:
+        return "streaming" if target.streaming else "reseed"
+    return "reseed" if target.fenced else "refuse"
 
 
 async def promote(dsn: str, timeout_s: float) -> bool:

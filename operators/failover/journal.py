@@ -22,6 +22,7 @@ Saver = Callable[[Run, str | None], Awaitable[None]]
 
 PLANNED: tuple[api_types.StepName, ...] = (
     "Preflight",
+    "Reseed",
     "FenceSource",
     "WaitForReplay",
     "Promote",
@@ -29,8 +30,13 @@ PLANNED: tuple[api_types.StepName, ...] = (
     "ScaleUpTarget",
     "SwitchDNS",
     "Verify",
+    "ReseedSource",
 )
-EMERGENCY: tuple[api_types.StepName, ...] = tuple(s for s in PLANNED if s != "WaitForReplay")
+EMERGENCY: tuple[api_types.StepName, ...] = tuple(
+    s for s in PLANNED if s not in ("Reseed", "WaitForReplay", "ReseedSource")
+)
+"""No re-seeds: the source is gone (nothing to re-seed the target from, nothing to re-seed);
+the next run's Reseed step brings it back."""
 NON_IDEMPOTENT_AFTER: api_types.StepName = "Promote"
 """From this step on a failure never undoes anything: both sides could otherwise be writable."""
 

@@ -14,7 +14,15 @@ from typing import Any, NamedTuple
 from lightkube import AsyncClient
 
 from meridian.core.api.v1alpha1 import failoverplan as api_types
-from meridian.operators.failover import database, dns, endpoints, reasons, sides, workloads
+from meridian.operators.failover import (
+    agent,
+    database,
+    dns,
+    endpoints,
+    reasons,
+    sides,
+    workloads,
+)
 from meridian.operators.failover.settings import FailoverPlanSettings
 from meridian.operators.machinery.reconciler import ConditionUpdate
 
@@ -30,6 +38,52 @@ class Readiness(NamedTuple):
 
 def _unknown(type: str, why: str) -> ConditionUpdate:
     return ConditionUpdate(type, "Unknown", reasons.SECRET_MISSING, why)
+
+
+def _reseed_required(target: api_types.DatabaseEndpoint, why: str) -> list[ConditionUpdate]:
+    message = f"{target.host} {why}; a run re-seeds it first (Reseed step, its instance agent)"
+    return [
+        ConditionUpdate(reasons.REPLICA_HEALTHY, "False", reasons.RESEED_REQUIRED, message),
+        ConditionUpdate(reasons.LAG_WITHIN_BUDGET, "Unknown", reasons.RESEED_REQUIRED, message),
+    ]
+
+
+async def _reseedable(
+    api: AsyncClient,
+    namespace: str,
+    move: sides.Sides,
+    primary: str,
+    replica: str,
+    timeout_s: float,
+) -> str | None:
+    """Why the target is not a replica but a run's Reseed step can make it one (it names an
+    instance agent, the source is a primary, the target is a fenced primary or down); None
+    otherwise. A replica that does not stream is left NotStreaming: a blip is not a reason to
+    re-seed, and on-call should look first."""
+    if move.to_db.agent is None:
+        return None
+    try:
+        if await database.in_recovery(primary, timeout_s):
+            return None
+    except Exception:  # the source cannot be asked: nothing to re-seed from
+        return None
+    try:
+        target: database.Standing | None = await database.standing(replica, timeout_s)
+    except Exception:
+        target = None
+    if database.reseed_need(target) != "reseed":
+        return None
+    if target is None:
+        try:
+            found = await agent.state(api, namespace, move.to_db.agent, timeout_s)
+        except Exception:  # neither the server nor its agent answers: cannot tell
+            return None
+        if found.get("server", {}).get("running"):
+            return None
+        return "is down"
+    if target.in_recovery:
+        return None  # a replica not streaming (yet): NotStreaming, not something to re-seed
+    return "is a fenced former primary, not a replica"
 
 
 async def _database(
@@ -170,6 +224,10 @@ async def evaluate(
             )
         )
         database_conditions, lag = await _database(spec, primary, replica, timeout)
+        if database_conditions[0].status != "True" or not lag:
+            why = await _reseedable(api, namespace, move, primary, replica, timeout)
+            if why:
+                database_conditions = _reseed_required(move.to_db, why)
         conditions += database_conditions
         conditions.append(await _target(api, namespace, spec, move.to_cluster, timeout))
     except endpoints.MissingSecret as error:
@@ -180,7 +238,16 @@ async def evaluate(
             conditions.append(_unknown(type, str(error)))
     conditions.append(await _zone(route53, spec))
     failing = [c for c in conditions if c.status != "True"]
-    if failing:
+    if failing and all(c.reason == reasons.RESEED_REQUIRED for c in failing):
+        ready = ConditionUpdate(
+            reasons.READY_TO_FAILOVER,
+            "False",
+            reasons.RESEED_REQUIRED,
+            f"ready to move from {move.from_cluster.name} to {move.to_cluster.name} once "
+            f"{move.to_db.host} is re-seeded: a Planned run does that first, an Emergency run "
+            "cannot (it would promote a stale former primary)",
+        )
+    elif failing:
         message = "; ".join(f"{c.type} is {c.status} ({c.reason}): {c.message}" for c in failing)
         ready = ConditionUpdate(
             reasons.READY_TO_FAILOVER, "False", reasons.NOT_READY, message[:4000]

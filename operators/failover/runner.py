@@ -71,7 +71,9 @@ async def execute(
     if ctx.practice:
         run["message"] = "practice: every check passed and every step walked; nothing changed"
     else:
-        run["rtoSeconds"] = round(journal.seconds_between(run["startedAt"], finished), 3)
+        # To verified, not to the end: re-seeding the former primary afterwards moves nothing.
+        verified = journal.step(run, "Verify").get("finishedAt") or finished
+        run["rtoSeconds"] = round(journal.seconds_between(run["startedAt"], verified), 3)
         run["message"] = (
             f"production on {ctx.move.to_cluster.name}; RTO {run['rtoSeconds']:.1f} s, RPO {run.get('rpoBytes')} bytes"
         )

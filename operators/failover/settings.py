@@ -29,6 +29,9 @@ class FailoverPlanSettings(KindSettings):
     """Timeout of one connection or call to PostgreSQL, an apiserver or Route53."""
     replay_timeout_s: float = 120.0
     """How long a Planned run waits for the replica to replay up to the fenced LSN."""
+    reseed_timeout_s: float = 600.0
+    """How long a run waits for the target's instance agent to re-seed it (a pg_basebackup of a
+    large database takes a while; a pg_rewind seconds)."""
     scale_timeout_s: float = 180.0
     """How long a run waits for the target's services to become Ready."""
     poll_s: float = 0.5

@@ -14,15 +14,18 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import aiohttp
+import asyncpg
 from lightkube import AsyncClient
 
 from meridian.core.api.v1alpha1 import failoverplan as api_types
 from meridian.operators.failover import (
+    agent,
     database,
     dns,
     endpoints,
     journal,
     readiness,
+    reasons,
     sides,
     workloads,
 )
@@ -80,13 +83,171 @@ async def preflight(ctx: Context) -> Outcome:
     found = await readiness.evaluate(
         ctx.api, ctx.namespace, ctx.spec, ctx.active_cluster, ctx.route53, ctx.settings
     )
-    if found.ready.status != "True" and not ctx.emergency:
+    # The one way past the guard without Emergency: every failing check is cured by this run's
+    # own Reseed step (a fenced former primary, or one that is down, with an instance agent).
+    reseeds = "Reseed" in (s["name"] for s in ctx.run["steps"])
+    cured = reseeds and found.ready.reason == reasons.RESEED_REQUIRED
+    if found.ready.status != "True" and not ctx.emergency and not cured:
         raise StepFailed(f"not ready, nothing changed: {found.ready.message}")
     if found.lag:
         ctx.run["lagAtStart"] = found.lag
     elif ctx.emergency and ctx.last_lag:
         ctx.run["lagAtStart"] = ctx.last_lag  # the primary cannot be asked: its last known lag
     return Outcome(f"{found.ready.type} is {found.ready.status}: {found.ready.message}")
+
+
+def reseed_id(run: journal.Run, which: str = "target") -> str:
+    """The id the agent keys a run's re-seed by: a repeat of it joins or reads it, never redoes it."""
+    return f"{run['id']}@{run['startedAt']}/{which}"
+
+
+async def _standing(dsn: str, timeout_s: float) -> database.Standing | None:
+    try:
+        return await database.standing(dsn, timeout_s)
+    except (OSError, TimeoutError, asyncpg.PostgresError):
+        return None  # down (stopped for the re-seed, or crashed): a re-seed is what brings it back
+
+
+class _Reseed(NamedTuple):
+    """One re-seed: `server` must follow `primary` (endpoints and DSNs), keyed by `key`."""
+
+    server: api_types.DatabaseEndpoint
+    server_dsn: str
+    primary: api_types.DatabaseEndpoint
+    primary_dsn: str
+    key: str
+
+
+async def _follow(ctx: Context, job: _Reseed) -> Outcome:
+    """Make `job.server` a streaming standby of `job.primary`: SQL decides whether that is
+    needed; the server's instance agent does it (pg_rewind, else pg_basebackup). Keyed by
+    `job.key`, so a restarted operator joins the re-seed in progress or finds it done, and
+    never starts a second one."""
+    host, primary = job.server.host, job.primary.host
+    if await database.in_recovery(job.primary_dsn, ctx.timeout):
+        raise StepFailed(f"{primary} is not a primary: nothing to re-seed {host} from")
+    need = database.reseed_need(await _standing(job.server_dsn, ctx.timeout))
+    if ctx.practice:
+        if need == "streaming":
+            return Outcome(f"{host} streams from {primary}: nothing to re-seed", skipped=True)
+        return Outcome(f"would re-seed {host} as a standby of {primary} ({need})", skipped=True)
+    done = await _done_reseed(ctx, job) if job.server.agent else None
+    if need == "streaming":
+        if done:  # re-seeded by this run before a restart: say so, with what it changed
+            return Outcome(f"{host} {_reseeded(done, primary)}", [_change(done, job)])
+        return Outcome(f"{host} already streams from {primary}: nothing to re-seed")
+    if need == "refuse":
+        raise StepFailed(
+            f"{host} is a writable primary: refusing to re-seed it (its writes would be lost); "
+            "fence or stop it first if it really is the stale side"
+        )
+    if job.server.agent is None:
+        raise StepFailed(
+            f"{host} is not a streaming replica and names no instance agent "
+            "(spec.database.*.agent) to re-seed it: re-seed it by hand, then start a new run"
+        )
+    record = await _reseed_by_agent(ctx, job, job.server.agent)
+    return Outcome(f"{host} {_reseeded(record, primary)}", [_change(record, job)])
+
+
+async def reseed(ctx: Context) -> Outcome:
+    """Before anything is fenced, the target must follow the source: the old primary of a
+    failback (fenced, or down after an Emergency run) is re-seeded here."""
+    job = _Reseed(
+        ctx.move.to_db,
+        await ctx.to_dsn(),
+        ctx.move.from_db,
+        await ctx.from_dsn(),
+        reseed_id(ctx.run),
+    )
+    return await _follow(ctx, job)
+
+
+async def reseed_source(ctx: Context) -> Outcome:
+    """After the move, the fenced former primary follows the new one, so the plan stands ready
+    for the way back (and the new primary has a replica again). Without an agent it stays
+    fenced, and the next run's Reseed step needs one."""
+    if ctx.practice:
+        return Outcome(
+            f"would re-seed {ctx.move.from_db.host} as a standby of {ctx.move.to_db.host}",
+            skipped=True,
+        )
+    if ctx.move.from_db.agent is None:
+        return Outcome(
+            f"{ctx.move.from_db.host} names no instance agent: it stays fenced until re-seeded",
+            skipped=True,
+        )
+    job = _Reseed(
+        ctx.move.from_db,
+        await ctx.from_dsn(),
+        ctx.move.to_db,
+        await ctx.to_dsn(),
+        reseed_id(ctx.run, "source"),
+    )
+    return await _follow(ctx, job)
+
+
+async def _done_reseed(ctx: Context, job: _Reseed) -> dict[str, Any] | None:
+    assert job.server.agent is not None
+    try:
+        found = await agent.state(ctx.api, ctx.namespace, job.server.agent, ctx.timeout)
+    except (aiohttp.ClientError, TimeoutError, agent.AgentError):
+        return None
+    record = found.get("reseed") or {}
+    if record.get("id") == job.key and record.get("state") == "Succeeded":
+        return dict(record)
+    return None
+
+
+def _reseeded(record: dict[str, Any], primary: str) -> str:
+    return (
+        f"re-seeded by {record.get('method')} as a standby of {primary} and streaming "
+        f"({record.get('message') or 'done'})"
+    )
+
+
+def _change(record: dict[str, Any], job: _Reseed) -> str:
+    return (
+        f"database {job.server.host} re-seeded from {job.primary.host} "
+        f"({record.get('method')}), now a streaming standby"
+    )
+
+
+async def _reseed_by_agent(
+    ctx: Context, job: _Reseed, ref: api_types.InstanceAgent
+) -> dict[str, Any]:
+    async def ask() -> dict[str, Any]:
+        answer = await agent.reseed(
+            ctx.api, ctx.namespace, ref, ctx.timeout, job.key, job.primary_dsn
+        )
+        if answer.get("decision") == "current":
+            return {"state": "Succeeded", "method": "none needed", "id": job.key}
+        return dict(answer.get("reseed") or {})
+
+    record = await ask()
+    deadline = time.monotonic() + ctx.settings.reseed_timeout_s
+    while record.get("state") in ("Running", "Interrupted"):
+        if time.monotonic() > deadline:
+            raise StepFailed(
+                f"re-seed of {job.server.host} still {record.get('phase')} after "
+                f"{ctx.settings.reseed_timeout_s:.0f} s"
+            )
+        await asyncio.sleep(ctx.settings.poll_s)
+        try:
+            found = await agent.state(ctx.api, ctx.namespace, ref, ctx.timeout)
+        except (aiohttp.ClientError, TimeoutError):
+            continue  # the agent restarting: its state file keeps the re-seed
+        record = dict(found.get("reseed") or {})
+        if record.get("state") == "Interrupted":  # the agent restarted: ask again, it resumes
+            record = await ask()
+        if record.get("id") != job.key:
+            raise StepFailed(f"the agent of {job.server.host} lost re-seed {job.key}: {record}")
+    if record.get("state") != "Succeeded":
+        raise StepFailed(
+            f"re-seed of {job.server.host} failed while {record.get('phase')}: "
+            f"{record.get('message')}"
+        )
+    return record
 
 
 async def fence_source(ctx: Context) -> Outcome:
@@ -314,6 +475,7 @@ async def verify(ctx: Context) -> Outcome:
 
 STEPS = {
     "Preflight": preflight,
+    "Reseed": reseed,
     "FenceSource": fence_source,
     "WaitForReplay": wait_for_replay,
     "Promote": promote,
@@ -321,4 +483,5 @@ STEPS = {
     "ScaleUpTarget": scale_up_target,
     "SwitchDNS": switch_dns,
     "Verify": verify,
+    "ReseedSource": reseed_source,
 }

@@ -18,7 +18,7 @@ from typing import Any
 
 import asyncpg
 
-from meridian.localplatform import drplan, kubecluster, net, pg, platform, processes
+from meridian.localplatform import drplan, kubecluster, net, pg, platform
 from meridian.localplatform.processes import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +62,43 @@ class Drill:
             if c["type"] == type:
                 return str(c["status"])
         return None
+
+    def wait_condition_reason(
+        self, name: str, type: str, reason: str, timeout: float = 120
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+
+        def reached() -> bool:
+            for c in self.plan(name).get("status", {}).get("conditions", []):
+                if c["type"] == type and c["reason"] == reason:
+                    found.update(c)
+                    return True
+            return False
+
+        net.wait_until(
+            reached,
+            what=f"{type} reason {reason} on {name}",
+            timeout=timeout,
+            diagnostics=lambda: json.dumps(self.plan(name).get("status"), indent=1)[-3000:],
+        )
+        return found
+
+    @property
+    def agents(self) -> tuple[str, str]:
+        """The instance agents' URLs: the primary's, the standby's."""
+        info = self.state.postgres_info
+        return info.agent_url(), info.agent_url(standby=True)
+
+    def agent_state(self, which: str) -> dict[str, Any]:
+        """GET /v1/state of the instance agent beside `primary` or `standby`."""
+        info = self.state.postgres_info
+        request = urllib.request.Request(
+            f"{info.agent_url(standby=which == 'standby')}/v1/state",
+            headers={"Authorization": f"Bearer {info.agent_token}"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            found: dict[str, Any] = json.loads(answer.read())
+        return found
 
     def wait_condition(self, name: str, type: str, status: str, timeout: float = 120) -> None:
         net.wait_until(
@@ -167,6 +204,12 @@ def reset_pair(drill: Drill) -> None:
     drill.supervisor.stop("postgres-standby")
     shutil.rmtree(Path(state.run_dir) / "postgres" / "standby", ignore_errors=True)
     pg.start(drill.supervisor, Path(state.run_dir) / "postgres")  # (re)starts a killed primary
+    if asyncio.run(_moved(state.postgres_info.dsn("postgres"))):
+        # Re-seeded or promoted by an earlier drill: a new primary on timeline 1, so each drill
+        # counts its own promotions from the start (initdb again; the agents stay).
+        drill.supervisor.stop("postgres-primary")
+        shutil.rmtree(Path(state.run_dir) / "postgres" / "primary")
+        pg.start(drill.supervisor, Path(state.run_dir) / "postgres")
     # Before the copy: pg_basebackup copies postgresql.auto.conf, fence included.
     asyncio.run(_unfence(state.postgres_info.dsn("postgres")))
     pg.start(drill.supervisor, Path(state.run_dir) / "postgres", standby=True)
@@ -183,6 +226,33 @@ def reset_pair(drill: Drill) -> None:
         ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
     )
     drplan.prepare(state)
+
+
+async def _moved(dsn: str) -> bool:
+    """Whether the primary is not the initdb'd one any more: a standby, or past timeline 1."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        recovery = await conn.fetchval("SELECT pg_is_in_recovery()")
+        histories = await conn.fetchval(
+            "SELECT count(*) FROM pg_ls_waldir() WHERE name LIKE '%.history'"
+        )
+    finally:
+        await conn.close()
+    return bool(recovery) or int(histories) > 0
+
+
+async def standing(dsn: str) -> tuple[bool, bool]:
+    """(in recovery, streaming) of a server."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        row = await conn.fetchrow(
+            "SELECT pg_is_in_recovery() AS recovery,"
+            " EXISTS (SELECT 1 FROM pg_stat_wal_receiver WHERE status = 'streaming') AS streaming"
+        )
+    finally:
+        await conn.close()
+    assert row is not None
+    return bool(row["recovery"]), bool(row["streaming"])
 
 
 async def _unfence(dsn: str) -> None:
@@ -288,24 +358,3 @@ async def execute(dsn: str, sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
-
-
-def reseed_old_primary(drill: Drill) -> None:
-    """Failback's re-seed, done here by the test (the operator's Reseed step is still to come):
-    the old, fenced primary becomes a streaming replica of the promoted standby. pg_basebackup,
-    as the unprivileged service user: pg_rewind would need data checksums or wal_log_hints,
-    which the platform's initdb does not set."""
-    run_dir = Path(drill.state.run_dir) / "postgres"
-    info = drill.state.postgres_info
-    drill.supervisor.stop("postgres-primary")
-    shutil.rmtree(run_dir / "primary")
-    processes.run_checked(
-        [
-            pg.pg_bin("pg_basebackup"),
-            *("-h", str(run_dir / "standby"), "-p", str(info.standby_port), "-U", pg.SUPERUSER),
-            *("-D", str(run_dir / "primary"), "-R", "-X", "stream", "--checkpoint=fast"),
-        ],
-        cwd=run_dir,
-        as_service_user=True,
-    )
-    pg.start(drill.supervisor, run_dir, standby=True)  # starts it (standby.signal: a replica)

@@ -165,14 +165,18 @@ def _dsns(drill: failover_platform.Drill) -> dict[str, str]:
     }
 
 
-def _fresh_plan(drill: failover_platform.Drill, name: str, check_path: str = "/healthz") -> None:
+def _fresh_plan(
+    drill: failover_platform.Drill, name: str, check_path: str = "/healthz", *, agents: bool = False
+) -> None:
     """A writable primary with a fresh standby, and a plan over them standing ready (alone:
-    earlier plans are deleted, so their readiness checks do not load the machine)."""
+    earlier plans are deleted, so their readiness checks do not load the machine). With
+    `agents` the plan names both instance agents, so its runs re-seed (ReseedSource: the former
+    primary follows the new one); without, they leave the former primary fenced (faster)."""
     drill.kubectl("delete", "fp", "--all", "-n", drplan.NAMESPACE, "--wait=true")
     failover_platform.reset_pair(drill)
     asyncio.run(failover_platform.create_table(_dsns(drill)[PRIMARY]))
     checks = [{"name": "dr-health", "url": drill.health_url + check_path, "timeoutSeconds": 3}]
-    drill.apply(drplan.plan(name, checks=checks))
+    drill.apply(drplan.plan(name, checks=checks, agents=drill.agents if agents else None))
     drill.wait_condition(name, "ReadyToFailover", "True")
 
 
@@ -180,8 +184,9 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     drill: failover_platform.Drill, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name, dsns = "drill-planned", _dsns(drill)
-    _fresh_plan(drill, name)
+    _fresh_plan(drill, name, agents=True)
     upserts = drill.upserts_to(drplan.TARGET_VALUE)
+    reseeds = int((drill.agent_state("primary")["reseed"] or {}).get("count") or 0)
     writer = failover_platform.Writer(dsns[PRIMARY])
     writer.start()
     try:
@@ -196,7 +201,7 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     assert printed[0] == f"failoverplan/{name}: run planned-1 requested (Planned, ToTarget)"
     assert printed[1].startswith("Active side: dr")
     assert printed[3].split() == ["STEP", "STATE", "STARTED", "TOOK", "MESSAGE"]
-    assert [line.split()[:2] for line in printed[4:12]] == [
+    assert [line.split()[:2] for line in printed[4 : 4 + len(journal.PLANNED)]] == [
         [s, "Succeeded"] for s in journal.PLANNED
     ]
     assert [(s["name"], s["state"]) for s in run["steps"]] == [
@@ -204,6 +209,18 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     ]
     assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) == "ReadOnlySQLTransactionError"
     assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) is None
+    # The target already streamed: nothing re-seeded before the move. After it, the fenced old
+    # primary was rewound onto the new timeline and follows the new primary: ready to go back.
+    assert "already streams" in journal.step(run, "Reseed")["message"]
+    assert not journal.step(run, "Reseed").get("changed")
+    assert "re-seeded by pg_rewind" in journal.step(run, "ReseedSource")["message"]
+    assert asyncio.run(failover_platform.standing(dsns[PRIMARY])) == (True, True)
+    reseeded = drill.agent_state("primary")["reseed"]
+    assert (reseeded["count"], reseeded["method"]) == (reseeds + 1, "pg_rewind")
+    assert run["rtoSeconds"] == pytest.approx(
+        journal.seconds_between(run["startedAt"], journal.step(run, "Verify")["finishedAt"]),
+        abs=0.01,
+    )
     acknowledged = writer.acknowledged
     assert len(acknowledged) > 50
     assert writer.refused > 0  # the writes ran into the fence
@@ -279,7 +296,7 @@ def test_practice_walks_every_step_and_changes_nothing(drill: failover_platform.
     drill.start_run(name, {"id": "practice-1", "mode": "Practice"})
     run = drill.wait_run_done(name)
     assert run["state"] == "Succeeded", run["message"]
-    assert [s["state"] for s in run["steps"]] == ["Succeeded"] + ["Skipped"] * 7
+    assert [s["state"] for s in run["steps"]] == ["Succeeded"] + ["Skipped"] * 9
     assert journal.step(run, "Promote")["message"].startswith("would promote")
     assert all(not s.get("changed") for s in run["steps"])
     assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
@@ -290,34 +307,9 @@ def test_practice_walks_every_step_and_changes_nothing(drill: failover_platform.
     assert drill.plan(name)["status"]["activeCluster"] == "prod"
 
 
-def test_emergency_with_the_primary_killed_promotes_what_the_replica_has(
-    drill: failover_platform.Drill,
-) -> None:
-    name, dsns = "drill-emergency", _dsns(drill)
-    _fresh_plan(drill, name)
-    writer = failover_platform.Writer(dsns[PRIMARY])
-    writer.start()
-    time.sleep(3)
-    drill.supervisor.kill("postgres-primary")  # the region is gone, mid-write
-    writer.stop()
-    approval = {"runId": "emergency-1", "by": "dana", "reason": "us-east-1 unreachable"}
-    drill.start_run(name, {"id": "emergency-1", "mode": "Emergency"}, approval=approval)
-    run = drill.wait_run_done(name)
-    assert run["state"] == "Succeeded", run["message"]
-    assert [s["name"] for s in run["steps"]] == list(journal.EMERGENCY)
-    assert "primary not fenced" in journal.step(run, "FenceSource")["message"]
-    assert run["rpoBytes"] is not None
-    assert run["rpoSeconds"] is not None
-    assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) is None
-    assert drill.dns_value() == drplan.TARGET_VALUE
-    present = asyncio.run(failover_platform.count_present(dsns[STANDBY], writer.acknowledged))
-    assert len(writer.acknowledged) > 50
-    # Asynchronous replication: what the primary acknowledged last may be lost, and the
-    # measured RPO is what says so; on loopback nothing (or next to nothing) is.
-    assert len(writer.acknowledged) - present <= 5
-
-
-@pytest.mark.parametrize("step", journal.PLANNED)
+@pytest.mark.parametrize(
+    "step", [s for s in journal.PLANNED if s not in ("Reseed", "ReseedSource")]
+)
 def test_operator_killed_inside_a_step_completes_the_run_promoting_and_switching_once(
     drill: failover_platform.Drill, step: str
 ) -> None:
@@ -350,19 +342,89 @@ def test_operator_killed_inside_a_step_completes_the_run_promoting_and_switching
     assert drill.dns_value() == drplan.TARGET_VALUE
 
 
-def test_failback_returns_production_to_prod_once_the_old_primary_is_reseeded(
+def _step_state(run: dict[str, Any], run_id: str, step: str) -> str | None:
+    """The state of `step` in run `run_id`, None while the status still shows another run."""
+    if run.get("id") != run_id:
+        return None
+    return str(journal.step(run, step).get("state"))
+
+
+def test_emergency_promotes_what_the_replica_has_and_failback_reseeds_the_lost_primary(
     drill: failover_platform.Drill,
 ) -> None:
-    name, dsns = "drill-failback", _dsns(drill)
-    _fresh_plan(drill, name)
-    drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
-    assert drill.wait_run_done(name)["state"] == "Succeeded"
-    failover_platform.reseed_old_primary(drill)
-    drill.wait_condition(name, "ReadyToFailover", "True")  # prod's database streams from DR's
-    drill.start_run(name, {"id": "failback-1", "mode": "Planned", "direction": "ToSource"})
+    """The primary's region is lost: an Emergency run promotes the replica, measuring the RPO.
+    Then the failback, with no re-seed by hand: its Reseed step has the lost primary's instance
+    agent re-seed it (the operator SIGKILLed inside the step: exactly one re-seed), the move
+    back, and ReseedSource leaves the DR side streaming from prod again."""
+    name, dsns = "drill-emergency", _dsns(drill)
+    _fresh_plan(drill, name, agents=True)
+    writer = failover_platform.Writer(dsns[PRIMARY])
+    writer.start()
+    time.sleep(3)
+    drill.supervisor.kill("postgres-primary")  # the region is gone, mid-write
+    writer.stop()
+    approval = {"runId": "emergency-1", "by": "dana", "reason": "us-east-1 unreachable"}
+    drill.start_run(name, {"id": "emergency-1", "mode": "Emergency"}, approval=approval)
     run = drill.wait_run_done(name)
     assert run["state"] == "Succeeded", run["message"]
+    assert [s["name"] for s in run["steps"]] == list(journal.EMERGENCY)
+    assert "primary not fenced" in journal.step(run, "FenceSource")["message"]
+    assert run["rpoBytes"] is not None
+    assert run["rpoSeconds"] is not None
+    assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) is None
+    assert drill.dns_value() == drplan.TARGET_VALUE
+    present = asyncio.run(failover_platform.count_present(dsns[STANDBY], writer.acknowledged))
+    assert len(writer.acknowledged) > 50
+    # Asynchronous replication: what the primary acknowledged last may be lost, and the
+    # measured RPO is what says so; on loopback nothing (or next to nothing) is.
+    assert len(writer.acknowledged) - present <= 5
+
+    # The guard: not ready (the lost primary is down, not a replica), but curable by a run.
+    ready = drill.wait_condition_reason(name, "ReadyToFailover", "ReseedRequired")
+    assert ready["status"] == "False"
+    assert "once postgres-primary is re-seeded" in ready["message"], ready
+    before = {
+        w: (drill.agent_state(w)["reseed"] or {}).get("count") or 0 for w in ("primary", "standby")
+    }
+    drill.kill_operator()
+    drill.start_operator(fault_drill_pause_s="3")
+    try:
+        drill.start_run(name, {"id": "failback-1", "mode": "Planned", "direction": "ToSource"})
+        net.wait_until(
+            lambda: _step_state(drill.run_status(name), "failback-1", "Reseed") == "Running",
+            what="Reseed running",
+            timeout=120,
+        )
+        time.sleep(1)  # inside the re-seed (or the pause after it): the journal says Running
+        drill.kill_operator()
+        drill.start_operator()
+        run = drill.wait_run_done(name)
+    finally:
+        drill.kill_operator()
+        drill.start_operator()
+    assert run["state"] == "Succeeded", run["message"]
+    assert [(s["name"], s["state"]) for s in run["steps"]] == [
+        (s, "Succeeded") for s in journal.PLANNED
+    ]
+    after = {w: drill.agent_state(w)["reseed"] for w in ("primary", "standby")}
+    # Exactly one re-seed of each side, by the operator; which method is in the journal.
+    assert after["primary"]["count"] == before["primary"] + 1
+    assert after["primary"]["id"].startswith("failback-1@")
+    method = after["primary"]["method"]
+    assert method in ("pg_rewind", "pg_basebackup")  # rewind after crash recovery, else a clone
+    assert f"re-seeded by {method}" in journal.step(run, "Reseed")["message"]
+    assert journal.step(run, "Reseed")["changed"] == [
+        f"database postgres-primary re-seeded from postgres-standby ({method}), "
+        "now a streaming standby"
+    ]
+    assert after["standby"]["count"] == before["standby"] + 1
+    assert after["standby"]["method"] == "pg_rewind"  # a fenced, cleanly stopped former primary
+    assert "re-seeded by pg_rewind" in journal.step(run, "ReseedSource")["message"]
+    print(f"failback re-seeds: prod {method}, DR {after['standby']['method']}")
+    print(f"Reseed: {journal.step(run, 'Reseed')['message']}")
+    # Prod is the primary again; the DR side was re-seeded by the operator and streams from it.
     assert asyncio.run(failover_platform.write_one(dsns[PRIMARY])) is None
+    assert asyncio.run(failover_platform.standing(dsns[STANDBY])) == (True, True)
     assert asyncio.run(failover_platform.write_one(dsns[STANDBY])) == "ReadOnlySQLTransactionError"
     assert drill.dns_value() == drplan.SOURCE_VALUE
     assert drill.plan(name)["status"]["activeCluster"] == "prod"
@@ -370,6 +432,7 @@ def test_failback_returns_production_to_prod_once_the_old_primary_is_reseeded(
     assert {s: r for s, (r, _) in drill.deployments("dr").items()} == {
         s: 0 for s in drplan.SERVICES
     }
+    drill.wait_condition(name, "ReadyToFailover", "True")  # standing by again, towards DR
 
 
 def test_a_run_is_refused_while_another_plan_moves_the_same_database(

@@ -17,6 +17,7 @@ import pytest
         ("meridian.services", "services"),
         ("meridian.webhooks", "webhooks"),
         ("meridian.edge_agent", "edge-agent"),
+        ("meridian.pg_agent", "pg-agent"),
         ("meridian.localplatform", "localplatform"),
     ],
 )

@@ -38,6 +38,7 @@ StepName = Literal[
     "SwitchDNS",
     "Verify",
     "Reseed",
+    "ReseedSource",
 ]
 NAME_PATTERN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
@@ -55,6 +56,23 @@ class ClusterRef(ApiModel):
     )
 
 
+class SecretKeyRef(ApiModel):
+    name: str = Field(min_length=1, max_length=253, description="Secret name.")
+    key: str = Field(default="dsn", min_length=1, max_length=253, description="Key in it.")
+
+
+class InstanceAgent(ApiModel):
+    url: str = Field(
+        pattern=r"^https?://",
+        max_length=2048,
+        description="Base URL of the PostgreSQL instance agent beside this server (it owns the "
+        "data directory and re-seeds the server as a standby: a failback's Reseed step).",
+    )
+    token_secret: SecretKeyRef = Field(
+        description="Secret (in this namespace) and key holding the agent's bearer token."
+    )
+
+
 class DatabaseEndpoint(ApiModel):
     host: str = Field(min_length=1, max_length=253, description="Host name or address.")
     port: int = Field(default=5432, ge=1, le=65535, description="TCP port.")
@@ -67,6 +85,12 @@ class DatabaseEndpoint(ApiModel):
         description="Secret (in this namespace) with keys username and password, or with key dsn "
         "(a libpq URI used as it is, e.g. through a tunnel or a local port). The role needs "
         "pg_monitor, pg_promote and pg_signal_backend (or superuser).",
+    )
+    agent: InstanceAgent | None = Field(
+        default=None,
+        description="The server's instance agent. Without one a run into this server needs it "
+        "to be a streaming replica already; with one, a run re-seeds it first when it is not "
+        "(the old primary of a failback: pg_rewind, else pg_basebackup).",
     )
 
 
@@ -94,11 +118,6 @@ class DnsRecord(ApiModel):
     ttl_seconds: int = Field(
         default=60, ge=1, le=86400, description="TTL written with the new value."
     )
-
-
-class SecretKeyRef(ApiModel):
-    name: str = Field(min_length=1, max_length=253, description="Secret name.")
-    key: str = Field(default="dsn", min_length=1, max_length=253, description="Key in it.")
 
 
 class Services(ApiModel):

@@ -84,12 +84,19 @@ def test_a_failover_plan_names_only_the_secrets_it_sets() -> None:
         "spec": {
             "sourceCluster": {"kubeconfigSecret": ""},
             "targetCluster": {"kubeconfigSecret": "dr"},
-            "database": {"primary": {"credentialsSecret": "rds"}, "replica": {}},
+            "database": {
+                "primary": {
+                    "credentialsSecret": "rds",
+                    "agent": {"url": "http://a", "tokenSecret": {"name": "agent", "key": "t"}},
+                },
+                "replica": {},
+            },
         }
     }
     assert kinds.failover_secrets(plan) == {
         "spec.targetCluster.kubeconfigSecret": "dr",
         "spec.database.primary.credentialsSecret": "rds",
+        "spec.database.primary.agent.tokenSecret.name": "agent",
     }
 
 

@@ -14,8 +14,9 @@ def _spec() -> failoverplan.FailoverPlanSpec:
 def test_planned_run_waits_for_replay_and_emergency_does_not() -> None:
     planned = journal.new_run(failoverplan.RunRequest(id="a", mode="Planned"))
     emergency = journal.new_run(failoverplan.RunRequest(id="b", mode="Emergency"))
-    assert [s["name"] for s in planned["steps"]][:4] == [
+    assert [s["name"] for s in planned["steps"]][:5] == [
         "Preflight",
+        "Reseed",
         "FenceSource",
         "WaitForReplay",
         "Promote",
@@ -33,7 +34,7 @@ def test_a_finished_step_is_passed_and_keeps_what_it_changed() -> None:
     assert journal.passed(run, "FenceSource")
     assert step["changed"] == ["orders 2→0"]
     assert step["startedAt"] <= step["finishedAt"]
-    assert journal.durations(run)[1][2] is not None
+    assert dict((s, t) for s, _, t in journal.durations(run))["FenceSource"] is not None
 
 
 def test_restarting_a_step_keeps_its_first_start_time() -> None:
