@@ -12,9 +12,11 @@ from aiohttp import web
 from meridian.core.runtime import app as runtime_app
 from meridian.core.runtime import client, periodic
 from meridian.services.gateway.settings import Settings
+from meridian.services.kit import contracts
 from meridian.services.kit.trust import jwks as kit_jwks
 
 JWKS = web.AppKey("jwks", kit_jwks.Jwks)
+VERIFIED = web.AppKey("verified_tokens", kit_jwks.VerifiedTokens[contracts.AccessClaims])
 
 
 def jwks_context(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -27,6 +29,7 @@ def jwks_context(settings: Settings) -> Callable[[web.Application], AsyncIterato
             app[client.SESSION], str(settings.jwks_url), min_refresh_s=settings.jwks_min_refresh_s
         )
         app[JWKS] = jwks
+        app[VERIFIED] = kit_jwks.VerifiedTokens(leeway=settings.clock_skew_s)
         app[runtime_app.READINESS].add("jwks", jwks.ready)
         await jwks.refresh()  # auth may still be starting: readiness and misses retry
 

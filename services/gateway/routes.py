@@ -38,11 +38,20 @@ async def _authenticate(request: web.Request) -> contracts.AccessClaims:
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("A bearer token is required")
     token = token.strip()
+    verified = request.app[jwks.VERIFIED]
+    if (known := verified.get(token)) is not None:
+        return known
     try:
-        key = await request.app[jwks.JWKS].key(tokens.kid_of(token))
+        keys = request.app[jwks.JWKS]
+        kid = tokens.kid_of(token)
+        key = await keys.key(kid)
         if key is None:
             raise tokens.InvalidToken("The token is signed by an unknown key")
-        return tokens.verify(token, key, issuer=settings.issuer, leeway=settings.clock_skew_s)
+        claims: contracts.AccessClaims = tokens.verify(
+            token, key, issuer=settings.issuer, leeway=settings.clock_skew_s
+        )
+        verified.put(token, keys, kid, key, claims)
+        return claims
     except tokens.InvalidToken as error:
         raise _unauthorized(f"Invalid token: {error}") from error
 

@@ -126,8 +126,11 @@ async def upsert(
             for product in changed
         ],
     )
-    stored = await get_many(connection, tenant_id, skus)
     changed_skus = {p.sku for p in changed}
+    # The UPSERT returned every row it wrote; only rows it left alone (equal to what was sent)
+    # need reading again (a round trip the usual single-product change saves).
+    written = changed if len(changed) == len(skus) else await get_many(connection, tenant_id, skus)
+    stored = sorted(written, key=lambda product: product.sku)  # one order whichever way
     return stored, {sku for sku in changed_skus if sku not in live}, changed_skus
 
 

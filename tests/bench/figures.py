@@ -29,6 +29,18 @@ def histogram(metrics_url: str, name: str, **labels: str) -> dict[float, float]:
     }
 
 
+def counter(metrics_url: str, name: str) -> float:
+    """A counter's value (summed over its labels) as /metrics shows it now."""
+    with urllib.request.urlopen(metrics_url, timeout=10) as response:
+        text = response.read().decode()
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == f"{name}_total"
+    )
+
+
 def quantile_bound(before: dict[float, float], after: dict[float, float], q: float) -> float:
     """The upper bound of the bucket the q-quantile of what was observed in between falls in."""
     counts = sorted((bound, count - before.get(bound, 0.0)) for bound, count in after.items())

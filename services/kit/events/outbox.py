@@ -244,12 +244,14 @@ CHANNEL_REFUSED = (aiormq.exceptions.ChannelNotFoundEntity,)
 
 
 def relay_context(
-    pool_key: web.AppKey[db.Pool], amqp_url: str, *, name: str
+    pool_key: web.AppKey[db.Pool], amqp_url: str, *, name: str, batch_size: int = 100
 ) -> Callable[[web.Application], AsyncIterator[None]]:
     """A `cleanup_ctx` entry (after the pool's): the relay runs as long as the app does."""
 
     async def context(app: web.Application) -> AsyncIterator[None]:
-        relay = Relay(app[pool_key], amqp_url, name=name, metrics_=metrics.of(app))
+        relay = Relay(
+            app[pool_key], amqp_url, name=name, batch_size=batch_size, metrics_=metrics.of(app)
+        )
         task = asyncio.create_task(relay.run(), name=f"outbox-relay-{name}")
         try:
             yield

@@ -49,8 +49,12 @@ class Verifier:
         self.audience = audience
         self.issuers = issuers
         self.leeway = leeway
+        self.verified = jwks.VerifiedTokens[tokens.InternalClaims](leeway=leeway)
 
     async def verify(self, token: str) -> tokens.InternalClaims:
+        known = self.verified.get(token)
+        if known is not None:
+            return known
         kid = tokens.kid_of(token)
         issuer = tokens.issuer_of(token)
         cache = self.issuers.get(issuer)
@@ -59,7 +63,7 @@ class Verifier:
         key = await cache.key(kid)
         if key is None:
             raise tokens.InvalidToken(f"The token is signed by a key {issuer} does not publish")
-        return tokens.verify(
+        claims = tokens.verify(
             token,
             key,
             issuer=issuer,
@@ -67,6 +71,8 @@ class Verifier:
             leeway=self.leeway,
             claims=tokens.InternalClaims,
         )
+        self.verified.put(token, cache, kid, key, claims)
+        return claims
 
     async def refresh(self) -> None:
         for cache in self.issuers.values():
