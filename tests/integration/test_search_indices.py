@@ -112,3 +112,21 @@ async def test_elasticsearch_down_makes_search_not_ready_naming_it() -> None:
         reasons.ELASTICSEARCH_UNAVAILABLE,
     )
     assert "Elasticsearch unreachable" in condition.message
+
+
+async def test_a_bulk_over_one_mebibyte_is_sent_and_indexed(
+    client: elastic.Elastic, prefix: str
+) -> None:
+    """A `_bulk` of 1,000 products passes aiohttp's 1 MiB raw-body limit, past which it warns
+    (an error under the tests' warnings-as-errors: the indexer's batches failed that way)."""
+    index = f"{prefix}-bulk"
+    mappings = {"dynamic": "strict", "properties": {"text": {"type": "keyword", "index": False}}}
+    created = await client.call("PUT", f"/{index}", {"mappings": mappings})
+    assert created.status == 200, created.body
+    lines: list[dict[str, object]] = []
+    for number in range(600):
+        lines += [{"index": {"_index": index, "_id": str(number)}}, {"text": "x" * 2_000}]
+    response = await client.bulk(lines, params={"refresh": "true"})
+    assert (response.status, response.body["errors"]) == (200, False), response.body["items"][:1]
+    counted = await client.call("GET", f"/{index}/_count")
+    assert counted.body["count"] == 600
