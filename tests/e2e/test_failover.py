@@ -307,6 +307,37 @@ def test_practice_walks_every_step_and_changes_nothing(drill: failover_platform.
     assert drill.plan(name)["status"]["activeCluster"] == "prod"
 
 
+def _step_state(run: dict[str, Any], run_id: str, step: str) -> str | None:
+    """The state of `step` in run `run_id`, None while the status still shows another run."""
+    if run.get("id") != run_id:
+        return None
+    return str(journal.step(run, step).get("state"))
+
+
+def _run_killing_the_operator_inside(
+    drill: failover_platform.Drill, name: str, request: dict[str, str], step: str
+) -> dict[str, Any]:
+    """Run `request` under an operator that pauses 3 s inside each step, SIGKILL it once `step`
+    is Running (the step acted; its journal says Running), start it again and return the
+    finished run. An operator without the pause is left running, whatever happened."""
+    drill.kill_operator()
+    drill.start_operator(fault_drill_pause_s="3")
+    try:
+        drill.start_run(name, request)
+        net.wait_until(
+            lambda: _step_state(drill.run_status(name), request["id"], step) == "Running",
+            what=f"{step} running",
+            timeout=120,
+        )
+        time.sleep(1)
+        drill.kill_operator()
+        drill.start_operator()
+        return drill.wait_run_done(name)
+    finally:
+        drill.kill_operator()
+        drill.start_operator()
+
+
 @pytest.mark.parametrize(
     "step", [s for s in journal.PLANNED if s not in ("Reseed", "ReseedSource")]
 )
@@ -316,37 +347,13 @@ def test_operator_killed_inside_a_step_completes_the_run_promoting_and_switching
     name, dsns = f"drill-kill-{step.lower()}", _dsns(drill)
     _fresh_plan(drill, name)
     upserts = drill.upserts_to(drplan.TARGET_VALUE)
-    drill.kill_operator()
-    drill.start_operator(fault_drill_pause_s="3")
-    try:
-        drill.start_run(name, {"id": "planned-1", "mode": "Planned"})
-        net.wait_until(
-            lambda: (
-                journal.step(drill.run_status(name), step).get("state") == "Running"
-                if drill.run_status(name)
-                else False
-            ),
-            what=f"{step} running",
-            timeout=120,
-        )
-        time.sleep(1)  # inside the pause: the step acted, its journal says Running
-        drill.kill_operator()
-        drill.start_operator()
-        run = drill.wait_run_done(name)
-    finally:
-        drill.kill_operator()
-        drill.start_operator()
+    run = _run_killing_the_operator_inside(
+        drill, name, {"id": "planned-1", "mode": "Planned"}, step
+    )
     assert run["state"] == "Succeeded", run["message"]
     assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
     assert drill.upserts_to(drplan.TARGET_VALUE) == upserts + 1
     assert drill.dns_value() == drplan.TARGET_VALUE
-
-
-def _step_state(run: dict[str, Any], run_id: str, step: str) -> str | None:
-    """The state of `step` in run `run_id`, None while the status still shows another run."""
-    if run.get("id") != run_id:
-        return None
-    return str(journal.step(run, step).get("state"))
 
 
 def test_emergency_promotes_what_the_replica_has_and_failback_reseeds_the_lost_primary(
@@ -386,22 +393,8 @@ def test_emergency_promotes_what_the_replica_has_and_failback_reseeds_the_lost_p
     before = {
         w: (drill.agent_state(w)["reseed"] or {}).get("count") or 0 for w in ("primary", "standby")
     }
-    drill.kill_operator()
-    drill.start_operator(fault_drill_pause_s="3")
-    try:
-        drill.start_run(name, {"id": "failback-1", "mode": "Planned", "direction": "ToSource"})
-        net.wait_until(
-            lambda: _step_state(drill.run_status(name), "failback-1", "Reseed") == "Running",
-            what="Reseed running",
-            timeout=120,
-        )
-        time.sleep(1)  # inside the re-seed (or the pause after it): the journal says Running
-        drill.kill_operator()
-        drill.start_operator()
-        run = drill.wait_run_done(name)
-    finally:
-        drill.kill_operator()
-        drill.start_operator()
+    failback = {"id": "failback-1", "mode": "Planned", "direction": "ToSource"}
+    run = _run_killing_the_operator_inside(drill, name, failback, "Reseed")
     assert run["state"] == "Succeeded", run["message"]
     assert [(s["name"], s["state"]) for s in run["steps"]] == [
         (s, "Succeeded") for s in journal.PLANNED
