@@ -389,10 +389,13 @@ def start_relay(
     ports: list[int],
     *,
     address: str | None = None,
+    inbound: list[tuple[int, str, int]] | None = None,
 ) -> None:
     """A `tcprelay` listening inside the node's network namespace (on its loopback, or on
     `address`) and dialling the host's loopback at the same ports: how the node reaches the
-    apiserver and pods reach the datastores without anything listening off the host's loopback."""
+    apiserver and pods reach the datastores without anything listening off the host's loopback.
+    `inbound` (host port, address, port) goes the other way: the host's loopback port to an
+    address dialled inside the namespace."""
     supervisor.start(
         ProcessSpec(
             name=name,
@@ -403,6 +406,7 @@ def start_relay(
                 f"--netns=/proc/{sandbox.holder_pid}/ns/net",
                 *([f"--address={address}"] if address else []),
                 *(f"--port={port}" for port in ports),
+                *(f"--inbound={h}:{a}:{p}" for h, a, p in inbound or []),
             ],
             env={"PYTHONPATH": os.pathsep.join(sys.path)},
         )
