@@ -20,6 +20,8 @@ from lightkube.resources.core_v1 import Secret
 from meridian.core.api.v1alpha1 import failoverplan as api_types
 
 KUBECONFIG_KEY = "kubeconfig"
+SERVICES_DSN_KEY = "servicesDsn"
+"""Optional key of a credentials Secret: the URI the services dial, where it is not the operator's."""
 FIELD_MANAGER = "meridian-operator"
 
 
@@ -53,6 +55,18 @@ async def dsn(api: AsyncClient, namespace: str, endpoint: api_types.DatabaseEndp
     user = urllib.parse.quote(data["username"], safe="")
     password = urllib.parse.quote(data["password"], safe="")
     return f"postgresql://{user}:{password}@{endpoint.host}:{endpoint.port}/{endpoint.database}"
+
+
+async def services_dsn(
+    api: AsyncClient, namespace: str, endpoint: api_types.DatabaseEndpoint
+) -> str:
+    """What the services' database Secret gets: the credentials Secret's `servicesDsn` when it
+    has one (the operator reaches the server through a tunnel or a local port the services do not
+    share), else the operator's own URI."""
+    data = await read_secret(api, namespace, endpoint.credentials_secret)
+    if data.get(SERVICES_DSN_KEY):
+        return data[SERVICES_DSN_KEY]
+    return await dsn(api, namespace, endpoint)
 
 
 @contextlib.asynccontextmanager

@@ -377,17 +377,19 @@ async def repoint_services(ctx: Context) -> Outcome:
     where = f"{ctx.move.to_cluster.name}:{ctx.spec.services.namespace}/{ref.name}"
     if ctx.practice:
         return Outcome(f"would point {where} key {ref.key} at {ctx.move.to_db.host}", skipped=True)
-    dsn = await ctx.to_dsn()
+    dsn = await endpoints.services_dsn(ctx.api, ctx.namespace, ctx.move.to_db)
+    namespace = ctx.spec.services.namespace
     async with endpoints.cluster(
         ctx.api, ctx.namespace, ctx.move.to_cluster, ctx.timeout
     ) as target:
-        changed = await workloads.point_secret(target, ctx.spec.services.namespace, ref, dsn)
-    if not changed:
+        pointed = await workloads.point_secret(target, namespace, ref, dsn)
+        # Pods read the Secret when they start: the ones a running Deployment has are replaced.
+        found, _ = await workloads.find(target, ctx.spec.services)
+        rolled = await workloads.roll(target, namespace, [w.name for w in found], dsn)
+    changed = [f"secret {where} key {ref.key} → {ctx.move.to_db.host}"] if pointed else []
+    if not changed and not rolled:
         return Outcome(f"{where} already points at {ctx.move.to_db.host}")
-    return Outcome(
-        f"{where} points at {ctx.move.to_db.host}",
-        [f"secret {where} key {ref.key} → {ctx.move.to_db.host}"],
-    )
+    return Outcome(f"{where} points at {ctx.move.to_db.host}", changed + rolled)
 
 
 async def scale_up_target(ctx: Context) -> Outcome:

@@ -3,12 +3,18 @@
 Works through any cluster's client (`endpoints.cluster`), so the same code acts on the source
 and the target. Scaling patches spec.replicas and is idempotent; readiness is the Deployment's
 own status (readyReplicas), which kwok's nodes report as real kubelets do.
+
+A pod reads its DSN from the Secret when it starts, as environment: a new DSN reaches only pods
+started after it. `roll` stamps each Deployment's pod template with a digest of the DSN, so pods
+already running (a warm target) are replaced, and a Deployment at 0 replicas starts its pods with
+the new value either way; the same DSN stamps the same digest, so a repeat changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import time
 from typing import Any, NamedTuple
 
@@ -19,6 +25,10 @@ from lightkube.resources.core_v1 import Secret
 from lightkube.types import PatchType
 
 from meridian.core.api.v1alpha1 import failoverplan as api_types
+
+DSN_ANNOTATION = "failover.meridian.io/database-dsn-sha256"
+"""On a Deployment's pod template: the digest of the DSN its pods were started with (never the
+DSN itself, which holds a password)."""
 
 
 class Workload(NamedTuple):
@@ -117,3 +127,30 @@ async def point_secret(
         patch_type=PatchType.MERGE,
     )
     return True
+
+
+def dsn_digest(dsn: str) -> str:
+    return hashlib.sha256(dsn.encode()).hexdigest()[:16]
+
+
+async def roll(api: AsyncClient, namespace: str, names: list[str], dsn: str) -> list[str]:
+    """Stamp each Deployment's pod template with the DSN's digest; what changed ("rolled")."""
+    digest, changed = dsn_digest(dsn), []
+    for name in names:
+        deployment = await api.get(Deployment, name, namespace=namespace)
+        template = deployment.spec.template if deployment.spec else None
+        metadata = template.metadata if template else None
+        annotations = (metadata.annotations if metadata else None) or {}
+        if annotations.get(DSN_ANNOTATION) == digest:
+            continue
+        await api.patch(
+            Deployment,
+            name,
+            {"spec": {"template": {"metadata": {"annotations": {DSN_ANNOTATION: digest}}}}},
+            namespace=namespace,
+            patch_type=PatchType.MERGE,
+        )
+        replicas = _workload(deployment).replicas
+        rolled = f", its {replicas} pods replaced" if replicas else ""
+        changed.append(f"deployment {namespace}/{name} pod template → DSN {digest}{rolled}")
+    return changed

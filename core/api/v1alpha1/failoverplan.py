@@ -84,7 +84,9 @@ class DatabaseEndpoint(ApiModel):
         max_length=253,
         description="Secret (in this namespace) with keys username and password, or with key dsn "
         "(a libpq URI used as it is, e.g. through a tunnel or a local port). The role needs "
-        "pg_monitor, pg_promote and pg_signal_backend (or superuser).",
+        "pg_monitor, pg_promote and pg_signal_backend (or superuser). Optional key servicesDsn: "
+        "the URI a run writes into the services' database Secret when they reach the server "
+        "otherwise than the operator does (else the operator's own).",
     )
     agent: InstanceAgent | None = Field(
         default=None,
