@@ -128,9 +128,12 @@ def refs_on_node(run_dir: Path, cluster: str) -> set[str]:
     return set(realnode.ctr(run_dir, cluster, "images", "ls", "-q").split())
 
 
-def ensure_imported(run_dir: Path, clusters: list[str]) -> list[Built]:
-    """Build what changed, then import into each cluster's real node the images it lacks."""
-    built = build_all()
+def ensure_imported(
+    run_dir: Path, clusters: list[str], services: tuple[str, ...] = imagespec.SERVICES
+) -> list[Built]:
+    """Build what changed, then import into each cluster's real node the images it lacks
+    (of `services`: a test that runs one service imports only its image)."""
+    built = build_all(services)
     for cluster in clusters:
         present = refs_on_node(run_dir, cluster)
         for image in built:

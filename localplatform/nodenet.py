@@ -24,12 +24,19 @@ from meridian.localplatform.processes import ProcessSpec, Supervisor
 KUBE_DNS_IP = "10.96.0.10"
 """The cluster DNS's ClusterIP, in `kubecluster.SERVICE_CIDR`; kubelet's `clusterDNS`."""
 SYSTEM_NAMESPACE = "meridian-system"
-DATASTORE_PORTS = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672, "s3": 9000}
+DATASTORE_PORTS = {
+    "postgres": 5432,
+    "postgres-standby": 5432,
+    "redis": 6379,
+    "rabbitmq": 5672,
+    "s3": 9000,
+}
 """Service name -> the port pods dial (each datastore's usual one)."""
 COREDNS_USER = "system:meridian:coredns"
 _MANAGED_BY = "meridian-localplatform"
-COMPONENTS = ("datastore-relay", "coredns", "kube-proxy")
-"""Supervisor names are `<node>-<component>`; stopped before kubelet."""
+COMPONENTS = ("service-relay", "datastore-relay", "coredns", "kube-proxy")
+"""Supervisor names are `<node>-<component>`; stopped before kubelet. The service relay (host
+loopback to a Service, `relay_service`) holds sockets in the node's namespace: it goes first."""
 
 
 def kube_proxy_config(
@@ -283,3 +290,20 @@ def expose_datastores(
         address=sandbox.node_ip,
     )
     _apply(bins, kubeconfig, datastore_services(sandbox.node_ip, host_ports))
+
+
+def cluster_ip(bins: Path, kubeconfig: str, namespace: str, name: str) -> str:
+    return kubecluster.kubectl(
+        bins, kubeconfig, "get", "service", name, "-n", namespace, "-o=jsonpath={.spec.clusterIP}"
+    ).strip()
+
+
+def relay_service(
+    supervisor: Supervisor, sandbox: nodesandbox.Sandbox, host_port: int, address: str, port: int
+) -> str:
+    """The host's `127.0.0.1:host_port` relayed to `address:port` (a ClusterIP) inside the node,
+    where kube-proxy picks a ready pod: how a host process (an operator) reaches a Service as a
+    pod would. One per node; returns the URL base."""
+    name = f"{Path(sandbox.node_dir).name}-service-relay"
+    nodesandbox.start_relay(supervisor, sandbox, name, [], inbound=[(host_port, address, port)])
+    return f"http://{net.LOOPBACK}:{host_port}"

@@ -170,7 +170,7 @@ def up(
     pg_standby: bool = False,
     datastores: bool = True,
     adopt_kubeconfig: str | None = None,
-    real_node: bool = False,
+    real_node: bool | tuple[str, ...] = False,
     search: bool = False,
     metrics: bool = False,
 ) -> PlatformState:
@@ -181,7 +181,8 @@ def up(
     file is saved after every component, so a failure half-way leaves a directory that `down` can
     still stop completely and a second `up` can finish. `search` adds Elasticsearch (a JVM with
     a 512 MiB heap: only what needs it starts it, see `start_elasticsearch`); `metrics` adds
-    Prometheus (`start_prometheus`).
+    Prometheus (`start_prometheus`). `real_node` gives every cluster a real node, or, as a tuple
+    of cluster names ("dr",), only those (a node costs memory and a core's share at start).
     """
     run_dir = run_dir or default_run_dir()
     _prepare_run_dir(run_dir)
@@ -197,14 +198,18 @@ def up(
         _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
 
     save()
+    names = ["primary", "dr"] if dr else ["primary"]
+    if isinstance(real_node, tuple):
+        with_node = set(real_node)
+    else:
+        with_node = set(names) if real_node else set()
     if state.external_kubeconfig is None:
-        names = ["primary", "dr"] if dr else ["primary"]
         for name in names:
             cluster_dir = run_dir / "clusters" / name
             cluster = kubecluster.start(supervisor, cluster_dir, bins, name)
             state.clusters[name] = cluster.to_json()
             save()
-            if real_node:
+            if name in with_node:
                 realnode.start(supervisor, run_dir, cluster, bins)
     if datastores:
         state.postgres = pg.start(supervisor, run_dir / "postgres", standby=pg_standby).to_json()
@@ -219,8 +224,10 @@ def up(
         save()
         if search:
             start_elasticsearch(state)
-        if real_node and state.external_kubeconfig is None:
-            for info in state.clusters.values():
+        if state.external_kubeconfig is None:
+            for name, info in state.clusters.items():
+                if name not in with_node:
+                    continue
                 realnode.expose_datastores(
                     supervisor,
                     run_dir,
@@ -255,15 +262,20 @@ def start_prometheus(state: PlatformState) -> str:
 
 
 def datastore_ports(state: PlatformState) -> dict[str, int]:
-    """Host loopback port of each datastore a real node's pods reach through a Service."""
+    """Host loopback port of each datastore a real node's pods reach through a Service; with a
+    streaming standby (`pg_standby`), it too: what a DR cluster's services use once promoted."""
     assert state.redis_url
     assert state.s3_endpoint
-    return {
+    ports = {
         "postgres": state.postgres_info.port,
         "redis": int(urllib.parse.urlsplit(state.redis_url).port or 0),
         "rabbitmq": state.rabbitmq_info.amqp_port,
         "s3": int(urllib.parse.urlsplit(state.s3_endpoint).port or 0),
     }
+    standby = state.postgres_info.standby_port
+    if standby and Path(state.run_dir, "postgres", "standby", "PG_VERSION").exists():
+        ports["postgres-standby"] = standby
+    return ports
 
 
 def down(run_dir: Path | None = None) -> list[str]:

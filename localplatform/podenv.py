@@ -60,3 +60,8 @@ def in_cluster(env: dict[str, str], host_ports: dict[str, int]) -> PodEnvironmen
             except ValueError as error:
                 raise ValueError(f"{key}: {error}") from None
     return PodEnvironment(rewritten, key_files)
+
+
+def rewritten(value: str, host_ports: dict[str, int]) -> str:
+    """One value (a DSN, a URL) as a pod dials it: `in_cluster` of a single setting."""
+    return in_cluster({"VALUE": value}, host_ports).env["VALUE"]
