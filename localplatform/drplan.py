@@ -6,18 +6,43 @@ Route53 too), the plan's Secrets in the prod cluster (the DR cluster's kubeconfi
 the primary and one for the standby), and the services it moves as Deployments on kwok's nodes
 in both clusters (prod scaled up, DR at 0). `plan()` renders a plan against all of it, since
 ports are chosen at start and a static example could not name them.
+
+Where the DR cluster has a real node (`make up DR=1 REAL_NODE=1`) and the orders image is on it,
+DR's orders are real pods of that image (`real_orders`), configured as the pipeline's pods are
+(`pipeline.environment`, rewritten by `podenv`) but for their DSN, which they read from the
+services' database Secret: the one a run repoints. Before a run it names the prod primary, as a
+copy of prod's settings would; the standby's credentials Secret carries the DSN the pods dial
+once it is promoted (`servicesDsn`: the operator itself dials the host's loopback port). The
+plan's check then hits their `/readyz` (which pings the database) through a relay on the host's
+loopback into the DR node (`nodenet.relay_service`), so the operator verifies the real pods.
+Inventory stays on kwok: its database is not the one the plan moves.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
 
 import boto3
 
-from meridian.localplatform import kubecluster, s3_server
+from meridian.localplatform import (
+    kubecluster,
+    net,
+    nodeconfig,
+    nodenet,
+    nodesandbox,
+    pipeline,
+    platform,
+    podenv,
+    realnode,
+    releases,
+    s3_server,
+)
 from meridian.localplatform.platform import PlatformState
+from meridian.localplatform.processes import Supervisor
+from meridian.operators.release import resources
 
 ZONE = "meridian.local"
 RECORD = "api.meridian.local"
@@ -34,6 +59,11 @@ AGENT_SECRET = "local-pg-agent"
 STANDBY_SECRET = "local-pg-standby"
 DATABASE_SECRET = "meridian-database"
 PLAN_NAME = "local-prod-to-dr"
+REAL = "orders"
+"""The service DR runs as real pods when it can: the one whose database the plan moves."""
+PORT = 8080
+CHECK = "dr-orders-ready"
+UID = 10001  # the image's USER (`imagespec.USER`)
 
 
 def route53(state: PlatformState) -> Any:
@@ -68,11 +98,12 @@ def ensure_zone(state: PlatformState) -> str:
 
 
 def _secret(name: str, namespace: str, data: dict[str, str]) -> dict[str, Any]:
+    """As `data`, not `stringData`: a key left out of a later apply is then removed."""
     return {
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": namespace},
-        "stringData": data,
+        "data": {key: base64.b64encode(value.encode()).decode() for key, value in data.items()},
     }
 
 
@@ -80,9 +111,13 @@ def _namespace(name: str) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}
 
 
-def deployment(name: str, replicas: int) -> dict[str, Any]:
-    """A service's Deployment for kwok's nodes (kwok reports its pods Running and Ready)."""
-    labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "meridian"}
+def _labels(name: str) -> dict[str, str]:
+    return {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "meridian"}
+
+
+def _deployment(name: str, replicas: int, pod: dict[str, Any]) -> dict[str, Any]:
+    """Either kind of Deployment: the same selector, so a later apply swaps only the template."""
+    labels = _labels(name)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -90,21 +125,113 @@ def deployment(name: str, replicas: int) -> dict[str, Any]:
         "spec": {
             "replicas": replicas,
             "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "nodeSelector": {"type": "kwok"},
-                    "containers": [
-                        {
-                            "name": name,
-                            "image": f"ghcr.io/meridian/{name}:local",
-                            "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
-                        }
-                    ],
-                },
-            },
+            "template": {"metadata": {"labels": labels}, "spec": pod},
         },
     }
+
+
+def deployment(name: str, replicas: int) -> dict[str, Any]:
+    """A service's Deployment for kwok's nodes (kwok reports its pods Running and Ready)."""
+    container = {
+        "name": name,
+        "image": f"ghcr.io/meridian/{name}:local",
+        "resources": {"limits": {"cpu": "100m", "memory": "64Mi"}},
+    }
+    return _deployment(
+        name, replicas, {"nodeSelector": {"type": "kwok"}, "containers": [container]}
+    )
+
+
+def pod_urls() -> dict[str, str]:
+    """Where each pipeline service is as a pod of the services' namespace sees it."""
+    return {
+        service.name: f"http://{service.name}.{SERVICES_NAMESPACE}.svc.cluster.local:{PORT}"
+        for service in pipeline.SERVICES
+    }
+
+
+def real_environment(state: PlatformState, name: str = REAL) -> podenv.PodEnvironment:
+    """Service `name`'s settings as the pipeline gives its host process, rewritten for a pod."""
+    service = next(s for s in pipeline.SERVICES if s.name == name)
+    where = pipeline.Where(state, pod_urls(), carrier_url="")
+    return podenv.in_cluster(pipeline.environment(service, where), platform.datastore_ports(state))
+
+
+def real_deployment(
+    name: str, replicas: int, image: str, env: podenv.PodEnvironment
+) -> dict[str, Any]:
+    """Service `name` as real pods of `image` on the real node: `env` but for its DSN, which
+    comes from the services' database Secret (read at start: the run rolls them when it moves)."""
+    dsn_variable = f"MERIDIAN_{name.upper()}_PG_DSN"
+    variables: list[dict[str, Any]] = [
+        {"name": key, "value": value}
+        for key, value in sorted(env.env.items())
+        if key != dsn_variable
+    ]
+    variables.append(
+        {
+            "name": dsn_variable,
+            "valueFrom": {"secretKeyRef": {"name": DATABASE_SECRET, "key": "dsn"}},
+        }
+    )
+    container = {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "Never",
+        "ports": [{"name": "http", "containerPort": PORT}],
+        "env": variables,
+        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2},
+        "livenessProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 10,
+            "failureThreshold": 3,
+        },
+        "resources": releases.RESOURCES,
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": [{"name": "identity", "mountPath": podenv.KEY_DIR, "readOnly": True}],
+    }
+    secret = resources.identity_secret(name)  # as `releases.identity` names it
+    pod = {
+        "nodeSelector": {nodeconfig.TAINT_KEY: "true"},
+        "tolerations": [{**nodeconfig.TAINT, "operator": "Equal"}],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": UID,
+            "runAsGroup": UID,
+            "fsGroup": UID,  # the key Secret's files are group-readable by the service
+        },
+        "terminationGracePeriodSeconds": 10,
+        "containers": [container],
+        "volumes": [{"name": "identity", "secret": {"secretName": secret, "defaultMode": 0o440}}],
+    }
+    return _deployment(name, replicas, pod)
+
+
+def service(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": name, "namespace": SERVICES_NAMESPACE},
+        "spec": {
+            "selector": _labels(name),
+            "ports": [{"name": "http", "port": PORT, "targetPort": "http"}],
+        },
+    }
+
+
+def real_orders(state: PlatformState, image: str, replicas: int) -> list[dict[str, Any]]:
+    """DR's orders as real pods: their key Secret, Deployment and Service."""
+    env = real_environment(state)
+    return [
+        releases.identity(REAL, SERVICES_NAMESPACE, env),
+        real_deployment(REAL, replicas, image, env),
+        service(REAL),
+    ]
+
+
+def check(url: str) -> dict[str, Any]:
+    """The plan's verification of the real DR orders: `/readyz` through the host's relay."""
+    return {"name": CHECK, "url": f"{url}/readyz", "timeoutSeconds": 60}
 
 
 def disruption_budget(name: str) -> dict[str, Any]:
@@ -126,11 +253,19 @@ def _apply(state: PlatformState, cluster: str, items: list[dict[str, Any]]) -> N
     kubecluster.kubectl(Path(state.bin_dir), kubeconfig, "apply", "-f", "-", stdin=body)
 
 
-def prepare(state: PlatformState) -> None:
-    """Zone, Secrets and Deployments; idempotent (a second `up` changes nothing)."""
+def prepare(state: PlatformState, image: str | None = None) -> str | None:
+    """Zone, Secrets and Deployments; idempotent (a second `up` changes nothing). With `image`
+    (the orders image, imported into the DR cluster's real node) DR's orders are real pods, and
+    the URL base the host reaches them at is returned; without, everything is on kwok (None)."""
     ensure_zone(state)
     info = state.postgres_info
     dr_kubeconfig = Path(str(state.clusters["dr"]["kubeconfig"])).read_text()
+    standby = {"dsn": info.dsn(DATABASE, standby=True)}
+    dr_database = info.dsn(DATABASE, standby=True)
+    if image is not None:
+        ports = platform.datastore_ports(state)
+        standby["servicesDsn"] = podenv.rewritten(info.dsn(DATABASE, standby=True), ports)
+        dr_database = podenv.rewritten(info.dsn(DATABASE), ports)  # prod's, until a run
     _apply(
         state,
         "primary",
@@ -139,7 +274,7 @@ def prepare(state: PlatformState) -> None:
             _namespace(SERVICES_NAMESPACE),
             _secret(DR_KUBECONFIG_SECRET, NAMESPACE, {"kubeconfig": dr_kubeconfig}),
             _secret(PRIMARY_SECRET, NAMESPACE, {"dsn": info.dsn(DATABASE)}),
-            _secret(STANDBY_SECRET, NAMESPACE, {"dsn": info.dsn(DATABASE, standby=True)}),
+            _secret(STANDBY_SECRET, NAMESPACE, standby),
             *(
                 [_secret(AGENT_SECRET, NAMESPACE, {"token": info.agent_token})]
                 if info.agent_token
@@ -155,11 +290,28 @@ def prepare(state: PlatformState) -> None:
         "dr",
         [
             _namespace(SERVICES_NAMESPACE),
-            _secret(DATABASE_SECRET, SERVICES_NAMESPACE, {"dsn": info.dsn(DATABASE, standby=True)}),
+            _secret(DATABASE_SECRET, SERVICES_NAMESPACE, {"dsn": dr_database}),
             *(disruption_budget(name) for name in SERVICES),
-            *(deployment(name, 0) for name in SERVICES),
+            *(deployment(name, 0) for name in SERVICES if image is None or name != REAL),
+            *(real_orders(state, image, 0) if image is not None else []),
         ],
     )
+    if image is None:
+        return None
+    return _relay(state)
+
+
+def _relay(state: PlatformState) -> str:
+    """The host's loopback relayed to DR's orders Service (a sticky port: `up` again keeps it)."""
+    run_dir = Path(state.run_dir)
+    sandbox = nodesandbox.load(realnode.nodes_dir(run_dir) / realnode.node_name("dr"))
+    if sandbox is None:
+        raise RuntimeError(f"no real node in the DR cluster of {run_dir}")
+    address = nodenet.cluster_ip(
+        Path(state.bin_dir), str(state.clusters["dr"]["kubeconfig"]), SERVICES_NAMESPACE, REAL
+    )
+    port = net.sticky_ports(run_dir / "drplan.ports", 1)[0]
+    return nodenet.relay_service(Supervisor(run_dir), sandbox, port, address, PORT)
 
 
 def _agent(url: str | None) -> dict[str, Any]:
@@ -221,11 +373,13 @@ def plan(
     }
 
 
-def apply(state: PlatformState) -> str:
-    """`prepare`, then the plan, also written to the run directory for `kubectl apply -f`."""
-    prepare(state)
+def apply(state: PlatformState, image: str | None = None) -> str:
+    """`prepare`, then the plan, also written to the run directory for `kubectl apply -f`;
+    with `image` (see `prepare`) its check is DR's real orders pods' `/readyz`."""
+    url = prepare(state, image)
     path = Path(state.run_dir) / "failoverplan-local.yaml"
     info = state.postgres_info
     agents = (info.agent_url(), info.agent_url(standby=True)) if info.agent_token else None
-    path.write_text(json.dumps(plan(agents=agents), indent=2))
+    checks = [check(url)] if url else None
+    path.write_text(json.dumps(plan(agents=agents, checks=checks), indent=2))
     return kubecluster.kubectl(Path(state.bin_dir), state.kubeconfig, "apply", "-f", str(path))

@@ -1,0 +1,83 @@
+"""The local FailoverPlan's DR orders as real pods (`drplan.real_deployment`): what they read
+their DSN from, where they run, and that a later apply only swaps the kwok template."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from meridian.core.api.v1alpha1 import failoverplan
+from meridian.localplatform import drplan, nodeconfig, podenv
+
+IMAGE = "ghcr.io/meridian/orders:0.1.0-abcdef012345"
+ENV = podenv.PodEnvironment(
+    {
+        "MERIDIAN_ORDERS_HOST": "0.0.0.0",
+        "MERIDIAN_ORDERS_PORT": "8080",
+        "MERIDIAN_ORDERS_PG_DSN": "postgresql://meridian:pw@postgres.meridian-system:5432/x",
+        "MERIDIAN_ORDERS_REDIS_URL": "redis://redis.meridian-system.svc.cluster.local:6379/0",
+    },
+    {"orders.pem": Path("/run/identity-keys/orders.pem")},
+)
+
+
+def _container(body: dict[str, Any]) -> dict[str, Any]:
+    (container,) = body["spec"]["template"]["spec"]["containers"]
+    return dict(container)
+
+
+def test_the_dsn_comes_from_the_secret_the_plan_repoints_never_from_a_value() -> None:
+    variables = _container(drplan.real_deployment("orders", 2, IMAGE, ENV))["env"]
+    (dsn,) = [v for v in variables if v["name"] == "MERIDIAN_ORDERS_PG_DSN"]
+    spec = failoverplan.FailoverPlanSpec.model_validate(drplan.plan()["spec"])
+    ref = spec.services.database_secret
+    assert ref is not None
+    assert dsn == {
+        "name": "MERIDIAN_ORDERS_PG_DSN",
+        "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}},
+    }
+    others = {v["name"]: v["value"] for v in variables if v["name"] != "MERIDIAN_ORDERS_PG_DSN"}
+    assert others == {k: v for k, v in ENV.env.items() if k != "MERIDIAN_ORDERS_PG_DSN"}
+
+
+def test_real_pods_run_the_image_on_the_real_node_and_are_ready_when_readyz_is() -> None:
+    body = drplan.real_deployment("orders", 0, IMAGE, ENV)
+    pod = body["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {nodeconfig.TAINT_KEY: "true"}
+    assert pod["tolerations"] == [{**nodeconfig.TAINT, "operator": "Equal"}]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = _container(body)
+    assert (container["image"], container["imagePullPolicy"]) == (IMAGE, "Never")
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["resources"]["limits"]
+    assert body["spec"]["replicas"] == 0
+
+
+def test_real_and_kwok_deployments_share_the_selector_so_an_apply_swaps_the_template() -> None:
+    real = drplan.real_deployment("orders", 0, IMAGE, ENV)
+    kwok = drplan.deployment("orders", 0)
+    assert real["spec"]["selector"] == kwok["spec"]["selector"]
+    assert kwok["spec"]["template"]["spec"]["nodeSelector"] == {"type": "kwok"}
+    assert drplan.service("orders")["spec"]["selector"] == real["spec"]["selector"]["matchLabels"]
+
+
+def test_the_check_is_the_pods_readyz_behind_the_url_base() -> None:
+    check = drplan.check("http://127.0.0.1:40123")
+    assert check["url"] == "http://127.0.0.1:40123/readyz"
+    assert failoverplan.VerificationCheck.model_validate(check).name == drplan.CHECK
+
+
+def test_secrets_are_applied_as_data_so_a_key_left_out_later_is_removed() -> None:
+    secret = drplan._secret("s", "ns", {"dsn": "postgresql://x", "servicesDsn": "postgresql://y"})
+    assert "stringData" not in secret
+    assert base64.b64decode(secret["data"]["servicesDsn"]).decode() == "postgresql://y"
+
+
+def test_a_standby_dsn_becomes_its_own_service_in_the_pods_dsn() -> None:
+    ports = {"postgres": 25432, "postgres-standby": 25433}
+    dsn = "postgresql://meridian:pw@127.0.0.1:25433/meridian_orders"
+    assert podenv.rewritten(dsn, ports) == (
+        "postgresql://meridian:pw@postgres-standby.meridian-system.svc.cluster.local:5432/"
+        "meridian_orders"
+    )
