@@ -1,6 +1,10 @@
 """The DR platform a FailoverPlan drill runs on: prod and DR clusters, a primary with a streaming
 standby, Route53 on moto, the plan's Secrets and services (`drplan.prepare`), the FailoverPlan
-operator alone, and a stand-in for the DR side's health endpoints to verify against."""
+operator alone, and a stand-in for the DR side's health endpoints to verify against.
+
+The DR cluster has a real node with the orders image on it (prod's services stay on kwok): a
+drill that asks for it (`reset_pair(real=True)`) runs DR's orders as real pods and verifies
+them; the others keep every service on kwok, which starts nothing, so they cost no pod starts."""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from typing import Any
 
 import asyncpg
 
-from meridian.localplatform import drplan, kubecluster, net, pg, platform
+from meridian.localplatform import drplan, imagebuild, kubecluster, net, pg, platform
 from meridian.localplatform.processes import Supervisor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,8 +39,8 @@ class _Health(http.server.BaseHTTPRequestHandler):
 
 
 class Drill:
-    def __init__(self, state: platform.PlatformState, health_url: str) -> None:
-        self.state, self.health_url = state, health_url
+    def __init__(self, state: platform.PlatformState, health_url: str, orders_image: str) -> None:
+        self.state, self.health_url, self.orders_image = state, health_url, orders_image
         self.supervisor = Supervisor(Path(state.run_dir))
 
     @property
@@ -159,6 +163,17 @@ class Drill:
             and change["ResourceRecordSet"]["ResourceRecords"][0]["Value"] == value
         )
 
+    def pods(self, cluster: str, service: str) -> list[dict[str, Any]]:
+        """The service's pods in the services' namespace of `cluster`, terminating ones left out."""
+        found = json.loads(
+            self.kubectl(
+                *("get", "pods", "-n", drplan.SERVICES_NAMESPACE, "-o", "json"),
+                f"--selector=app.kubernetes.io/name={service}",
+                cluster=cluster,
+            )
+        )
+        return [p for p in found["items"] if not p["metadata"].get("deletionTimestamp")]
+
     def deployments(self, cluster: str) -> dict[str, tuple[int, int]]:
         """name: (spec replicas, ready replicas) in the services' namespace of `cluster`."""
         found = json.loads(
@@ -177,10 +192,11 @@ def up() -> Iterator[Drill]:
     server = http.server.ThreadingHTTPServer((net.LOOPBACK, 0), _Health)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        state = platform.up(path, dr=True, pg_standby=True)
+        state = platform.up(path, dr=True, pg_standby=True, real_node=("dr",))
         platform.install_crds(state, ROOT / "crds")
+        built = imagebuild.ensure_imported(path, ["dr"], services=(drplan.REAL,))
         drplan.prepare(state)
-        drill = Drill(state, f"http://{net.LOOPBACK}:{server.server_address[1]}")
+        drill = Drill(state, f"http://{net.LOOPBACK}:{server.server_address[1]}", built[0].ref)
         drill.start_operator()
         started = time.monotonic()
         while time.monotonic() - started < 60:  # the DR apiserver's default account (namespaces)
@@ -197,9 +213,10 @@ def up() -> Iterator[Drill]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def reset_pair(drill: Drill) -> None:
+def reset_pair(drill: Drill, *, real: bool = False) -> str | None:
     """Back to the start of a drill: the original primary writable, a fresh standby streaming
-    from it, the record on prod, prod's services up and DR's at 0 (between tests, not a step)."""
+    from it, the record on prod, prod's services up and DR's at 0 (between tests, not a step).
+    With `real`, DR's orders are real pods: returns where the host reaches them (`prepare`)."""
     state = drill.state
     drill.supervisor.stop("postgres-standby")
     shutil.rmtree(Path(state.run_dir) / "postgres" / "standby", ignore_errors=True)
@@ -225,7 +242,7 @@ def reset_pair(drill: Drill) -> None:
         HostedZoneId=zone,
         ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
     )
-    drplan.prepare(state)
+    return drplan.prepare(state, drill.orders_image if real else None)
 
 
 async def _moved(dsn: str) -> bool:
@@ -350,6 +367,20 @@ async def history_files(dsn: str) -> list[str]:
     finally:
         await conn.close()
     return [str(row["name"]) for row in rows]
+
+
+async def connected(dsn: str, application: str) -> int:
+    """Sessions of `application` (its `application_name`) on the server, in the drill's database."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        found = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
+            application,
+            drplan.DATABASE,
+        )
+    finally:
+        await conn.close()
+    return int(found)
 
 
 async def execute(dsn: str, sql: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from meridian import plugin
-from meridian.localplatform import drplan, net
+from meridian.localplatform import drplan, net, realnode
 from meridian.operators.failover import journal
 from tests.e2e import failover_platform
 
@@ -166,16 +166,25 @@ def _dsns(drill: failover_platform.Drill) -> dict[str, str]:
 
 
 def _fresh_plan(
-    drill: failover_platform.Drill, name: str, check_path: str = "/healthz", *, agents: bool = False
+    drill: failover_platform.Drill,
+    name: str,
+    check_path: str = "/healthz",
+    *,
+    agents: bool = False,
+    real: bool = False,
 ) -> None:
     """A writable primary with a fresh standby, and a plan over them standing ready (alone:
     earlier plans are deleted, so their readiness checks do not load the machine). With
     `agents` the plan names both instance agents, so its runs re-seed (ReseedSource: the former
-    primary follows the new one); without, they leave the former primary fenced (faster)."""
+    primary follows the new one); without, they leave the former primary fenced (faster). With
+    `real`, DR's orders are real pods and the plan's check is their `/readyz`; without, the
+    stand-in's `check_path`."""
     drill.kubectl("delete", "fp", "--all", "-n", drplan.NAMESPACE, "--wait=true")
-    failover_platform.reset_pair(drill)
+    url = failover_platform.reset_pair(drill, real=real)
     asyncio.run(failover_platform.create_table(_dsns(drill)[PRIMARY]))
     checks = [{"name": "dr-health", "url": drill.health_url + check_path, "timeoutSeconds": 3}]
+    if url:
+        checks = [drplan.check(url)]
     drill.apply(drplan.plan(name, checks=checks, agents=drill.agents if agents else None))
     drill.wait_condition(name, "ReadyToFailover", "True")
 
@@ -184,7 +193,7 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     drill: failover_platform.Drill, capsys: pytest.CaptureFixture[str]
 ) -> None:
     name, dsns = "drill-planned", _dsns(drill)
-    _fresh_plan(drill, name, agents=True)
+    _fresh_plan(drill, name, agents=True, real=True)
     upserts = drill.upserts_to(drplan.TARGET_VALUE)
     reseeds = int((drill.agent_state("primary")["reseed"] or {}).get("count") or 0)
     writer = failover_platform.Writer(dsns[PRIMARY])
@@ -234,6 +243,7 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     assert {s: r for s, (r, _) in drill.deployments("primary").items()} == {
         s: 0 for s in drplan.SERVICES
     }
+    _assert_dr_orders_are_real_pods_on_the_promoted_database(drill, name, run)
     assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
     status = drill.plan(name)["status"]
     assert status["activeCluster"] == "dr"
@@ -242,6 +252,59 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     time.sleep(5)
     assert drill.run_status(name)["startedAt"] == run["startedAt"]
     assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
+
+
+POD_WRITE = """
+import asyncio, json, os, asyncpg
+async def main():
+    conn = await asyncpg.connect(os.environ["MERIDIAN_ORDERS_PG_DSN"])
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO drill_writes (at) VALUES (now())"
+            " RETURNING id, pg_is_in_recovery() AS recovery, inet_server_port() AS port"
+        )
+        print(json.dumps(dict(row)))
+    finally:
+        await conn.close()
+asyncio.run(main())
+"""
+
+
+def _assert_dr_orders_are_real_pods_on_the_promoted_database(
+    drill: failover_platform.Drill, name: str, run: dict[str, Any]
+) -> None:
+    """DR's orders ran as real pods of the image on the DR node, the run verified them (their
+    `/readyz` pings their database), and that database is the promoted one: the repointed
+    Secret's, not prod's, whose DSN the Secret held before the run."""
+    dsns, info = _dsns(drill), drill.state.postgres_info
+    pods = drill.pods("dr", drplan.REAL)
+    assert len(pods) == 2
+    for pod in pods:
+        assert pod["spec"]["nodeName"] == realnode.node_name("dr")
+        (container,) = pod["status"]["containerStatuses"]
+        assert container["image"] == drill.orders_image
+        assert container["ready"] is True
+        assert "running" in container["state"]
+    (check,) = drill.plan(name)["spec"]["verification"]
+    assert check["url"].startswith(f"http://{net.LOOPBACK}:")  # the host's relay into DR's node
+    assert check["url"].endswith("/readyz")
+    assert journal.step(run, "Verify")["message"].startswith("1 checks passed")
+    assert journal.step(run, "RepointServices")["changed"][0] == (
+        f"secret dr:{drplan.SERVICES_NAMESPACE}/{drplan.DATABASE_SECRET} key dsn → postgres-standby"
+    )
+    # The orders processes hold sessions on the promoted server, none on the former primary.
+    assert asyncio.run(failover_platform.connected(dsns[STANDBY], "orders")) > 0
+    assert asyncio.run(failover_platform.connected(dsns[PRIMARY], "orders")) == 0
+    # A row written from inside an orders pod, with the pod's own DSN, lands in the promoted one.
+    written = json.loads(
+        drill.kubectl(
+            *("exec", pods[0]["metadata"]["name"], "-n", drplan.SERVICES_NAMESPACE),
+            *("--", "python3", "-c", POD_WRITE),
+            cluster="dr",
+        )
+    )
+    assert (written["recovery"], written["port"]) == (False, info.standby_port)
+    assert asyncio.run(failover_platform.count_present(dsns[STANDBY], [written["id"]])) == 1
 
 
 def test_failing_verification_fails_the_run_naming_the_check_and_leaves_dns(
