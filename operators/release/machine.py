@@ -456,3 +456,23 @@ def decide(
 ) -> Decision:
     """The next status and the actions, in order, that make the world follow it."""
     return _Machine(spec, status, world).decide()
+
+
+def abort_is_current(spec: servicerelease.ServiceReleaseSpec, status: ServiceReleaseStatus) -> bool:
+    """Whether `status.abort` (kept as the last abort) tells how the release's last rollout ended
+    or is ending, rather than an earlier rollout's: the abort under way or just done, or the
+    revision the release targets held back as aborted (`decide`'s aborted branch, Degraded too
+    while the stable comes back). A retry of it, a later revision or a rollback make it history."""
+    abort = status.abort
+    if abort is None:
+        return False
+    if status.phase in ("Aborting", "Aborted"):
+        return True
+    spec_hash = revision.hash_of(revision.template_of(spec))
+    rolling_back = status.rollback_to is not None and status.rollback_from == spec_hash
+    target = status.rollback_to if rolling_back else spec_hash
+    return (
+        status.canary_revision is None
+        and abort.revision == target
+        and abort.revision != status.stable_revision
+    )

@@ -223,6 +223,46 @@ def test_the_revision_after_an_abort_rolls_out_normally(sim: Simulation) -> None
     assert sim.status.stable_revision == sim.revision_of()
 
 
+def test_an_abort_is_the_releases_current_one_only_until_another_rollout_starts(
+    sim: Simulation,
+) -> None:
+    """`kubectl meridian release status` showed an earlier revision's abort as if it were the
+    last rollout's, after a later revision had rolled out fine."""
+    assert not machine.abort_is_current(sim.spec, sim.status)
+    sim.change(image=NEW)
+    sim.until("Paused")
+    sim.ask("abort")
+    sim.step()
+    assert sim.status.phase in ("Aborting", "Aborted")
+    assert machine.abort_is_current(sim.spec, sim.status)
+    sim.until("Aborted")
+    sim.run(5)
+    assert machine.abort_is_current(sim.spec, sim.status)
+    sim.change(image="ghcr.io/meridian/orders:1.15.1")
+    sim.step()
+    assert sim.status.phase == "Progressing"
+    assert not machine.abort_is_current(sim.spec, sim.status)
+    sim.until("Healthy")
+    assert sim.status.abort is not None  # kept, as the last abort
+    assert not machine.abort_is_current(sim.spec, sim.status)
+
+
+def test_a_retried_abort_is_history_once_the_retry_starts_and_after_it_is_promoted(
+    sim: Simulation,
+) -> None:
+    sim.change(image=NEW)
+    sim.until("Paused")
+    sim.ask("abort")
+    sim.until("Aborted")
+    sim.ask("retry")
+    sim.step()
+    assert sim.status.canary_revision == sim.revision_of()
+    assert not machine.abort_is_current(sim.spec, sim.status)
+    sim.until("Healthy")
+    assert sim.status.stable_revision == sim.revision_of()
+    assert not machine.abort_is_current(sim.spec, sim.status)
+
+
 def test_an_aborted_revision_stays_aborted_until_retried(sim: Simulation) -> None:
     sim.change(image=NEW)
     sim.until("Paused")
