@@ -869,14 +869,19 @@ def test_an_abort_wins_over_a_full_promote_still_pending_on_the_real_pods(node: 
     assert _time(abort["stableReadyAt"]) == stable_ready
     assert abort["at"] <= abort["stableReadyAt"] <= abort["weightRestoredAt"]
     assert "Abort:    AbortRequested" in _kubectl_meridian(node, "release", "status")
-    net.wait_until(
+    staying = [p for p in _pods(node, "canary") if not p["metadata"].get("deletionTimestamp")]
+    assert staying == []
+    net.wait_until(  # a pod of the refused promote may have started once the quota was lifted
         lambda: (
-            {p["metadata"]["labels"][resources.REVISION_LABEL] for p in _pods(node, "stable")}
+            {
+                p["metadata"]["labels"][resources.REVISION_LABEL]
+                for p in _pods(node, "stable")
+                if not p["metadata"].get("deletionTimestamp")
+            }
             == {stable}
-            and _pods(node, "canary") == []
         ),
-        what="only the stable revision's pods left",
-        timeout=90,
+        what="the stable Deployment running the stable revision only",
+        timeout=60,
     )
     calls = _calls(node, 1)
     assert set(calls) == {"200"}, calls
