@@ -2,7 +2,7 @@
 
 `observe` reads the ReplicaSets and pods of one release (by its instance label) into the
 machine's `World`: available replicas per (role, revision), which is the new ReplicaSet's own
-count, and pods crash-looping. `carry_out` applies the actions in the order the machine gave
+count, pods crash-looping, and when each Ready pod became Ready. `carry_out` applies the actions in the order the machine gave
 them, and `repair` the objects no action names (Services, PDB, HPA), every tick. Both write an
 object only when the live one no longer `covers` what is rendered (missing, or a rendered field
 edited by hand), so a settled release costs reads only and drift is repaired within a tick.
@@ -15,6 +15,7 @@ when it is below what the rollout needs, never lowering the HPA's count.
 from __future__ import annotations
 
 import copy
+import datetime
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -62,22 +63,40 @@ def crash_looping(pod: Pod) -> bool:
     return False
 
 
+def ready_since(pod: Pod) -> datetime.datetime | None:
+    """When the pod last became Ready, if it is Ready and not on its way out."""
+    if pod.metadata is not None and pod.metadata.deletionTimestamp is not None:
+        return None
+    for condition in (pod.status.conditions if pod.status else None) or []:
+        if condition.type == "Ready" and condition.status == "True":
+            return condition.lastTransitionTime
+    return None
+
+
 async def observe(
     api: AsyncClient, release: resources.Release
 ) -> dict[tuple[resources.Role, str], decision.Pods]:
     labels = _labels(release)
     available: dict[tuple[resources.Role, str], int] = {}
     crashing: dict[tuple[resources.Role, str], int] = {}
+    ready: dict[tuple[resources.Role, str], list[datetime.datetime]] = {}
     async for replica_set in api.list(ReplicaSet, namespace=release.namespace, labels=labels):
         key = _key(replica_set.metadata.labels or {}) if replica_set.metadata else None
         if key is not None and replica_set.status is not None:
             available[key] = available.get(key, 0) + (replica_set.status.availableReplicas or 0)
     async for pod in api.list(Pod, namespace=release.namespace, labels=labels):
         key = _key(pod.metadata.labels or {}) if pod.metadata else None
-        if key is not None and crash_looping(pod):
+        if key is None:
+            continue
+        if crash_looping(pod):
             crashing[key] = crashing.get(key, 0) + 1
+        since = ready_since(pod)
+        if since is not None:
+            ready.setdefault(key, []).append(since)
     return {
-        key: decision.Pods(available.get(key, 0), crashing.get(key, 0))
+        key: decision.Pods(
+            available.get(key, 0), crashing.get(key, 0), tuple(sorted(ready.get(key, [])))
+        )
         for key in available.keys() | crashing.keys()
     }
 

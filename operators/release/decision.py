@@ -23,6 +23,9 @@ class Pods(NamedTuple):
 
     available: int = 0
     crash_looping: int = 0
+    ready_since: tuple[datetime.datetime, ...] = ()
+    """When each of its pods Ready now became Ready (the kubelet's time), oldest first: an abort
+    records when its stable reached full size from these, not from when the operator looked."""
 
 
 class World(NamedTuple):

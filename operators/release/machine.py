@@ -12,7 +12,8 @@ and Flagger its tests reproduce:
 - a new revision starts from step 0 with no analysis, progress or promote carried over (#3082,
   #2048);
 - on abort the stable is applied at full size and traffic moves back only once it is Ready at
-  full size: `SetWeight(0)` never precedes that observation in the actions.
+  full size: `SetWeight(0)` never precedes that observation in the actions, and the abort
+  records when the stable's pods got Ready, not when the weight moved.
 """
 
 from __future__ import annotations
@@ -418,20 +419,31 @@ class _Machine:
         size = full_size(self.spec)
         record = self.st.abort
         self.actions.append(Apply("stable", stable or "", self.template(stable), size))
-        available = self.pods("stable", stable).available
-        if available < size:
-            self.set_phase("Aborting", f"waiting for the stable: {available}/{size} pods available")
+        pods = self.pods("stable", stable)
+        if pods.available < size:
+            message = f"waiting for the stable: {pods.available}/{size} pods available"
+            self.set_phase("Aborting", message)
             self.wait(WAIT_S)
             return
         self.actions += [SetWeight(0), RemoveCanary()]
         if record is not None:
-            record.stable_ready_at = record.stable_ready_at or self.now
+            record.stable_ready_at = self.full_since(pods, size, record.at)
             record.weight_restored_at = self.now
             self.close(record.revision, "Aborted")
         self.st.canary_revision, self.st.canary_weight, self.st.current_step = None, 0, None
         self.st.progress_at, self.st.available_max = None, 0
         self.set_phase("Aborted", f"{record.reason if record else 'Aborted'}: traffic on {stable}")
         self.say(reasons.ABORTED, f"All traffic back on revision {stable}", True)
+
+    def full_since(self, pods: Pods, size: int, floor: str) -> str:
+        """When `pods` reached `size` Ready pods, by their own Ready times (the `size`-th oldest
+        of the pods Ready now), no earlier than `floor` (a stable already at full size when the
+        abort began was so from the abort on) and no later than now; now when the pods' times
+        are not seen yet."""
+        if size < 1 or len(pods.ready_since) < size:
+            return self.now
+        reached = max(pods.ready_since[size - 1], analysis.parse(floor))
+        return analysis.iso(min(reached, self.world.now))
 
 
 def _tally(run: AnalysisRun) -> str:
@@ -444,3 +456,23 @@ def decide(
 ) -> Decision:
     """The next status and the actions, in order, that make the world follow it."""
     return _Machine(spec, status, world).decide()
+
+
+def abort_is_current(spec: servicerelease.ServiceReleaseSpec, status: ServiceReleaseStatus) -> bool:
+    """Whether `status.abort` (kept as the last abort) tells how the release's last rollout ended
+    or is ending, rather than an earlier rollout's: the abort under way or just done, or the
+    revision the release targets held back as aborted (`decide`'s aborted branch, Degraded too
+    while the stable comes back). A retry of it, a later revision or a rollback make it history."""
+    abort = status.abort
+    if abort is None:
+        return False
+    if status.phase in ("Aborting", "Aborted"):
+        return True
+    spec_hash = revision.hash_of(revision.template_of(spec))
+    rolling_back = status.rollback_to is not None and status.rollback_from == spec_hash
+    target = status.rollback_to if rolling_back else spec_hash
+    return (
+        status.canary_revision is None
+        and abort.revision == target
+        and abort.revision != status.stable_revision
+    )

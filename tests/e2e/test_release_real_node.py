@@ -9,7 +9,8 @@ through its Service, as the gateway's pod would. For the canary's traffic split 
 gateway itself runs as a pod of the node (`orders_manifests.edge_gateway`), reading the HTTPRoute
 the operator writes, and the client calls orders through it. The platform's Prometheus discovers
 the release's pods on the node and scrapes them: a canary whose config makes it answer 500s is
-aborted by the example's error-ratio analysis. On-call's `kubectl meridian release` commands, and
+aborted by the example's error-ratio analysis. An abort asked while a full promote is pending
+(its pods held back by a pod quota) wins. On-call's `kubectl meridian release` commands, and
 the operator SIGKILLed at every step of a canary, act on the same pods.
 
 The faulty canaries come with a progress deadline of 30 s, the smallest that stays honest: an
@@ -718,6 +719,174 @@ def test_a_canary_serving_real_errors_is_aborted_by_its_analysis_with_the_stable
     assert by.get(("stable", "200"), 0) > 0, by
 
 
+def _namespace_pods(node: Node) -> list[dict[str, Any]]:
+    """Every pod of the namespace still running or to run (what a pod quota counts)."""
+    found = platform.kubectl(node.state, "get", "pods", "-n", NAMESPACE, "-o", "json")
+    items: list[dict[str, Any]] = json.loads(found)["items"]
+    return [pod for pod in items if pod["status"].get("phase") not in ("Succeeded", "Failed")]
+
+
+@contextlib.contextmanager
+def _no_room_for_a_pod(node: Node) -> Iterator[None]:
+    """A ResourceQuota of the namespace's pods as they are: no new pod is admitted while the
+    block runs (once no pod is on its way out, which the quota would count until it is gone)."""
+    net.wait_until(
+        lambda: not any(p["metadata"].get("deletionTimestamp") for p in _namespace_pods(node)),
+        what="no pod of the namespace terminating",
+        timeout=90,
+    )
+    count = str(len(_namespace_pods(node)))
+    quota = {
+        "apiVersion": "v1",
+        "kind": "ResourceQuota",
+        "metadata": {"name": "pods", "namespace": NAMESPACE},
+        "spec": {"hard": {"pods": count}},
+    }
+    _apply(node.state, quota)
+    try:
+
+        def counted() -> bool:  # admission enforces the quota once its usage is counted
+            found = json.loads(
+                platform.kubectl(
+                    node.state, "get", "resourcequota", "pods", "-n", NAMESPACE, "-o", "json"
+                )
+            )
+            return bool((found.get("status") or {}).get("used", {}).get("pods") == count)
+
+        net.wait_until(counted, what=f"the quota counting {count} pods", timeout=60)
+        yield
+    finally:
+        platform.kubectl(
+            node.state, "delete", "resourcequota", "pods", "-n", NAMESPACE, "--ignore-not-found"
+        )
+
+
+def _stable_deployment_revision(node: Node) -> str:
+    found = platform.kubectl(
+        node.state, "get", "deployment", "orders", "-n", NAMESPACE, "-o", "json"
+    )
+    labels = json.loads(found)["spec"]["template"]["metadata"]["labels"]
+    return str(labels[resources.REVISION_LABEL])
+
+
+def test_an_abort_wins_over_a_full_promote_still_pending_on_the_real_pods(node: Node) -> None:
+    """Argo Rollouts #4461: once a full promote was asked, an abort was ignored. A canary of 50 %
+    (1 canary pod, the stable down to 1 of its 2) paused; a quota then leaves the namespace no
+    room for another pod, and on-call asks `promote --full`: the stable Deployment moves to the
+    canary's revision, whose pods the quota refuses, so the promote stays pending (Promoting).
+    `abort` then wins: the stable Deployment goes back to the stable revision at 2 pods, half
+    the traffic stays on the canary while the stable's second pod cannot start either, and once
+    the quota is lifted that pod comes up, and only then does the weight go back: shown by what
+    the test saw and by the recorded times, the abort's own record taken from the pods' Ready
+    times. The canary's revision never became the stable. (The revision after this one, with
+    nothing of the promote carried over, is the next test's: Argo Rollouts #3082.)"""
+    before = _status(node.state)
+    stable, earlier = before["stableRevision"], before.get("abort")
+    started = datetime.datetime.now(datetime.UTC)
+    config = {**node.env.env, "MERIDIAN_ORDERS_INVENTORY_ATTEMPTS": "7"}
+    strategy = {"type": "Canary", "canarySteps": [{"setWeight": 50}, {"pause": {}}]}
+    _patch(
+        node.state,
+        {
+            "route": "/v1/orders",
+            "strategy": strategy,
+            "config": config,
+            "progressDeadlineSeconds": 600,
+        },
+    )
+    canary = _at(node, "Paused", 1)["canaryRevision"]
+    assert canary != stable
+    assert _route_weights(node) == [50, 50]
+    samples: list[Sample] = []
+    stables: set[str] = set()
+    with _no_room_for_a_pod(node):
+        _kubectl_meridian(node, "release", "promote", "--full")
+
+        def promoting() -> bool:
+            status = _status(node.state)
+            return status.get("phase") == "Promoting" and bool(status.get("promoteFull"))
+
+        net.wait_until(promoting, what="the full promote pending", timeout=60)
+        assert _stable_deployment_revision(node) == canary  # the promote was under way
+        assert _serving(node, "stable", canary) == []  # its pods refused by the quota
+        _kubectl_meridian(node, "release", "abort")
+
+        def aborting() -> bool:
+            status = _status(node.state)
+            stables.add(status["stableRevision"])
+            weights = _route_weights(node)
+            samples.append(
+                Sample(status.get("phase"), weights, len(_serving(node, "stable", stable)))
+            )
+            return status.get("phase") == "Aborting" and status["abort"] != earlier
+
+        net.wait_until(aborting, what="the abort taken, waiting for the stable", timeout=60)
+        assert _stable_deployment_revision(node) == stable
+        waiting = _status(node.state)
+        assert waiting["phase"] == "Aborting"
+        assert not waiting.get("promoteFull")
+        assert _route_weights(node) == [50, 50]  # on the canary while the stable is short
+        assert len(_serving(node, "stable", stable)) == 1
+
+    def aborted() -> bool:
+        status = _status(node.state)
+        stables.add(status["stableRevision"])
+        weights = _route_weights(node)
+        ready = len(_serving(node, "stable", stable))
+        samples.append(Sample(status.get("phase"), weights, ready))
+        return status.get("phase") == "Aborted"
+
+    net.wait_until(aborted, what="the abort done, the stable back at 2 pods", timeout=180)
+    status = _status(node.state)
+    abort = status["abort"]
+    print(f"\nabort over a pending full promote: {abort}")
+    assert (abort["reason"], abort["revision"]) == ("AbortRequested", canary)
+    assert stables == {stable}
+    assert not status.get("promoteFull")
+    assert status.get("canaryWeight", 0) == 0
+    assert _route_weights(node) == [100, 0]
+    outcomes = {h["hash"]: h["outcome"] for h in status["history"]}
+    assert outcomes[canary] == "Aborted"
+    promoted = [e["message"] for e in _events(node, "Promoted", started)]
+    assert [m for m in promoted if canary in m] == [], promoted
+    (ignored,) = _events(node, "ActionIgnored", started)
+    assert ignored["message"] == "promote ignored: abort wins"
+    # As it happened: the weight went back to 0 only with the stable Ready at full size.
+    assert all(s.stable_ready == 2 for s in samples if s.weights == [100, 0]), samples
+    # From the recorded times (whole seconds, each clock's truncation keeping the order); the
+    # abort's record of the stable's readiness is its pods' own Ready time.
+    (begun,) = _events(node, "Aborting", started)
+    (done,) = _events(node, "Aborted", started)
+    stable_ready = max(_time(str(_ready(pod))) for pod in _serving(node, "stable", stable))
+    times = [
+        _time(begun["metadata"]["creationTimestamp"]),
+        stable_ready,
+        _route_written(node),
+        _time(done["metadata"]["creationTimestamp"]),
+    ]
+    print(f"aborting, stable Ready at full size, weight back, aborted: {[str(t) for t in times]}")
+    assert times == sorted(times), times
+    assert _time(abort["stableReadyAt"]) == stable_ready
+    assert abort["at"] <= abort["stableReadyAt"] <= abort["weightRestoredAt"]
+    assert "Abort:    AbortRequested" in _kubectl_meridian(node, "release", "status")
+    staying = [p for p in _pods(node, "canary") if not p["metadata"].get("deletionTimestamp")]
+    assert staying == []
+    net.wait_until(  # a pod of the refused promote may have started once the quota was lifted
+        lambda: (
+            {
+                p["metadata"]["labels"][resources.REVISION_LABEL]
+                for p in _pods(node, "stable")
+                if not p["metadata"].get("deletionTimestamp")
+            }
+            == {stable}
+        ),
+        what="the stable Deployment running the stable revision only",
+        timeout=60,
+    )
+    calls = _calls(node, 1)
+    assert set(calls) == {"200"}, calls
+
+
 def _killed_and_back(node: Node, bump: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """SIGKILL the operator and start it again; returns the status as it was killed and once the
     new process has decided on it at least once (it has observed a spec change that is no new
@@ -766,8 +935,9 @@ def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_p
     untimed pause (the route moves to 40/60 and a second canary pod runs), `pause` holds the
     timed pause past its end (kill included), `resume` goes on to the promotion (the stable pods
     run the new revision, all traffic on them), `rollback` brings the earlier revision's pods
-    back. The revision comes right after an aborted one and starts clean (Argo Rollouts #3082).
-    The history stays within its limit."""
+    back. The revision comes right after an aborted one (an abort that won over a full promote,
+    the test before) and starts clean, no promote carried over (Argo Rollouts #3082); status
+    shows that abort as an earlier rollout's. The history stays within its limit."""
     stable = _status(node.state)["stableRevision"]
     started = datetime.datetime.now(datetime.UTC)
     steps = [{"setWeight": 10}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "20s"}}]
@@ -849,6 +1019,7 @@ def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_p
     shown = _kubectl_meridian(node, "release", "status")
     print(shown)
     assert "Weight: 60%" in shown
+    assert "Abort:    " not in shown  # an earlier rollout's, if any
     _kubectl_meridian(node, "release", "resume")
     promoted = _healthy(node.state, canary)
     net.wait_until(

@@ -77,7 +77,9 @@ class AbortRecord(ApiModel):
     revision: str = Field(description="Hash of the revision aborted.")
     at: str = Field(description="When the abort was decided (RFC 3339).")
     stable_ready_at: str | None = Field(
-        default=None, description="When the stable was seen Ready at full size (RFC 3339)."
+        default=None,
+        description="When the stable was Ready at full size, by its pods' Ready times; the "
+        "abort's own time if it already was (RFC 3339).",
     )
     weight_restored_at: str | None = Field(
         default=None, description="When all traffic went back to the stable (RFC 3339)."

@@ -3,7 +3,8 @@
 The on-call's actions are counters in the release's spec (`spec.actions`): each command raises
 one by one, guarded by the resourceVersion it read, so two people pressing at once get a
 conflict rather than a double promote, and re-applying the YAML repeats nothing. `status`
-prints the rollout as a table of its steps with their analysis results, then the history.
+prints the rollout as a table of its steps with their analysis results, then the history; the
+last abort shows as the rollout's only while it is, else as an earlier rollout's.
 """
 
 from __future__ import annotations
@@ -52,6 +53,33 @@ def _analysis_of(index: int, status: Mapping[str, Any]) -> str | None:
     return f"{latest.get('phase')} ({counts or 'no measurement yet'})"
 
 
+def _abort_lines(body: Mapping[str, Any]) -> list[str]:
+    """The last abort: as the rollout's while it is (`machine.abort_is_current`), else labelled
+    as an earlier rollout's, so a later revision that rolled out fine is not shown aborted."""
+    abort = (body.get("status") or {}).get("abort")
+    if not abort:
+        return []
+    from meridian.core.api.v1alpha1 import servicerelease
+    from meridian.core.api.v1alpha1.servicerelease_status import ServiceReleaseStatus
+    from meridian.operators.release import machine
+
+    shown = (
+        f"Abort:    {abort.get('reason')} at {abort.get('at')}: stable Ready at "
+        f"{abort.get('stableReadyAt')}, traffic back at {abort.get('weightRestoredAt')}"
+    )
+    try:
+        spec = servicerelease.ServiceReleaseSpec.model_validate(body["spec"])
+        status = ServiceReleaseStatus.model_validate(body["status"])
+    except ValueError:  # a body the operator could not read either: show it as it stands
+        return [shown]
+    if machine.abort_is_current(spec, status):
+        return [shown]
+    return [
+        f"Earlier:  an earlier rollout's abort, not this one's: {abort.get('reason')} of "
+        f"{abort.get('revision')} at {abort.get('at')}"
+    ]
+
+
 def render_status(body: Mapping[str, Any]) -> str:
     """The release's rollout: a summary, its steps with their analysis, its history."""
     spec, status = body.get("spec") or {}, body.get("status") or {}
@@ -61,12 +89,7 @@ def render_status(body: Mapping[str, Any]) -> str:
         f"Stable:   {status.get('stableRevision')}   Canary: {status.get('canaryRevision')}   "
         f"Weight: {status.get('canaryWeight', 0)}%",
     ]
-    abort = status.get("abort")
-    if abort:
-        lines.append(
-            f"Abort:    {abort.get('reason')} at {abort.get('at')}: stable Ready at "
-            f"{abort.get('stableReadyAt')}, traffic back at {abort.get('weightRestoredAt')}"
-        )
+    lines += _abort_lines(body)
     text = "\n".join(lines) + "\n\n"
     steps = (spec.get("strategy") or {}).get("canarySteps") or []
     current = status.get("currentStep")

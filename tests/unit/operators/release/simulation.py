@@ -1,6 +1,7 @@
 """A model of the cluster for the state machine's tests: Deployments become available one
-decision after they are applied (unless a revision is broken), the route holds a weight, and a
-query answers what the test says. Every decision and the world it saw are kept, in order."""
+decision after they are applied (unless a revision is broken), each new pod Ready `READY_AFTER`
+after the apply that asked for it, the route holds a weight, and a query answers what the test
+says. Every decision and the world it saw are kept, in order."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from meridian.operators.release import analysis, decision, machine, plan, revisi
 from meridian.operators.release.resources import Role
 
 T0 = datetime.datetime(2026, 11, 27, 9, 0, tzinfo=datetime.UTC)
+READY_AFTER = datetime.timedelta(milliseconds=400)
 
 
 class Tick(NamedTuple):
@@ -28,6 +30,8 @@ class Simulation:
         self.status = ServiceReleaseStatus()
         self.now = T0
         self.deployments: dict[Role, tuple[str, int]] = {}
+        self.ready_since: dict[Role, list[datetime.datetime]] = {}
+        """Each role's pods' Ready times, oldest first (a scale-down removes the newest)."""
         self.weight = 0
         self.never_ready: set[str] = set()
         self.crash_looping: set[str] = set()
@@ -55,8 +59,16 @@ class Simulation:
             elif rev in self.crash_looping:
                 pods[(role, rev)] = decision.Pods(tick % 2, replicas)  # Ready, crash, Ready...
             else:
-                pods[(role, rev)] = decision.Pods(replicas, 0)
+                pods[(role, rev)] = decision.Pods(replicas, 0, tuple(self.ready_since[role]))
         return pods
+
+    def _apply(self, action: decision.Apply) -> None:
+        if self.deployments.get(action.role, ("", 0))[0] != action.revision:
+            self.ready_since[action.role] = []  # a new revision: new pods
+        times = self.ready_since.setdefault(action.role, [])
+        del times[action.replicas :]
+        times += [self.now + READY_AFTER] * (action.replicas - len(times))
+        self.deployments[action.role] = (action.revision, action.replicas)
 
     def step(self, seconds: float = 1.0) -> decision.Decision:
         self.now += datetime.timedelta(seconds=seconds)
@@ -68,7 +80,7 @@ class Simulation:
         decided = machine.decide(self.spec, self.status, world)
         for action in decided.actions:
             if isinstance(action, decision.Apply):
-                self.deployments[action.role] = (action.revision, action.replicas)
+                self._apply(action)
             elif isinstance(action, decision.SetWeight):
                 self.weight = action.weight
             elif isinstance(action, decision.RemoveCanary):

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+
 from lightkube.models.core_v1 import (
     ContainerState,
     ContainerStateRunning,
     ContainerStateWaiting,
     ContainerStatus,
+    PodCondition,
     PodStatus,
 )
+from lightkube.models.meta_v1 import ObjectMeta
 from lightkube.resources.core_v1 import Pod
 
 from meridian.operators.release import cluster, resources
@@ -77,3 +81,19 @@ def test_a_pod_restarted_and_not_ready_is_crash_looping_even_between_back_offs()
     assert cluster.crash_looping(_pod(1, False, running))  # its second run, not Ready yet
     assert not cluster.crash_looping(_pod(1, True, running))  # restarted once, serving again
     assert not cluster.crash_looping(_pod(0, False, running))  # starting: not Ready yet
+
+
+def test_a_pods_ready_time_is_its_ready_transition_while_it_is_ready_and_staying() -> None:
+    became = datetime.datetime(2026, 12, 7, 18, 0, 5, tzinfo=datetime.UTC)
+    conditions = [
+        PodCondition(
+            type="PodScheduled", status="True", lastTransitionTime=became.replace(second=1)
+        ),
+        PodCondition(type="Ready", status="True", lastTransitionTime=became),
+    ]
+    ready = Pod(metadata=ObjectMeta(name="a"), status=PodStatus(conditions=conditions))
+    assert cluster.ready_since(ready) == became
+    not_ready = [PodCondition(type="Ready", status="False", lastTransitionTime=became)]
+    assert cluster.ready_since(Pod(status=PodStatus(conditions=not_ready))) is None
+    leaving = Pod(metadata=ObjectMeta(name="a", deletionTimestamp=became), status=ready.status)
+    assert cluster.ready_since(leaving) is None

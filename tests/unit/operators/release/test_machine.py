@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 
 from meridian.core.api.v1alpha1 import servicerelease
-from meridian.operators.release import decision, machine, plan, reasons
+from meridian.operators.release import analysis, decision, machine, plan, reasons
 from tests.unit.operators.release.conftest import spec_of
-from tests.unit.operators.release.simulation import Simulation
+from tests.unit.operators.release.simulation import READY_AFTER, Simulation
 
 NEW = "ghcr.io/meridian/orders:1.15.0"
 
@@ -75,9 +75,8 @@ def test_the_canary_weight_is_set_only_once_its_pods_are_available(sim: Simulati
                 assert canary.available >= plan.canary_size(sim.spec, action.weight)
 
 
-def test_failing_analysis_aborts_with_the_stable_ready_before_traffic_moves_back(
-    sim: Simulation,
-) -> None:
+def _failing_canary_at_60(sim: Simulation) -> None:
+    """A canary at 60 % (the stable down to 2 of its 3 pods) whose analysis fails: Aborted."""
     sim.change(
         image=NEW,
         strategy={
@@ -96,6 +95,12 @@ def test_failing_analysis_aborts_with_the_stable_ready_before_traffic_moves_back
     )
     sim.query = lambda: 0.5
     sim.until("Aborted")
+
+
+def test_failing_analysis_aborts_with_the_stable_ready_before_traffic_moves_back(
+    sim: Simulation,
+) -> None:
+    _failing_canary_at_60(sim)
     stable = sim.status.stable_revision
     assert sim.status.abort is not None
     assert sim.status.abort.reason == reasons.ANALYSIS_FAILED
@@ -117,6 +122,38 @@ def test_failing_analysis_aborts_with_the_stable_ready_before_traffic_moves_back
     assert sim.status.abort.stable_ready_at <= sim.status.abort.weight_restored_at
     assert sim.weight == 0
     assert "canary" not in sim.deployments
+
+
+def test_the_abort_records_when_the_stable_pods_got_ready_not_when_traffic_moved(
+    sim: Simulation,
+) -> None:
+    """The stable's third pod, asked for as the abort began, got Ready 0.4 s later; the weight
+    moved back at the next decision, a second after the abort. The record says so, in order,
+    rather than one time stamped twice when the weight moved."""
+    _failing_canary_at_60(sim)
+    aborting = next(t for t in sim.ticks if t.decision.status.phase == "Aborting")
+    back = next(t for t in sim.ticks if t.decision.status.phase == "Aborted")
+    abort = sim.status.abort
+    assert abort is not None
+    assert abort.at == analysis.iso(aborting.at)
+    assert abort.stable_ready_at == analysis.iso(aborting.at + READY_AFTER)
+    assert abort.weight_restored_at == analysis.iso(back.at)
+    assert abort.at < abort.stable_ready_at < abort.weight_restored_at
+
+
+def test_a_stable_at_full_size_when_the_abort_began_was_ready_from_the_abort_on(
+    sim: Simulation,
+) -> None:
+    """At 10 % the stable keeps its 3 pods (Ready long before): no wait, and no time before the
+    abort's own recorded for it."""
+    sim.change(image=NEW)
+    sim.until("Paused")
+    assert sim.status.canary_weight == 10
+    sim.ask("abort")
+    sim.until("Aborted")
+    abort = sim.status.abort
+    assert abort is not None
+    assert abort.at == abort.stable_ready_at == abort.weight_restored_at
 
 
 def test_pods_that_never_get_ready_are_aborted_at_the_progress_deadline(sim: Simulation) -> None:
@@ -184,6 +221,46 @@ def test_the_revision_after_an_abort_rolls_out_normally(sim: Simulation) -> None
     assert sim.status.analysis is None
     sim.until("Healthy")
     assert sim.status.stable_revision == sim.revision_of()
+
+
+def test_an_abort_is_the_releases_current_one_only_until_another_rollout_starts(
+    sim: Simulation,
+) -> None:
+    """`kubectl meridian release status` showed an earlier revision's abort as if it were the
+    last rollout's, after a later revision had rolled out fine."""
+    assert not machine.abort_is_current(sim.spec, sim.status)
+    sim.change(image=NEW)
+    sim.until("Paused")
+    sim.ask("abort")
+    sim.step()
+    assert sim.status.phase in ("Aborting", "Aborted")
+    assert machine.abort_is_current(sim.spec, sim.status)
+    sim.until("Aborted")
+    sim.run(5)
+    assert machine.abort_is_current(sim.spec, sim.status)
+    sim.change(image="ghcr.io/meridian/orders:1.15.1")
+    sim.step()
+    assert sim.status.phase == "Progressing"
+    assert not machine.abort_is_current(sim.spec, sim.status)
+    sim.until("Healthy")
+    assert sim.status.abort is not None  # kept, as the last abort
+    assert not machine.abort_is_current(sim.spec, sim.status)
+
+
+def test_a_retried_abort_is_history_once_the_retry_starts_and_after_it_is_promoted(
+    sim: Simulation,
+) -> None:
+    sim.change(image=NEW)
+    sim.until("Paused")
+    sim.ask("abort")
+    sim.until("Aborted")
+    sim.ask("retry")
+    sim.step()
+    assert sim.status.canary_revision == sim.revision_of()
+    assert not machine.abort_is_current(sim.spec, sim.status)
+    sim.until("Healthy")
+    assert sim.status.stable_revision == sim.revision_of()
+    assert not machine.abort_is_current(sim.spec, sim.status)
 
 
 def test_an_aborted_revision_stays_aborted_until_retried(sim: Simulation) -> None:
