@@ -7,8 +7,10 @@ asked. kubelet points pods at `kube-dns`, a Service without selector whose endpo
 the node's address. The datastores stay on host loopback, like RDS and ElastiCache outside the
 production cluster: Services without selectors in `meridian-system` whose EndpointSlices point at
 a relay on the node's address (`tcprelay`), so a pod dials
-`postgres.meridian-system.svc.cluster.local:5432`. The renderers are pure and unit-tested;
-`realnode` calls `start` and `expose_datastores`.
+`postgres.meridian-system.svc.cluster.local:5432`. The pod pipeline's carrier fake, a host process
+like the datastores (a real carrier is outside the cluster too), is exposed the same way, by its
+own relay once it runs (`expose_datastores(..., relay="carrier-relay")`). The renderers are pure
+and unit-tested; `realnode` calls `start` and `expose_datastores`.
 """
 
 from __future__ import annotations
@@ -24,11 +26,17 @@ from meridian.localplatform.processes import ProcessSpec, Supervisor
 KUBE_DNS_IP = "10.96.0.10"
 """The cluster DNS's ClusterIP, in `kubecluster.SERVICE_CIDR`; kubelet's `clusterDNS`."""
 SYSTEM_NAMESPACE = "meridian-system"
-DATASTORE_PORTS = {"postgres": 5432, "redis": 6379, "rabbitmq": 5672, "s3": 9000}
-"""Service name -> the port pods dial (each datastore's usual one)."""
+DATASTORE_PORTS = {
+    "postgres": 5432,
+    "redis": 6379,
+    "rabbitmq": 5672,
+    "s3": 9000,
+    "carrier": 80,
+}
+"""Service name -> the port pods dial (each datastore's usual one; the carrier's API's HTTP)."""
 COREDNS_USER = "system:meridian:coredns"
 _MANAGED_BY = "meridian-localplatform"
-COMPONENTS = ("datastore-relay", "coredns", "kube-proxy")
+COMPONENTS = ("gateway-relay", "carrier-relay", "datastore-relay", "coredns", "kube-proxy")
 """Supervisor names are `<node>-<component>`; stopped before kubelet."""
 
 
@@ -272,13 +280,15 @@ def expose_datastores(
     bins: Path,
     kubeconfig: str,
     host_ports: dict[str, int],
+    relay: str = "datastore-relay",
 ) -> None:
-    """Relay the node's address to the datastores' host ports; Services in `meridian-system`."""
+    """Relay the node's address to the datastores' host ports; Services in `meridian-system`.
+    `relay` is the relay's component name (one of `COMPONENTS`, stopped with the node)."""
     name = Path(sandbox.node_dir).name
     nodesandbox.start_relay(
         supervisor,
         sandbox,
-        f"{name}-datastore-relay",
+        f"{name}-{relay}",
         sorted(host_ports.values()),
         address=sandbox.node_ip,
     )

@@ -408,3 +408,24 @@ def start_relay(
         )
     )
     supervisor.wait_ready(name, lambda: "relaying" in supervisor.log_tail(name), timeout=30)
+
+
+def start_inward_relay(
+    supervisor: Supervisor, sandbox: Sandbox, name: str, targets: dict[int, tuple[str, int]]
+) -> None:
+    """A `tcprelay --inward`: the host's 127.0.0.1:<port> to an address inside the node's
+    namespace (a ClusterIP), for each `port: (address, port)` of `targets`."""
+    supervisor.start(
+        ProcessSpec(
+            name=name,
+            argv=[
+                sys.executable,
+                "-m",
+                "meridian.localplatform.tcprelay",
+                f"--netns=/proc/{sandbox.holder_pid}/ns/net",
+                *(f"--inward={port}={ip}:{to}" for port, (ip, to) in sorted(targets.items())),
+            ],
+            env={"PYTHONPATH": os.pathsep.join(sys.path)},
+        )
+    )
+    supervisor.wait_ready(name, lambda: "relaying" in supervisor.log_tail(name), timeout=30)

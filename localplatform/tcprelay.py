@@ -7,6 +7,11 @@ host's. kubelet talks to `https://127.0.0.1:<port>` of its namespace as if the a
 local; pods reach PostgreSQL, Redis and RabbitMQ on the node's own address (`--address`), the
 endpoint of their datastore Services. Nothing listens outside the node's namespace. Run by
 `realnode` as `python -m meridian.localplatform.tcprelay`.
+
+`--inward` is the other direction, for the one thing the host calls inside the node: the gateway
+of the pod pipeline (`podpipeline`). It listens on the host's 127.0.0.1 and makes each upstream
+socket inside the node's namespace, so it dials a ClusterIP there (kube-proxy's rules exist only
+in that namespace) and the host reaches the gateway's Service like a load balancer would.
 """
 
 from __future__ import annotations
@@ -17,17 +22,22 @@ import contextlib
 import ctypes
 import os
 import socket
+import sys
 
 _CLONE_NEWNET = 0x40000000
 
 
-def _setns(path: str) -> None:
+def _setns_fd(fd: int) -> None:
     libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"setns: {os.strerror(errno)}")
+
+
+def _setns(path: str) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
-        if libc.setns(fd, _CLONE_NEWNET) != 0:
-            errno = ctypes.get_errno()
-            raise OSError(errno, f"setns({path}): {os.strerror(errno)}")
+        _setns_fd(fd)
     finally:
         os.close(fd)
 
@@ -76,22 +86,100 @@ async def serve(sock: socket.socket, target_port: int) -> None:
         await server.serve_forever()
 
 
-async def _serve_all(sockets: dict[int, socket.socket]) -> None:
-    await asyncio.gather(*(serve(sock, port) for port, sock in sockets.items()))
+class Inward:
+    """Sockets made in a network namespace: the relay thread enters it only to create one (a
+    socket keeps the namespace it was made in), so it never listens or resolves there."""
+
+    def __init__(self, netns: str) -> None:
+        self._netns = os.open(netns, os.O_RDONLY)
+        self._home = os.open(f"/proc/{os.getpid()}/task/{os.getpid()}/ns/net", os.O_RDONLY)
+
+    def socket(self) -> socket.socket:
+        _setns_fd(self._netns)
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        finally:
+            _setns_fd(self._home)
+        sock.setblocking(False)
+        return sock
+
+
+def parse_inward(value: str) -> tuple[int, str, int]:
+    """`PORT=ADDRESS:TARGET`: listen on the host's 127.0.0.1:PORT, dial ADDRESS:TARGET inside."""
+    port, _, target = value.partition("=")
+    address, _, target_port = target.rpartition(":")
+    if not (port.isdigit() and address and target_port.isdigit()):
+        raise argparse.ArgumentTypeError(f"{value!r} is not PORT=ADDRESS:PORT")
+    return int(port), address, int(target_port)
+
+
+def listen_here(port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
+
+
+async def serve_inward(inward: Inward, sock: socket.socket, address: str, target_port: int) -> None:
+    loop = asyncio.get_running_loop()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream = inward.socket()
+        try:
+            await loop.sock_connect(upstream, (address, target_port))
+            upstream_reader, upstream_writer = await asyncio.open_connection(sock=upstream)
+        except OSError:
+            upstream.close()
+            writer.close()
+            return
+        await asyncio.gather(_pipe(reader, upstream_writer), _pipe(upstream_reader, writer))
+
+    server = await asyncio.start_server(relay, sock=sock)
+    async with server:
+        await server.serve_forever()
+
+
+async def _serve_all(
+    sockets: dict[int, socket.socket],
+    inward: Inward | None,
+    targets: dict[socket.socket, tuple[str, int]],
+) -> None:
+    await asyncio.gather(
+        *(serve(sock, port) for port, sock in sockets.items()),
+        *(serve_inward(inward, sock, *target) for sock, target in targets.items() if inward),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--netns", required=True, help="network namespace file to listen in")
     parser.add_argument(
-        "--port", type=int, action="append", required=True, help="same port both sides; repeatable"
+        "--port", type=int, action="append", default=[], help="same port both sides; repeatable"
     )
     parser.add_argument("--address", default="127.0.0.1", help="listen address in the namespace")
+    parser.add_argument(
+        "--inward",
+        type=parse_inward,
+        action="append",
+        default=[],
+        help="PORT=ADDRESS:PORT: the host's 127.0.0.1:PORT to ADDRESS:PORT in the namespace",
+    )
     args = parser.parse_args()
+    if not args.port and not args.inward:
+        parser.error("nothing to relay: give --port or --inward")
     sockets = {port: listen_in(args.netns, port, args.address) for port in args.port}
-    ports = ",".join(map(str, args.port))
-    print(f"relaying {args.address}:{ports} in {args.netns} to the host's 127.0.0.1", flush=True)
-    asyncio.run(_serve_all(sockets))
+    if sockets:
+        ports = ",".join(map(str, args.port))
+        print(
+            f"relaying {args.address}:{ports} in {args.netns} to the host's 127.0.0.1", flush=True
+        )
+    inward = Inward(args.netns) if args.inward else None
+    targets = {listen_here(port): (address, target) for port, address, target in args.inward}
+    for port, address, target in args.inward:
+        print(f"relaying the host's 127.0.0.1:{port} to {address}:{target} in {args.netns}")
+    sys.stdout.flush()
+    asyncio.run(_serve_all(sockets, inward, targets))
 
 
 if __name__ == "__main__":
