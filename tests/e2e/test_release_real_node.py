@@ -905,20 +905,20 @@ def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_p
 
 @pytest.fixture(scope="module")
 def pod_pipeline(node: Node) -> walkthrough.Walkthrough:
-    """The pipeline as `make up REAL_NODE=1` releases it, a tenant of its own (the registry row
-    the Tenant operator would write) with the demo user and stock, seeded through its gateway."""
-    tenant = f"w{uuid.uuid4().hex[:8]}"
-    asyncio.run(tenants.register(node.state, tenant))
+    """The pipeline as `make up REAL_NODE=1` starts it (`platform.start_pipeline`: released on
+    the real node, the demo user and stock seeded through its gateway), the demo tenant's
+    registry row written as the Tenant operator would (it does not run here); the walkthrough's
+    URL and password as the README reads them: `meridian dev env`, the run dir's file."""
+    asyncio.run(tenants.register(node.state, pipeline.DEMO_TENANT))
     started = time.monotonic()
-    released = podpipeline.start(
-        node.state,
-        Supervisor(node.run_dir),
-        node.run_dir / "services",
-        platform.datastore_ports(node.state),
-    )
-    print(f"\npipeline released and relayed in {time.monotonic() - started:.1f} s")
-    email, password = pipeline.seed_demo(node.state, released, node.run_dir, tenant=tenant)
-    return walkthrough.Walkthrough(released.gateway_url, tenant, email, password)
+    platform.start_pipeline(node.state)
+    print(f"\npipeline released, relayed and seeded in {time.monotonic() - started:.1f} s")
+    saved = platform.load(node.run_dir)
+    assert saved is not None
+    url = saved.environment()["MERIDIAN_GATEWAY_URL"]
+    assert url.startswith(f"http://{net.LOOPBACK}:")
+    password = (node.run_dir / "demo-password").read_text()
+    return walkthrough.Walkthrough(url, pipeline.DEMO_TENANT, pipeline.DEMO_EMAIL, password)
 
 
 def _pipeline_pods(node: Node, release: str) -> list[dict[str, Any]]:
