@@ -31,6 +31,7 @@ import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -39,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import asyncpg
 import pytest
 import yaml
 
@@ -908,10 +910,26 @@ def pod_pipeline(node: Node) -> walkthrough.Walkthrough:
     """The pipeline as `make up REAL_NODE=1` starts it (`platform.start_pipeline`: released on
     the real node, the demo user and stock seeded through its gateway), the demo tenant's
     registry row written as the Tenant operator would (it does not run here); the walkthrough's
-    URL and password as the README reads them: `meridian dev env`, the run dir's file."""
-    asyncio.run(tenants.register(node.state, pipeline.DEMO_TENANT))
+    URL and password as the README reads them: `meridian dev env`, the run dir's file. Auth's
+    pod migrates the registry as it starts: the tenant's row is written once the table exists."""
+
+    def registered() -> bool:
+        try:
+            asyncio.run(tenants.register(node.state, pipeline.DEMO_TENANT))
+        except asyncpg.UndefinedTableError:
+            return False
+        return True
+
+    registering = threading.Thread(
+        target=net.wait_until,
+        args=(registered,),
+        daemon=True,
+        kwargs={"what": "the registry migrated by auth", "timeout": 600},
+    )
+    registering.start()
     started = time.monotonic()
     platform.start_pipeline(node.state)
+    registering.join(timeout=10)
     print(f"\npipeline released, relayed and seeded in {time.monotonic() - started:.1f} s")
     saved = platform.load(node.run_dir)
     assert saved is not None
