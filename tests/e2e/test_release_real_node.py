@@ -957,14 +957,30 @@ def _pipeline_release(node: Node, name: str) -> dict[str, Any]:
     return found
 
 
-def _fulfilled(pipe: walkthrough.Walkthrough, auth: dict[str, str], ids: list[str]) -> None:
+def _pod_logs(node: Node, services: tuple[str, ...], lines: int = 15) -> str:
+    """The newest log lines of the services' pipeline pods, from the node's files (the
+    apiserver cannot reach this kubelet's log endpoint): for a failure's message."""
+    pods = realnode.nodes_dir(node.run_dir) / realnode.node_name("primary") / "root/var/log/pods"
+    said = []
+    for service in services:
+        for log in sorted(pods.glob(f"{podpipeline.NAMESPACE}_{service}-*/{service}/*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            said.append(f"--- {log.parent.parent.name}/{log.name}\n" + "\n".join(tail))
+    return "\n".join(said)
+
+
+def _fulfilled(
+    node: Node, pipe: walkthrough.Walkthrough, auth: dict[str, str], ids: list[str]
+) -> None:
     net.wait_until(
         lambda: set(pipe.states(auth, ids).values()) == {"fulfilled"},
         what=f"{len(ids)} orders fulfilled",
         timeout=120,
+        diagnostics=lambda: _pod_logs(node, ("fulfillment", "orders")),
     )
 
 
+@pytest.mark.timeout(900)  # the pipeline's five releases come up first, in two waves
 def test_the_readme_walkthrough_runs_from_the_host_against_the_pipelines_pods(
     node: Node, pod_pipeline: walkthrough.Walkthrough
 ) -> None:
@@ -983,7 +999,7 @@ def test_the_readme_walkthrough_runs_from_the_host_against_the_pipelines_pods(
     status, order = pod_pipeline.order(auth, quantity=2)
     assert status == 201, order
     assert order["state"] == "confirmed"
-    _fulfilled(pod_pipeline, auth, [order["id"]])
+    _fulfilled(node, pod_pipeline, auth, [order["id"]])
     (label_key,) = pod_pipeline.label_keys(auth, order["id"])
     assert label_key.startswith("labels/")
     net.wait_until(
@@ -1067,7 +1083,7 @@ def test_orders_rolls_to_a_new_image_while_the_walkthrough_orders_with_none_fail
         assert shown.strip() == mark.decode().strip()
 
     ids = [body["id"] for _, body in answers]
-    _fulfilled(pod_pipeline, auth, ids)
+    _fulfilled(node, pod_pipeline, auth, ids)
     labels = [pod_pipeline.label_keys(auth, order) for order in ids]
     assert all(len(keys) == 1 and keys[0].startswith("labels/") for keys in labels), labels
     net.wait_until(
