@@ -28,6 +28,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 	$(MERIDIAN) dev install
 
+# REAL_NODE=1 (root): a real node, the order pipeline on it as ServiceReleases (README).
 up: install
 	$(MERIDIAN) dev up $(if $(DR),--dr --pg-standby) $(if $(REAL_NODE),--real-node) $(if $(filter 1,$(WEBHOOKS)),--webhooks) --search --prometheus --crds crds --operators --apply crds/examples --services
 	@echo

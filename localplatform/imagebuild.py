@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -33,9 +34,13 @@ class Built(NamedTuple):
         return sum(layer.stat().st_size for layer in self.layers)
 
 
-def code_layer() -> bytes:
-    """The `meridian` package as services import it, at `imagespec.APP`."""
-    files: dict[str, ociarchive.File] = {}
+def code_layer(extra: Mapping[str, bytes] | None = None) -> bytes:
+    """The `meridian` package as services import it, at `imagespec.APP`, and `extra` files
+    (path under it -> content): another image of the same code, for a rollout to a new image."""
+    files = {
+        f"{imagespec.APP}/{path}": ociarchive.File(content)
+        for path, content in (extra or {}).items()
+    }
     for source, target in imagespec.CODE:
         path = imagespec.REPO / source
         if path.is_file():

@@ -7,8 +7,10 @@ asked. kubelet points pods at `kube-dns`, a Service without selector whose endpo
 the node's address. The datastores stay on host loopback, like RDS and ElastiCache outside the
 production cluster: Services without selectors in `meridian-system` whose EndpointSlices point at
 a relay on the node's address (`tcprelay`), so a pod dials
-`postgres.meridian-system.svc.cluster.local:5432`. The renderers are pure and unit-tested;
-`realnode` calls `start` and `expose_datastores`.
+`postgres.meridian-system.svc.cluster.local:5432`. The pod pipeline's carrier fake, a host process
+like the datastores (a real carrier is outside the cluster too), is exposed the same way, by its
+own relay once it runs (`expose_datastores(..., relay="carrier-relay")`). The renderers are pure
+and unit-tested; `realnode` calls `start` and `expose_datastores`.
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ DATASTORE_PORTS = {
     "redis": 6379,
     "rabbitmq": 5672,
     "s3": 9000,
+    "carrier": 80,
 }
-"""Service name -> the port pods dial (each datastore's usual one)."""
+"""Service name -> the port pods dial (each datastore's usual one; the carrier's API's HTTP)."""
 COREDNS_USER = "system:meridian:coredns"
 _MANAGED_BY = "meridian-localplatform"
-COMPONENTS = ("service-relay", "datastore-relay", "coredns", "kube-proxy")
+COMPONENTS = ("service-relay", "carrier-relay", "datastore-relay", "coredns", "kube-proxy")
 """Supervisor names are `<node>-<component>`; stopped before kubelet. The service relay (host
 loopback to a Service, `relay_service`) holds sockets in the node's namespace: it goes first."""
 
@@ -279,13 +282,15 @@ def expose_datastores(
     bins: Path,
     kubeconfig: str,
     host_ports: dict[str, int],
+    relay: str = "datastore-relay",
 ) -> None:
-    """Relay the node's address to the datastores' host ports; Services in `meridian-system`."""
+    """Relay the node's address to the datastores' host ports; Services in `meridian-system`.
+    `relay` is the relay's component name (one of `COMPONENTS`, stopped with the node)."""
     name = Path(sandbox.node_dir).name
     nodesandbox.start_relay(
         supervisor,
         sandbox,
-        f"{name}-datastore-relay",
+        f"{name}-{relay}",
         sorted(host_ports.values()),
         address=sandbox.node_ip,
     )

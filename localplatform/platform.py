@@ -27,12 +27,14 @@ from meridian.localplatform import (
     elasticsearch,
     gatewayapi,
     gobuild,
+    imagebuild,
     kubecluster,
     net,
     nodestatus,
     packages,
     pg,
     pipeline,
+    podpipeline,
     policies,
     prometheus,
     rabbitmq_server,
@@ -261,6 +263,13 @@ def start_prometheus(state: PlatformState) -> str:
     return state.prometheus_url
 
 
+def has_real_node(state: PlatformState) -> bool:
+    """Whether the primary cluster is ours and has its real node (pods run, images imported)."""
+    return state.external_kubeconfig is None and "primary" in imagebuild.real_node_clusters(
+        Path(state.run_dir)
+    )
+
+
 def datastore_ports(state: PlatformState) -> dict[str, int]:
     """Host loopback port of each datastore a real node's pods reach through a Service; with a
     streaming standby (`pg_standby`), it too: what a DR cluster's services use once promoted."""
@@ -455,16 +464,23 @@ async def _tenant_registered(dsn: str, name: str) -> bool:
 
 
 def start_pipeline(state: PlatformState) -> tuple[pipeline.Pipeline, str, str]:
-    """The order pipeline behind the gateway, plus the demo tenant's user and stock.
+    """The order pipeline behind the gateway, plus the demo tenant's user and stock: as
+    ServiceReleases on the real node when the platform has one (`podpipeline`; the CRDs and the
+    release operator must run), as host processes otherwise (`pipeline`).
 
     The demo tenant is the example Tenant, registered by the Tenant operator: `up` must run with
     the operators and the examples applied first. Returns the pipeline and the demo credentials.
     """
     run_dir = Path(state.run_dir)
-    started = pipeline.start(state, Supervisor(run_dir), run_dir / "services")
+    if has_real_node(state):  # pods the release operator runs, found by Prometheus on the node
+        started = podpipeline.start(
+            state, Supervisor(run_dir), run_dir / "services", datastore_ports(state)
+        )
+    else:
+        started = pipeline.start(state, Supervisor(run_dir), run_dir / "services")
+        prometheus.register(run_dir, "pipeline", prometheus.services(started.urls))
     state.gateway_url = started.gateway_url
     _state_file(run_dir).write_text(json.dumps(state.__dict__, indent=2))
-    prometheus.register(run_dir, "pipeline", prometheus.services(started.urls))
     dsn = state.postgres_info.dsn("meridian_platform")
     net.wait_until(
         lambda: asyncio.run(_tenant_registered(dsn, pipeline.DEMO_TENANT)),

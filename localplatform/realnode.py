@@ -165,12 +165,20 @@ def expose_datastores(
     cluster: kubecluster.ClusterInfo,
     bins: Path,
     host_ports: dict[str, int],
+    relay: str = "datastore-relay",
 ) -> None:
-    """The host's datastores, as Services of the cluster's real node (`nodenet`)."""
-    sandbox = nodesandbox.load(nodes_dir(run_dir) / node_name(cluster.name))
+    """The host's datastores (or the carrier fake), as Services of the cluster's real node
+    (`nodenet`)."""
+    nodenet.expose_datastores(
+        supervisor, sandbox_of(run_dir, cluster.name), bins, cluster.kubeconfig, host_ports, relay
+    )
+
+
+def sandbox_of(run_dir: Path, cluster: str) -> nodesandbox.Sandbox:
+    sandbox = nodesandbox.load(nodes_dir(run_dir) / node_name(cluster))
     if sandbox is None:
-        raise RuntimeError(f"no real node in cluster {cluster.name} of {run_dir}")
-    nodenet.expose_datastores(supervisor, sandbox, bins, cluster.kubeconfig, host_ports)
+        raise RuntimeError(f"no real node in cluster {cluster} of {run_dir}")
+    return sandbox
 
 
 def _containerd_up(sandbox: nodesandbox.Sandbox, tools: dict[str, Path]) -> bool:

@@ -35,6 +35,13 @@ DRAIN_DELAY_S = 10
 (5 s still let connections be refused on a loaded node: tests/e2e/test_release_real_node.py)."""
 SHUTDOWN_TIMEOUT_S = 30
 """The runtime's default time for in-flight requests once the listener closed."""
+STARTUP_S = 180
+"""How long a new pod may take to listen before liveness applies (the startup probe's window)."""
+STARTUP_PROBE_TIMEOUT_S = 2
+"""The startup and readiness probes' (kubelet's default 1 s: a loaded node's pods flapped)."""
+LIVENESS_TIMEOUT_S = 5
+"""A live process on a CPU-starved node answers `/healthz` late, not never: kubelet's default
+1 s would restart it for being slow."""
 KEY_FILE_SUFFIX = "_IDENTITY_SIGNING_KEY_FILE"
 SCRAPE_ANNOTATIONS = {
     "prometheus.io/scrape": "true",
@@ -152,10 +159,24 @@ def _container(release: Release, template: Template) -> dict[str, Any]:
         "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
         "env": _environment(release, template),
         "resources": template.resources,
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2},
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "periodSeconds": 2,
+            "timeoutSeconds": STARTUP_PROBE_TIMEOUT_S,
+        },
+        # Liveness only once the process listens: a service migrates its database and imports
+        # before it does, which on a busy node (CPU-limited, its neighbours starting too) took
+        # longer than liveness' 30 s, and the pod was killed in a loop before it ever served.
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 2,
+            "timeoutSeconds": STARTUP_PROBE_TIMEOUT_S,
+            "failureThreshold": STARTUP_S // 2,
+        },
         "livenessProbe": {
             "httpGet": {"path": "/healthz", "port": "http"},
             "periodSeconds": 10,
+            "timeoutSeconds": LIVENESS_TIMEOUT_S,
             "failureThreshold": 3,
         },
         "securityContext": {

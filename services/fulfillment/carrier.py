@@ -105,7 +105,7 @@ class Client:
     async def label(self, url: str) -> bytes:
         """The label's bytes; the API key goes only to the carrier's own origin."""
         target = yarl.URL(url)
-        body = await self._call("GET", target, auth=target.origin() == self.base_url.origin())
+        body = await self._call("GET", target, auth=same_origin(target, self.base_url))
         if not body.startswith(b"%PDF-"):
             raise CarrierError(f"The label at {url} is not a PDF")
         return body
@@ -150,3 +150,10 @@ class Client:
             cap=self.backoff_cap,
             retry_on=(CarrierUnavailable,),
         )
+
+
+def same_origin(a: yarl.URL, b: yarl.URL) -> bool:
+    """Scheme, host and port, the default port spelled out or not: yarl's `origin()` keeps an
+    explicit `:80`, so `http://carrier:80` and the `http://carrier/...` label URL the carrier
+    builds from the Host header compared unequal and the key was withheld (a 401)."""
+    return (a.scheme, a.host, a.port) == (b.scheme, b.host, b.port)

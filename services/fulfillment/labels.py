@@ -10,15 +10,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aiohttp import web
 from botocore.config import Config as BotoConfig
-from mypy_boto3_s3 import S3Client
 
 from meridian.core.runtime import app as runtime_app
 from meridian.services.fulfillment.settings import Settings
+
+if TYPE_CHECKING:  # type stubs: a dev dependency, not in the service image
+    from mypy_boto3_s3 import S3Client
 
 
 def key(tenant_id: uuid.UUID, order_id: uuid.UUID, shipment_id: uuid.UUID) -> str:

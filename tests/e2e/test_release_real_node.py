@@ -11,7 +11,9 @@ the operator writes, and the client calls orders through it. The platform's Prom
 the release's pods on the node and scrapes them: a canary whose config makes it answer 500s is
 aborted by the example's error-ratio analysis. An abort asked while a full promote is pending
 (its pods held back by a pod quota) wins. On-call's `kubectl meridian release` commands, and
-the operator SIGKILLed at every step of a canary, act on the same pods.
+the operator SIGKILLed at every step of a canary, act on the same pods. Last, the whole order
+pipeline runs from its ServiceReleases (`podpipeline`, what `make up REAL_NODE=1` deploys) and
+the README's walkthrough runs from the host through its gateway while orders rolls to a new image.
 
 The faulty canaries come with a progress deadline of 30 s, the smallest that stays honest: an
 orders pod here goes from created to Ready in 10-30 s on a loaded machine (the first rollout's
@@ -22,12 +24,15 @@ canary is aborted about half a minute after it started.
 from __future__ import annotations
 
 import ast
+import asyncio
+import collections
 import contextlib
 import datetime
 import json
 import re
 import shutil
 import subprocess
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -36,24 +41,27 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import asyncpg
 import pytest
 import yaml
 
 from meridian.localplatform import (
     imagebuild,
+    imagespec,
     net,
     nodesandbox,
     pipeline,
     platform,
     podenv,
+    podpipeline,
     realnode,
     releases,
     servicekeys,
 )
 from meridian.localplatform.processes import Supervisor
 from meridian.operators.release import resources
-from tests import issuer
-from tests.e2e import orders_manifests
+from tests import issuer, tenants
+from tests.e2e import orders_manifests, walkthrough
 from tests.e2e import test_release_operator as release_e2e
 from tests.e2e.real_node.test_real_node import _exists
 
@@ -1066,3 +1074,191 @@ def test_on_call_commands_and_an_operator_killed_at_every_step_act_on_the_real_p
     assert len(rolled["history"]) <= 5
     calls = _calls(node, 1)
     assert set(calls) == {"200"}, calls
+
+
+@pytest.fixture(scope="module")
+def pod_pipeline(node: Node) -> walkthrough.Walkthrough:
+    """The pipeline as `make up REAL_NODE=1` starts it (`platform.start_pipeline`: released on
+    the real node, the demo user and stock seeded through its gateway), the demo tenant's
+    registry row written as the Tenant operator would (it does not run here); the walkthrough's
+    URL and password as the README reads them: `meridian dev env`, the run dir's file. Auth's
+    pod migrates the registry as it starts: the tenant's row is written once the table exists."""
+
+    def registered() -> bool:
+        try:
+            asyncio.run(tenants.register(node.state, pipeline.DEMO_TENANT))
+        except asyncpg.UndefinedTableError:
+            return False
+        return True
+
+    registering = threading.Thread(
+        target=net.wait_until,
+        args=(registered,),
+        daemon=True,
+        kwargs={"what": "the registry migrated by auth", "timeout": 600},
+    )
+    registering.start()
+    started = time.monotonic()
+    platform.start_pipeline(node.state)
+    registering.join(timeout=10)
+    print(f"\npipeline released, relayed and seeded in {time.monotonic() - started:.1f} s")
+    saved = platform.load(node.run_dir)
+    assert saved is not None
+    url = saved.environment()["MERIDIAN_GATEWAY_URL"]
+    assert url.startswith(f"http://{net.LOOPBACK}:")
+    password = (node.run_dir / "demo-password").read_text()
+    return walkthrough.Walkthrough(url, pipeline.DEMO_TENANT, pipeline.DEMO_EMAIL, password)
+
+
+def _pipeline_pods(node: Node, release: str) -> list[dict[str, Any]]:
+    found = platform.kubectl(
+        node.state,
+        *("get", "pods", "-n", podpipeline.NAMESPACE, "-o", "json"),
+        *("-l", f"{resources.INSTANCE_LABEL}={release},{resources.ROLE_LABEL}=stable"),
+    )
+    return [p for p in json.loads(found)["items"] if not p["metadata"].get("deletionTimestamp")]
+
+
+def _pipeline_release(node: Node, name: str) -> dict[str, Any]:
+    found: dict[str, Any] = json.loads(
+        platform.kubectl(
+            node.state, "get", "servicerelease", name, "-n", podpipeline.NAMESPACE, "-o", "json"
+        )
+    )
+    return found
+
+
+def _pod_logs(node: Node, services: tuple[str, ...], lines: int = 15) -> str:
+    """The newest log lines of the services' pipeline pods, from the node's files (the
+    apiserver cannot reach this kubelet's log endpoint): for a failure's message."""
+    pods = realnode.nodes_dir(node.run_dir) / realnode.node_name("primary") / "root/var/log/pods"
+    said = []
+    for service in services:
+        for log in sorted(pods.glob(f"{podpipeline.NAMESPACE}_{service}-*/{service}/*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            said.append(f"--- {log.parent.parent.name}/{log.name}\n" + "\n".join(tail))
+    return "\n".join(said)
+
+
+def _fulfilled(
+    node: Node, pipe: walkthrough.Walkthrough, auth: dict[str, str], ids: list[str]
+) -> None:
+    net.wait_until(
+        lambda: set(pipe.states(auth, ids).values()) == {"fulfilled"},
+        what=f"{len(ids)} orders fulfilled",
+        timeout=120,
+        diagnostics=lambda: _pod_logs(node, ("fulfillment", "orders")),
+    )
+
+
+@pytest.mark.timeout(900)  # the pipeline's five releases come up first, in two waves
+def test_the_readme_walkthrough_runs_from_the_host_against_the_pipelines_pods(
+    node: Node, pod_pipeline: walkthrough.Walkthrough
+) -> None:
+    """Every release Healthy on the real node, from the service images; the README's requests
+    through the relayed gateway: an order confirmed, fulfilled by fulfillment's pod (the carrier
+    on the host, the label in S3), the stock down by its quantity."""
+    for name in podpipeline.PODS:
+        assert _pipeline_release(node, name)["status"]["phase"] == "Healthy"
+        pods = _pipeline_pods(node, name)
+        assert {p["spec"]["nodeName"] for p in pods} == {realnode.node_name("primary")}
+        assert {p["spec"]["containers"][0]["image"] for p in pods} == {
+            _pipeline_release(node, name)["spec"]["image"]
+        }
+    auth = pod_pipeline.login()
+    before = pod_pipeline.stock(auth)
+    status, order = pod_pipeline.order(auth, quantity=2)
+    assert status == 201, order
+    assert order["state"] == "confirmed"
+    _fulfilled(node, pod_pipeline, auth, [order["id"]])
+    (label_key,) = pod_pipeline.label_keys(auth, order["id"])
+    assert label_key.startswith("labels/")
+    net.wait_until(
+        lambda: pod_pipeline.stock(auth)["on_hand"] == before["on_hand"] - 2,
+        what="on_hand down by 2",
+        timeout=30,
+    )
+
+
+MARK = "rollout-mark.txt"
+"""A file only the new orders image has: its code layer, hence its digest and tag, differ."""
+
+
+@pytest.mark.timeout(600)
+def test_orders_rolls_to_a_new_image_while_the_walkthrough_orders_with_none_failed(
+    node: Node, pod_pipeline: walkthrough.Walkthrough
+) -> None:
+    """A new orders image (the same code and a file more: another digest, another tag) is set as
+    the release's image while the host places an order every 200 ms through the gateway; the
+    release ends Available at a new revision whose pods run the new image (the file is there),
+    every order placed meanwhile was answered 201 confirmed and is fulfilled, with its label, and
+    the stock went down by as many."""
+    mark = f"{uuid.uuid4()}\n".encode()
+    new = imagebuild.build("orders", code=imagebuild.code_layer({MARK: mark}))
+    realnode.import_image(node.run_dir, "primary", new.archive)
+    before = _pipeline_release(node, "orders")
+    assert new.ref != before["spec"]["image"]
+    old_revision = before["status"]["stableRevision"]
+    auth = pod_pipeline.login()
+    stock = pod_pipeline.stock(auth)
+    orders = walkthrough.Orders(pod_pipeline, auth, interval_s=0.2)
+    orders.start()
+    try:
+        time.sleep(3)  # orders answered before the rollout starts
+        started = time.monotonic()
+        patch = json.dumps({"spec": {"image": new.ref}})
+        platform.kubectl(
+            node.state,
+            *("patch", "servicerelease", "orders", "-n", podpipeline.NAMESPACE),
+            *("--type=merge", "-p", patch),
+        )
+
+        def rolled() -> bool:
+            status = _pipeline_release(node, "orders").get("status") or {}
+            return status.get("phase") == "Healthy" and status.get("stableRevision") != old_revision
+
+        net.wait_until(rolled, what="orders Healthy at the new image", timeout=240)
+        took = time.monotonic() - started
+        # Orders go on until the old pods are gone: their drain is where calls could fail.
+        net.wait_until(
+            lambda: (
+                {p["spec"]["containers"][0]["image"] for p in _pipeline_pods(node, "orders")}
+                == {new.ref}
+            ),
+            what="only pods of the new image",
+            timeout=120,
+        )
+        time.sleep(2)
+    finally:
+        answers = orders.stop()
+    statuses = collections.Counter(str(status) for status, _ in answers)
+    print(f"\norders rolled to {new.ref} in {took:.1f} s; orders placed meanwhile: {statuses}")
+    assert set(statuses) == {"201"}, [a for a in answers if a[0] != 201][:5]
+    assert len(answers) > 20  # a steady stream across the whole rollout
+    assert {body["state"] for _, body in answers} == {"confirmed"}
+
+    status = _pipeline_release(node, "orders")["status"]
+    conditions = {c["type"]: c["status"] for c in status["conditions"]}
+    assert conditions["Available"] == "True"
+    pods = _pipeline_pods(node, "orders")
+    assert len(pods) == 2
+    assert {p["metadata"]["labels"][resources.REVISION_LABEL] for p in pods} == {
+        status["stableRevision"]
+    }
+    for pod in pods:
+        shown = platform.kubectl(
+            node.state,
+            *("exec", "-n", podpipeline.NAMESPACE, pod["metadata"]["name"], "--"),
+            *("python3", "-c", f"print(open({imagespec.APP + '/' + MARK!r}).read().strip())"),
+        )
+        assert shown.strip() == mark.decode().strip()
+
+    ids = [body["id"] for _, body in answers]
+    _fulfilled(node, pod_pipeline, auth, ids)
+    labels = [pod_pipeline.label_keys(auth, order) for order in ids]
+    assert all(len(keys) == 1 and keys[0].startswith("labels/") for keys in labels), labels
+    net.wait_until(
+        lambda: pod_pipeline.stock(auth)["on_hand"] == stock["on_hand"] - len(ids),
+        what=f"on_hand down by {len(ids)}",
+        timeout=60,
+    )

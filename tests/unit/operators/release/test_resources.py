@@ -212,6 +212,11 @@ def test_pods_are_probed_and_annotated_for_prometheus_pod_discovery(
     (container,) = template["spec"]["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    # Liveness waits for the startup probe: a slow start is no dead process.
+    startup = container["startupProbe"]
+    assert startup["httpGet"]["path"] == "/healthz"
+    assert startup["periodSeconds"] * startup["failureThreshold"] >= 120
+    assert container["livenessProbe"]["timeoutSeconds"] > 1
 
 
 def test_a_deployment_without_a_count_leaves_replicas_to_the_autoscaler(
