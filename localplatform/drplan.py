@@ -7,21 +7,24 @@ the primary and one for the standby), and the services it moves as Deployments o
 in both clusters (prod scaled up, DR at 0). `plan()` renders a plan against all of it, since
 ports are chosen at start and a static example could not name them.
 
-Where the DR cluster has a real node (`make up DR=1 REAL_NODE=1`) and the orders image is on it,
-DR's orders are real pods of that image (`real_orders`), configured as the pipeline's pods are
-(`pipeline.environment`, rewritten by `podenv`) but for their DSN, which they read from the
-services' database Secret: the one a run repoints. Before a run it names the prod primary, as a
-copy of prod's settings would; the standby's credentials Secret carries the DSN the pods dial
-once it is promoted (`servicesDsn`: the operator itself dials the host's loopback port). The
-plan's check then hits their `/readyz` (which pings the database) through a relay on the host's
-loopback into the DR node (`nodenet.relay_service`), so the operator verifies the real pods.
-Inventory stays on kwok: its database is not the one the plan moves.
+Where the DR cluster has a real node (`make up DR=1 REAL_NODE=1`) and the images are on it, DR's
+services are real pods of their images (`real_services`), configured as the pipeline's pods are
+(`pipeline.environment`, rewritten by `podenv`). Orders reads its DSN from the services' database
+Secret: the one a run repoints. Before a run it names the prod primary, as a copy of prod's
+settings would; the standby's credentials Secret carries the DSN the pods dial once it is
+promoted (`servicesDsn`: the operator itself dials the host's loopback port). Inventory's database
+is not the one the plan moves, but it lives on the same server (physical replication copies every
+database), so DR's inventory is configured with the DR server's address outright, as a DR copy of
+its settings would be: it runs only after a run promoted that server (it is at 0 before). The
+plan's checks hit each service's `/readyz` (which pings its database) through a relay on the
+host's loopback into the DR node (`nodenet.relay_service`), so the operator verifies the real pods.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +35,6 @@ from meridian.localplatform import (
     net,
     nodeconfig,
     nodenet,
-    nodesandbox,
     pipeline,
     platform,
     podenv,
@@ -59,10 +61,11 @@ AGENT_SECRET = "local-pg-agent"
 STANDBY_SECRET = "local-pg-standby"
 DATABASE_SECRET = "meridian-database"
 PLAN_NAME = "local-prod-to-dr"
-REAL = "orders"
-"""The service DR runs as real pods when it can: the one whose database the plan moves."""
+REAL = ("orders", "inventory")
+"""The services DR runs as real pods when it can (all of `SERVICES`)."""
+MOVED = "orders"
+"""The service whose database the plan moves: its DSN is the services' database Secret's."""
 PORT = 8080
-CHECK = "dr-orders-ready"
 UID = 10001  # the image's USER (`imagespec.USER`)
 
 
@@ -150,30 +153,32 @@ def pod_urls() -> dict[str, str]:
     }
 
 
-def real_environment(state: PlatformState, name: str = REAL) -> podenv.PodEnvironment:
-    """Service `name`'s settings as the pipeline gives its host process, rewritten for a pod."""
+def real_environment(state: PlatformState, name: str = MOVED) -> podenv.PodEnvironment:
+    """Service `name`'s settings as the pipeline gives its host process, rewritten for a pod;
+    a service other than `MOVED` dials its database on the DR server (the standby)."""
     service = next(s for s in pipeline.SERVICES if s.name == name)
     where = pipeline.Where(state, pod_urls(), carrier_url="")
-    return podenv.in_cluster(pipeline.environment(service, where), platform.datastore_ports(state))
+    env = pipeline.environment(service, where)
+    dsn_variable = f"MERIDIAN_{name.upper()}_PG_DSN"
+    if name != MOVED and service.database is not None:
+        env[dsn_variable] = state.postgres_info.dsn(service.database, standby=True)
+    return podenv.in_cluster(env, platform.datastore_ports(state))
 
 
 def real_deployment(
     name: str, replicas: int, image: str, env: podenv.PodEnvironment
 ) -> dict[str, Any]:
-    """Service `name` as real pods of `image` on the real node: `env` but for its DSN, which
-    comes from the services' database Secret (read at start: the run rolls them when it moves)."""
+    """Service `name` as real pods of `image` on the real node, with `env`; `MOVED`'s DSN comes
+    from the services' database Secret instead (read at start: the run rolls them when it moves)."""
     dsn_variable = f"MERIDIAN_{name.upper()}_PG_DSN"
     variables: list[dict[str, Any]] = [
         {"name": key, "value": value}
         for key, value in sorted(env.env.items())
-        if key != dsn_variable
+        if key != dsn_variable or name != MOVED
     ]
-    variables.append(
-        {
-            "name": dsn_variable,
-            "valueFrom": {"secretKeyRef": {"name": DATABASE_SECRET, "key": "dsn"}},
-        }
-    )
+    if name == MOVED:
+        secret_dsn = {"secretKeyRef": {"name": DATABASE_SECRET, "key": "dsn"}}
+        variables.append({"name": dsn_variable, "valueFrom": secret_dsn})
     container = {
         "name": name,
         "image": image,
@@ -219,19 +224,30 @@ def service(name: str) -> dict[str, Any]:
     }
 
 
-def real_orders(state: PlatformState, image: str, replicas: int) -> list[dict[str, Any]]:
-    """DR's orders as real pods: their key Secret, Deployment and Service."""
-    env = real_environment(state)
+def real_services(
+    state: PlatformState, images: Mapping[str, str], replicas: int
+) -> list[dict[str, Any]]:
+    """DR's services as real pods: each one's key Secret (if it signs), Deployment and Service."""
+    objects: list[dict[str, Any]] = []
+    for name in REAL:
+        env = real_environment(state, name)
+        if env.key_files:
+            objects.append(releases.identity(name, SERVICES_NAMESPACE, env))
+        objects += [real_deployment(name, replicas, images[name], env), service(name)]
+    return objects
+
+
+def check_name(name: str) -> str:
+    return f"dr-{name}-ready"
+
+
+def checks(urls: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The plan's verification of DR's real services: each one's `/readyz` through the host's
+    relay (`urls`: service -> URL base)."""
     return [
-        releases.identity(REAL, SERVICES_NAMESPACE, env),
-        real_deployment(REAL, replicas, image, env),
-        service(REAL),
+        {"name": check_name(name), "url": f"{url}/readyz", "timeoutSeconds": 60}
+        for name, url in sorted(urls.items())
     ]
-
-
-def check(url: str) -> dict[str, Any]:
-    """The plan's verification of the real DR orders: `/readyz` through the host's relay."""
-    return {"name": CHECK, "url": f"{url}/readyz", "timeoutSeconds": 60}
 
 
 def disruption_budget(name: str) -> dict[str, Any]:
@@ -253,16 +269,16 @@ def _apply(state: PlatformState, cluster: str, items: list[dict[str, Any]]) -> N
     kubecluster.kubectl(Path(state.bin_dir), kubeconfig, "apply", "-f", "-", stdin=body)
 
 
-def prepare(state: PlatformState, image: str | None = None) -> str | None:
-    """Zone, Secrets and Deployments; idempotent (a second `up` changes nothing). With `image`
-    (the orders image, imported into the DR cluster's real node) DR's orders are real pods, and
-    the URL base the host reaches them at is returned; without, everything is on kwok (None)."""
+def prepare(state: PlatformState, images: Mapping[str, str] | None = None) -> dict[str, str] | None:
+    """Zone, Secrets and Deployments; idempotent (a second `up` changes nothing). With `images`
+    (service -> image of `REAL`, imported into the DR cluster's real node) DR's services are real
+    pods, and the URL base the host reaches each at is returned; without, all is on kwok (None)."""
     ensure_zone(state)
     info = state.postgres_info
     dr_kubeconfig = Path(str(state.clusters["dr"]["kubeconfig"])).read_text()
     standby = {"dsn": info.dsn(DATABASE, standby=True)}
     dr_database = info.dsn(DATABASE, standby=True)
-    if image is not None:
+    if images is not None:
         ports = platform.datastore_ports(state)
         standby["servicesDsn"] = podenv.rewritten(info.dsn(DATABASE, standby=True), ports)
         dr_database = podenv.rewritten(info.dsn(DATABASE), ports)  # prod's, until a run
@@ -292,26 +308,28 @@ def prepare(state: PlatformState, image: str | None = None) -> str | None:
             _namespace(SERVICES_NAMESPACE),
             _secret(DATABASE_SECRET, SERVICES_NAMESPACE, {"dsn": dr_database}),
             *(disruption_budget(name) for name in SERVICES),
-            *(deployment(name, 0) for name in SERVICES if image is None or name != REAL),
-            *(real_orders(state, image, 0) if image is not None else []),
+            *(deployment(name, 0) for name in SERVICES if images is None or name not in REAL),
+            *(real_services(state, images, 0) if images is not None else []),
         ],
     )
-    if image is None:
+    if images is None:
         return None
     return _relay(state)
 
 
-def _relay(state: PlatformState) -> str:
-    """The host's loopback relayed to DR's orders Service (a sticky port: `up` again keeps it)."""
+def _relay(state: PlatformState) -> dict[str, str]:
+    """The host's loopback relayed to each of DR's real Services (sticky ports: `up` again keeps
+    them)."""
     run_dir = Path(state.run_dir)
-    sandbox = nodesandbox.load(realnode.nodes_dir(run_dir) / realnode.node_name("dr"))
-    if sandbox is None:
-        raise RuntimeError(f"no real node in the DR cluster of {run_dir}")
-    address = nodenet.cluster_ip(
-        Path(state.bin_dir), str(state.clusters["dr"]["kubeconfig"]), SERVICES_NAMESPACE, REAL
-    )
-    port = net.sticky_ports(run_dir / "drplan.ports", 1)[0]
-    return nodenet.relay_service(Supervisor(run_dir), sandbox, port, address, PORT)
+    sandbox = realnode.sandbox_of(run_dir, "dr")
+    bins, kubeconfig = Path(state.bin_dir), str(state.clusters["dr"]["kubeconfig"])
+    ports = net.sticky_ports(run_dir / "drplan.ports", len(REAL))
+    routes = [
+        (port, nodenet.cluster_ip(bins, kubeconfig, SERVICES_NAMESPACE, name), PORT)
+        for port, name in zip(ports, REAL, strict=True)
+    ]
+    urls = nodenet.relay_service(Supervisor(run_dir), sandbox, routes)
+    return dict(zip(REAL, urls, strict=True))
 
 
 def _agent(url: str | None) -> dict[str, Any]:
@@ -373,13 +391,13 @@ def plan(
     }
 
 
-def apply(state: PlatformState, image: str | None = None) -> str:
+def apply(state: PlatformState, images: Mapping[str, str] | None = None) -> str:
     """`prepare`, then the plan, also written to the run directory for `kubectl apply -f`;
-    with `image` (see `prepare`) its check is DR's real orders pods' `/readyz`."""
-    url = prepare(state, image)
+    with `images` (see `prepare`) its checks are DR's real pods' `/readyz`."""
+    urls = prepare(state, images)
     path = Path(state.run_dir) / "failoverplan-local.yaml"
     info = state.postgres_info
     agents = (info.agent_url(), info.agent_url(standby=True)) if info.agent_token else None
-    checks = [check(url)] if url else None
-    path.write_text(json.dumps(plan(agents=agents, checks=checks), indent=2))
+    verification = checks(urls) if urls else None
+    path.write_text(json.dumps(plan(agents=agents, checks=verification), indent=2))
     return kubecluster.kubectl(Path(state.bin_dir), state.kubeconfig, "apply", "-f", str(path))

@@ -304,11 +304,14 @@ def cluster_ip(bins: Path, kubeconfig: str, namespace: str, name: str) -> str:
 
 
 def relay_service(
-    supervisor: Supervisor, sandbox: nodesandbox.Sandbox, host_port: int, address: str, port: int
-) -> str:
+    supervisor: Supervisor,
+    sandbox: nodesandbox.Sandbox,
+    routes: list[tuple[int, str, int]],
+) -> list[str]:
     """The host's `127.0.0.1:host_port` relayed to `address:port` (a ClusterIP) inside the node,
-    where kube-proxy picks a ready pod: how a host process (an operator) reaches a Service as a
-    pod would. One per node; returns the URL base."""
+    for each (host_port, address, port) of `routes`, where kube-proxy picks a ready pod: how a
+    host process (an operator, `curl`) reaches a Service as a pod would. One relay per node;
+    returns each route's URL base."""
     name = f"{Path(sandbox.node_dir).name}-service-relay"
-    nodesandbox.start_relay(supervisor, sandbox, name, [], inbound=[(host_port, address, port)])
-    return f"http://{net.LOOPBACK}:{host_port}"
+    nodesandbox.start_relay(supervisor, sandbox, name, [], inbound=routes)
+    return [f"http://{net.LOOPBACK}:{host_port}" for host_port, _, _ in routes]

@@ -202,7 +202,7 @@ def relay_gateway(state: Any, supervisor: Supervisor, run_dir: Path) -> str:
     address = nodenet.cluster_ip(bins, kubeconfig, NAMESPACE, "gateway")
     (port,) = net.sticky_ports(run_dir / "gateway-relay.port", 1)
     sandbox = realnode.sandbox_of(Path(state.run_dir), CLUSTER)
-    url = nodenet.relay_service(supervisor, sandbox, port, address, resources.PORT)
+    (url,) = nodenet.relay_service(supervisor, sandbox, [(port, address, resources.PORT)])
     name = f"{realnode.node_name(CLUSTER)}-service-relay"
     supervisor.wait_ready(name, lambda: net.http_ok(f"{url}/readyz"), timeout=60)
     return url

@@ -48,7 +48,7 @@ def _dev_up(args: argparse.Namespace) -> int:
             " (--adopt-kubeconfig PATH uses an existing one)",
             file=sys.stderr,
         )
-    dr_orders_image = None  # on the DR cluster's real node: the local plan's DR orders are pods
+    dr_images = None  # on the DR cluster's real node: the local plan's DR services are pods
     if args.real_node:  # the service images the node lacks, built when missing (not otherwise)
         from meridian.localplatform import imagebuild
 
@@ -57,7 +57,7 @@ def _dev_up(args: argparse.Namespace) -> int:
         built = imagebuild.ensure_imported(run_dir, clusters)
         print(imagebuild.report(built), file=sys.stderr)
         if "dr" in clusters:
-            dr_orders_image = next(image.ref for image in built if image.service == "orders")
+            dr_images = {image.service: image.ref for image in built}
     if args.crds:
         platform.install_crds(state, args.crds)
     if args.webhooks:  # before the operators and --apply: what the platform creates is admitted
@@ -69,7 +69,7 @@ def _dev_up(args: argparse.Namespace) -> int:
     if args.dr and args.pg_standby and args.crds and not args.no_datastores:
         from meridian.localplatform import drplan
 
-        print(drplan.apply(state, dr_orders_image), end="")
+        print(drplan.apply(state, dr_images), end="")
     if args.operators:  # the example EdgeNodes' agents, each with the credential it was issued
         from meridian.localplatform import edgeagents
 

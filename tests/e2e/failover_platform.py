@@ -2,9 +2,9 @@
 standby, Route53 on moto, the plan's Secrets and services (`drplan.prepare`), the FailoverPlan
 operator alone, and a stand-in for the DR side's health endpoints to verify against.
 
-The DR cluster has a real node with the orders image on it (prod's services stay on kwok): a
-drill that asks for it (`reset_pair(real=True)`) runs DR's orders as real pods and verifies
-them; the others keep every service on kwok, which starts nothing, so they cost no pod starts."""
+The DR cluster has a real node with the orders and inventory images on it (prod's services stay
+on kwok): a drill that asks for it (`reset_pair(real=True)`) runs DR's services as real pods and
+verifies them; the others keep every service on kwok, which starts nothing, so they cost no pod starts."""
 
 from __future__ import annotations
 
@@ -39,8 +39,10 @@ class _Health(http.server.BaseHTTPRequestHandler):
 
 
 class Drill:
-    def __init__(self, state: platform.PlatformState, health_url: str, orders_image: str) -> None:
-        self.state, self.health_url, self.orders_image = state, health_url, orders_image
+    def __init__(
+        self, state: platform.PlatformState, health_url: str, images: dict[str, str]
+    ) -> None:
+        self.state, self.health_url, self.images = state, health_url, images
         self.supervisor = Supervisor(Path(state.run_dir))
 
     @property
@@ -194,9 +196,10 @@ def up() -> Iterator[Drill]:
     try:
         state = platform.up(path, dr=True, pg_standby=True, real_node=("dr",))
         platform.install_crds(state, ROOT / "crds")
-        built = imagebuild.ensure_imported(path, ["dr"], services=(drplan.REAL,))
+        built = imagebuild.ensure_imported(path, ["dr"], services=drplan.REAL)
         drplan.prepare(state)
-        drill = Drill(state, f"http://{net.LOOPBACK}:{server.server_address[1]}", built[0].ref)
+        images = {image.service: image.ref for image in built}
+        drill = Drill(state, f"http://{net.LOOPBACK}:{server.server_address[1]}", images)
         drill.start_operator()
         started = time.monotonic()
         while time.monotonic() - started < 60:  # the DR apiserver's default account (namespaces)
@@ -213,10 +216,10 @@ def up() -> Iterator[Drill]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def reset_pair(drill: Drill, *, real: bool = False) -> str | None:
+def reset_pair(drill: Drill, *, real: bool = False) -> dict[str, str] | None:
     """Back to the start of a drill: the original primary writable, a fresh standby streaming
     from it, the record on prod, prod's services up and DR's at 0 (between tests, not a step).
-    With `real`, DR's orders are real pods: returns where the host reaches them (`prepare`)."""
+    With `real`, DR's services are real pods: returns where the host reaches each (`prepare`)."""
     state = drill.state
     drill.supervisor.stop("postgres-standby")
     shutil.rmtree(Path(state.run_dir) / "postgres" / "standby", ignore_errors=True)
@@ -242,7 +245,7 @@ def reset_pair(drill: Drill, *, real: bool = False) -> str | None:
         HostedZoneId=zone,
         ChangeBatch={"Changes": [{"Action": "UPSERT", "ResourceRecordSet": record}]},
     )
-    return drplan.prepare(state, drill.orders_image if real else None)
+    return drplan.prepare(state, drill.images if real else None)
 
 
 async def _moved(dsn: str) -> bool:
@@ -369,14 +372,15 @@ async def history_files(dsn: str) -> list[str]:
     return [str(row["name"]) for row in rows]
 
 
-async def connected(dsn: str, application: str) -> int:
-    """Sessions of `application` (its `application_name`) on the server, in the drill's database."""
+async def connected(dsn: str, application: str, database: str = drplan.DATABASE) -> int:
+    """Sessions of `application` (its `application_name`) on the server, in `database` (the
+    drill's)."""
     conn = await asyncpg.connect(dsn)
     try:
         found = await conn.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 AND datname = $2",
             application,
-            drplan.DATABASE,
+            database,
         )
     finally:
         await conn.close()

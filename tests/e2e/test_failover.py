@@ -177,14 +177,14 @@ def _fresh_plan(
     earlier plans are deleted, so their readiness checks do not load the machine). With
     `agents` the plan names both instance agents, so its runs re-seed (ReseedSource: the former
     primary follows the new one); without, they leave the former primary fenced (faster). With
-    `real`, DR's orders are real pods and the plan's check is their `/readyz`; without, the
+    `real`, DR's services are real pods and the plan's checks are their `/readyz`; without, the
     stand-in's `check_path`."""
     drill.kubectl("delete", "fp", "--all", "-n", drplan.NAMESPACE, "--wait=true")
-    url = failover_platform.reset_pair(drill, real=real)
+    urls = failover_platform.reset_pair(drill, real=real)
     asyncio.run(failover_platform.create_table(_dsns(drill)[PRIMARY]))
     checks = [{"name": "dr-health", "url": drill.health_url + check_path, "timeoutSeconds": 3}]
-    if url:
-        checks = [drplan.check(url)]
+    if urls:
+        checks = drplan.checks(urls)
     drill.apply(drplan.plan(name, checks=checks, agents=drill.agents if agents else None))
     drill.wait_condition(name, "ReadyToFailover", "True")
 
@@ -236,14 +236,14 @@ def test_planned_drill_moves_production_to_dr_losing_no_acknowledged_write(
     present = asyncio.run(failover_platform.count_present(dsns[STANDBY], acknowledged))
     assert present == len(acknowledged)  # RPO 0, counted
     assert run["rpoBytes"] == 0
-    assert 0 < run["rtoSeconds"] < 60
+    assert run["rtoSeconds"] > 0  # the goal (< 60 s) is tests/bench/test_failover.py's
     assert drill.dns_value() == drplan.TARGET_VALUE
     assert drill.upserts_to(drplan.TARGET_VALUE) == upserts + 1
     assert drill.deployments("dr") == {s: (2, 2) for s in drplan.SERVICES}
     assert {s: r for s, (r, _) in drill.deployments("primary").items()} == {
         s: 0 for s in drplan.SERVICES
     }
-    _assert_dr_orders_are_real_pods_on_the_promoted_database(drill, name, run)
+    _assert_dr_services_are_real_pods_on_the_promoted_database(drill, name, run)
     assert asyncio.run(failover_platform.history_files(dsns[STANDBY])) == ["00000002.history"]
     status = drill.plan(name)["status"]
     assert status["activeCluster"] == "dr"
@@ -270,25 +270,34 @@ asyncio.run(main())
 """
 
 
-def _assert_dr_orders_are_real_pods_on_the_promoted_database(
+def _assert_dr_services_are_real_pods_on_the_promoted_database(
     drill: failover_platform.Drill, name: str, run: dict[str, Any]
 ) -> None:
-    """DR's orders ran as real pods of the image on the DR node, the run verified them (their
-    `/readyz` pings their database), and that database is the promoted one: the repointed
-    Secret's, not prod's, whose DSN the Secret held before the run."""
+    """DR's services ran as real pods of their images on the DR node, the run verified them
+    (each `/readyz` pings its database), and orders' database is the promoted one: the
+    repointed Secret's, not prod's, whose DSN the Secret held before the run."""
     dsns, info = _dsns(drill), drill.state.postgres_info
-    pods = drill.pods("dr", drplan.REAL)
-    assert len(pods) == 2
-    for pod in pods:
-        assert pod["spec"]["nodeName"] == realnode.node_name("dr")
-        (container,) = pod["status"]["containerStatuses"]
-        assert container["image"] == drill.orders_image
-        assert container["ready"] is True
-        assert "running" in container["state"]
-    (check,) = drill.plan(name)["spec"]["verification"]
-    assert check["url"].startswith(f"http://{net.LOOPBACK}:")  # the host's relay into DR's node
-    assert check["url"].endswith("/readyz")
-    assert journal.step(run, "Verify")["message"].startswith("1 checks passed")
+    for service in drplan.REAL:
+        pods = drill.pods("dr", service)
+        assert len(pods) == 2, service
+        for pod in pods:
+            assert pod["spec"]["nodeName"] == realnode.node_name("dr")
+            (container,) = pod["status"]["containerStatuses"]
+            assert container["image"] == drill.images[service]
+            assert container["ready"] is True
+            assert "running" in container["state"]
+    verification = drill.plan(name)["spec"]["verification"]
+    assert [check["name"] for check in verification] == sorted(
+        drplan.check_name(service) for service in drplan.REAL
+    )
+    for check in verification:  # the host's relay into DR's node
+        assert check["url"].startswith(f"http://{net.LOOPBACK}:")
+        assert check["url"].endswith("/readyz")
+    assert journal.step(run, "Verify")["message"].startswith(f"{len(drplan.REAL)} checks passed")
+    # Inventory, whose database the plan does not move, runs on the DR server too.
+    inventory = ("inventory", "meridian_inventory")
+    assert asyncio.run(failover_platform.connected(dsns[STANDBY], *inventory)) > 0
+    assert asyncio.run(failover_platform.connected(dsns[PRIMARY], *inventory)) == 0
     assert journal.step(run, "RepointServices")["changed"][0] == (
         f"secret dr:{drplan.SERVICES_NAMESPACE}/{drplan.DATABASE_SECRET} key dsn → postgres-standby"
     )

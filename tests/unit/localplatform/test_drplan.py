@@ -1,4 +1,4 @@
-"""The local FailoverPlan's DR orders as real pods (`drplan.real_deployment`): what they read
+"""The local FailoverPlan's DR services as real pods (`drplan.real_deployment`): what they read
 their DSN from, where they run, and that a later apply only swaps the kwok template."""
 
 from __future__ import annotations
@@ -62,10 +62,24 @@ def test_real_and_kwok_deployments_share_the_selector_so_an_apply_swaps_the_temp
     assert drplan.service("orders")["spec"]["selector"] == real["spec"]["selector"]["matchLabels"]
 
 
-def test_the_check_is_the_pods_readyz_behind_the_url_base() -> None:
-    check = drplan.check("http://127.0.0.1:40123")
-    assert check["url"] == "http://127.0.0.1:40123/readyz"
-    assert failoverplan.VerificationCheck.model_validate(check).name == drplan.CHECK
+def test_inventory_keeps_its_own_dsn_the_plan_moves_only_orders_database() -> None:
+    env = podenv.PodEnvironment(
+        {"MERIDIAN_INVENTORY_PG_DSN": "postgresql://m:pw@postgres-standby.meridian-system:5432/i"},
+        {},
+    )
+    variables = _container(drplan.real_deployment("inventory", 0, IMAGE, env))["env"]
+    assert variables == [{"name": k, "value": v} for k, v in env.env.items()]
+
+
+def test_each_check_is_a_services_readyz_behind_its_url_base() -> None:
+    checks = drplan.checks({"orders": "http://127.0.0.1:40123", "inventory": "http://127.0.0.1:4"})
+    assert [c["url"] for c in checks] == [
+        "http://127.0.0.1:4/readyz",
+        "http://127.0.0.1:40123/readyz",
+    ]
+    names = [failoverplan.VerificationCheck.model_validate(c).name for c in checks]
+    assert names == ["dr-inventory-ready", "dr-orders-ready"]
+    assert set(drplan.REAL) == set(drplan.SERVICES)
 
 
 def test_secrets_are_applied_as_data_so_a_key_left_out_later_is_removed() -> None:
