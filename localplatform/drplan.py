@@ -185,17 +185,27 @@ def real_deployment(
         "imagePullPolicy": "Never",
         "ports": [{"name": "http", "containerPort": PORT}],
         "env": variables,
-        "readinessProbe": {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2},
+        # The release operator's probes (`resources`): liveness only once the process listens.
+        "readinessProbe": {
+            "httpGet": {"path": "/readyz", "port": "http"},
+            "periodSeconds": 2,
+            "timeoutSeconds": resources.STARTUP_PROBE_TIMEOUT_S,
+        },
+        "startupProbe": {
+            "httpGet": {"path": "/healthz", "port": "http"},
+            "periodSeconds": 2,
+            "timeoutSeconds": resources.STARTUP_PROBE_TIMEOUT_S,
+            "failureThreshold": resources.STARTUP_S // 2,
+        },
         "livenessProbe": {
             "httpGet": {"path": "/healthz", "port": "http"},
             "periodSeconds": 10,
+            "timeoutSeconds": resources.LIVENESS_TIMEOUT_S,
             "failureThreshold": 3,
         },
         "resources": releases.RESOURCES,
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-        "volumeMounts": [{"name": "identity", "mountPath": podenv.KEY_DIR, "readOnly": True}],
     }
-    secret = resources.identity_secret(name)  # as `releases.identity` names it
     pod = {
         "nodeSelector": {nodeconfig.TAINT_KEY: "true"},
         "tolerations": [{**nodeconfig.TAINT, "operator": "Equal"}],
@@ -207,8 +217,15 @@ def real_deployment(
         },
         "terminationGracePeriodSeconds": 10,
         "containers": [container],
-        "volumes": [{"name": "identity", "secret": {"secretName": secret, "defaultMode": 0o440}}],
     }
+    if env.key_files:  # a service that signs (orders): its key, as `releases.identity` names it
+        secret = resources.identity_secret(name)
+        container["volumeMounts"] = [
+            {"name": "identity", "mountPath": podenv.KEY_DIR, "readOnly": True}
+        ]
+        pod["volumes"] = [
+            {"name": "identity", "secret": {"secretName": secret, "defaultMode": 0o440}}
+        ]
     return _deployment(name, replicas, pod)
 
 

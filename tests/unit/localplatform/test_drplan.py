@@ -67,8 +67,13 @@ def test_inventory_keeps_its_own_dsn_the_plan_moves_only_orders_database() -> No
         {"MERIDIAN_INVENTORY_PG_DSN": "postgresql://m:pw@postgres-standby.meridian-system:5432/i"},
         {},
     )
-    variables = _container(drplan.real_deployment("inventory", 0, IMAGE, env))["env"]
-    assert variables == [{"name": k, "value": v} for k, v in env.env.items()]
+    body = drplan.real_deployment("inventory", 0, IMAGE, env)
+    assert _container(body)["env"] == [{"name": k, "value": v} for k, v in env.env.items()]
+    # It signs nothing: no key Secret to mount (a missing one would hold the pod in creation).
+    assert "volumes" not in body["spec"]["template"]["spec"]
+    assert "volumeMounts" not in _container(body)
+    orders = drplan.real_deployment("orders", 0, IMAGE, ENV)
+    assert _container(orders)["volumeMounts"][0]["mountPath"] == podenv.KEY_DIR
 
 
 def test_each_check_is_a_services_readyz_behind_its_url_base() -> None:
