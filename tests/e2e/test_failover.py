@@ -307,7 +307,8 @@ def _assert_dr_services_are_real_pods_on_the_promoted_database(
     # A row written from inside an orders pod, with the pod's own DSN, lands in the promoted one.
     written = json.loads(
         drill.kubectl(
-            *("exec", pods[0]["metadata"]["name"], "-n", drplan.SERVICES_NAMESPACE),
+            *("exec", drill.pods("dr", drplan.MOVED)[0]["metadata"]["name"]),
+            *("-n", drplan.SERVICES_NAMESPACE),
             *("--", "python3", "-c", POD_WRITE),
             cluster="dr",
         )
