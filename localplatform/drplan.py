@@ -33,7 +33,6 @@ import boto3
 from meridian.localplatform import (
     kubecluster,
     net,
-    nodeconfig,
     nodenet,
     pipeline,
     platform,
@@ -66,7 +65,6 @@ REAL = ("orders", "inventory")
 MOVED = "orders"
 """The service whose database the plan moves: its DSN is the services' database Secret's."""
 PORT = 8080
-UID = 10001  # the image's USER (`imagespec.USER`)
 
 
 def route53(state: PlatformState) -> Any:
@@ -206,18 +204,7 @@ def real_deployment(
         "resources": releases.RESOURCES,
         "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
     }
-    pod = {
-        "nodeSelector": {nodeconfig.TAINT_KEY: "true"},
-        "tolerations": [{**nodeconfig.TAINT, "operator": "Equal"}],
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "fsGroup": UID,  # the key Secret's files are group-readable by the service
-        },
-        "terminationGracePeriodSeconds": 10,
-        "containers": [container],
-    }
+    pod = releases.on_real_node({"containers": [container]})
     if env.key_files:  # a service that signs (orders): its key, as `releases.identity` names it
         secret = resources.identity_secret(name)
         container["volumeMounts"] = [

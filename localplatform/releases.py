@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from meridian.core.api.v1alpha1.meta import API_VERSION
-from meridian.localplatform import nodeconfig, podenv, realnode
+from meridian.localplatform import imagespec, nodeconfig, podenv, realnode
 from meridian.operators.release import resources
 
 RESOURCES = {
@@ -39,6 +39,27 @@ def placement_environment(run_dir: Path) -> dict[str, str]:
     return {
         "MERIDIAN_OPERATOR_RELEASE_NODE_SELECTOR": json.dumps({nodeconfig.TAINT_KEY: "true"}),
         "MERIDIAN_OPERATOR_RELEASE_TOLERATIONS": json.dumps([toleration]),
+    }
+
+
+IMAGE_UID = int(imagespec.USER.split(":")[0])
+"""The service images' USER: pods run as it, and a Secret's files are its group's."""
+
+
+def on_real_node(spec: dict[str, Any]) -> dict[str, Any]:
+    """A pod spec placed on the real node (its label, a toleration of its taint), running as the
+    images' user; for pods the platform renders itself, not through a ServiceRelease."""
+    return {
+        "nodeSelector": {nodeconfig.TAINT_KEY: "true"},
+        "tolerations": [{**nodeconfig.TAINT, "operator": "Equal"}],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": IMAGE_UID,
+            "runAsGroup": IMAGE_UID,
+            "fsGroup": IMAGE_UID,  # a key Secret's files are group-readable by the service
+        },
+        "terminationGracePeriodSeconds": 10,
+        **spec,
     }
 
 

@@ -14,12 +14,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from meridian.localplatform import nodeconfig, podenv, servicekeys
+from meridian.localplatform import podenv, releases, servicekeys
 from meridian.services.kit.trust import tokens
 
 NAMESPACE = "default"
 PORT = 8080
-UID = 10001  # the image's USER (`imagespec.USER`)
 KEY_SECRET = "orders-identity"
 
 
@@ -28,19 +27,7 @@ def pod_urls(services: list[str]) -> dict[str, str]:
     return {name: f"http://{name}.{NAMESPACE}.svc.cluster.local:{PORT}" for name in services}
 
 
-def _on_real_node(spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "nodeSelector": {nodeconfig.TAINT_KEY: "true"},
-        "tolerations": [{**nodeconfig.TAINT, "operator": "Equal"}],
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": UID,
-            "runAsGroup": UID,
-            "fsGroup": UID,  # the Secret's files are group-readable by the service
-        },
-        "terminationGracePeriodSeconds": 10,
-        **spec,
-    }
+_on_real_node = releases.on_real_node
 
 
 def _container(name: str, image: str, **fields: Any) -> dict[str, Any]:
