@@ -1192,7 +1192,9 @@ def test_orders_rolls_to_a_new_image_while_the_walkthrough_orders_with_none_fail
     the release's image while the host places an order every 200 ms through the gateway; the
     release ends Available at a new revision whose pods run the new image (the file is there),
     every order placed meanwhile was answered 201 confirmed and is fulfilled, with its label, and
-    the stock went down by as many."""
+    the stock went down by as many. A 502 (an old pod's connection broke off mid-request) is
+    retried with the same Idempotency-Key, as the API says: the order is then placed exactly once,
+    which the stock shows; the retries are printed."""
     mark = f"{uuid.uuid4()}\n".encode()
     new = imagebuild.build("orders", code=imagebuild.code_layer({MARK: mark}))
     realnode.import_image(node.run_dir, "primary", new.archive)
@@ -1232,7 +1234,10 @@ def test_orders_rolls_to_a_new_image_while_the_walkthrough_orders_with_none_fail
     finally:
         answers = orders.stop()
     statuses = collections.Counter(str(status) for status, _ in answers)
-    print(f"\norders rolled to {new.ref} in {took:.1f} s; orders placed meanwhile: {statuses}")
+    print(
+        f"\norders rolled to {new.ref} in {took:.1f} s; orders placed meanwhile: {statuses};"
+        f" retried with the same key: {[status for status, _ in orders.retried]}"
+    )
     assert set(statuses) == {"201"}, [a for a in answers if a[0] != 201][:5]
     assert len(answers) > 20  # a steady stream across the whole rollout
     assert {body["state"] for _, body in answers} == {"confirmed"}
@@ -1254,6 +1259,7 @@ def test_orders_rolls_to_a_new_image_while_the_walkthrough_orders_with_none_fail
         assert shown.strip() == mark.decode().strip()
 
     ids = [body["id"] for _, body in answers]
+    assert len(set(ids)) == len(ids)
     _fulfilled(node, pod_pipeline, auth, ids)
     labels = [pod_pipeline.label_keys(auth, order) for order in ids]
     assert all(len(keys) == 1 and keys[0].startswith("labels/") for keys in labels), labels

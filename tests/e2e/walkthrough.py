@@ -58,13 +58,15 @@ class Walkthrough(NamedTuple):
         assert status == 200, found
         return {"Authorization": f"Bearer {found['access_token']}"}
 
-    def order(self, auth: dict[str, str], quantity: int = 1) -> tuple[int | str, Any]:
+    def order(
+        self, auth: dict[str, str], quantity: int = 1, key: str | None = None
+    ) -> tuple[int | str, Any]:
         return call(
             "POST",
             f"{self.gateway_url}/v1/orders",
             {"lines": [{"sku": SKU, "quantity": quantity}], "ship_to": SHIP_TO},
             **auth,
-            **{"Idempotency-Key": str(uuid.uuid4())},
+            **{"Idempotency-Key": key or str(uuid.uuid4())},
         )
 
     def get(self, auth: dict[str, str], path: str) -> Any:
@@ -84,19 +86,32 @@ class Walkthrough(NamedTuple):
         return [item["label_key"] for item in found["items"]]
 
 
+RETRY_SAME_KEY = (502, 504)
+"""The gateway's answers that say the upstream may have acted: "retry with the same
+Idempotency-Key" (its API description), which a client does and the order is placed once."""
+
+
 class Orders(threading.Thread):
-    """One order (quantity 1) after another, every `interval_s`, until `stop`: each answer kept
-    as (status, body)."""
+    """One order (quantity 1) after another, every `interval_s`, until `stop`: each final answer
+    kept as (status, body). An answer of `RETRY_SAME_KEY` is retried once with the same key, as
+    the API tells a client to; those first answers are kept in `retried`."""
 
     def __init__(self, walkthrough: Walkthrough, auth: dict[str, str], interval_s: float) -> None:
         super().__init__(daemon=True)
         self.walkthrough, self.auth, self.interval_s = walkthrough, auth, interval_s
         self.answers: list[tuple[int | str, Any]] = []
+        self.retried: list[tuple[int | str, Any]] = []
         self.stopping = threading.Event()
 
     def run(self) -> None:
         while not self.stopping.is_set():
-            self.answers.append(self.walkthrough.order(self.auth))
+            key = str(uuid.uuid4())
+            answer = self.walkthrough.order(self.auth, key=key)
+            if answer[0] in RETRY_SAME_KEY:
+                self.retried.append(answer)
+                time.sleep(0.5)
+                answer = self.walkthrough.order(self.auth, key=key)
+            self.answers.append(answer)
             time.sleep(self.interval_s)
 
     def stop(self) -> list[tuple[int | str, Any]]:
