@@ -126,19 +126,17 @@ def manifests(
     return objects
 
 
-def _kubectl(bins: Path, kubeconfig: str, *args: str, stdin: str | None = None) -> str:
-    return kubecluster.kubectl(bins, kubeconfig, *args, stdin=stdin)
-
-
 def _apply(bins: Path, kubeconfig: str, objects: list[dict[str, Any]]) -> None:
     items = {"apiVersion": "v1", "kind": "List", "items": objects}
-    _kubectl(bins, kubeconfig, "apply", "-f", "-", stdin=json.dumps(items))
+    kubecluster.kubectl(bins, kubeconfig, "apply", "-f", "-", stdin=json.dumps(items))
 
 
 def phases(bins: Path, kubeconfig: str, namespace: str = NAMESPACE) -> dict[str, str]:
     """Each ServiceRelease of the namespace: its phase ("" before the operator's first word)."""
     found = json.loads(
-        _kubectl(bins, kubeconfig, "get", "servicereleases", "-n", namespace, "-o", "json")
+        kubecluster.kubectl(
+            bins, kubeconfig, "get", "servicereleases", "-n", namespace, "-o", "json"
+        )
     )
     return {
         item["metadata"]["name"]: str((item.get("status") or {}).get("phase") or "")
